@@ -1,0 +1,208 @@
+"""The pytest plugin: wires pytest's hooks to the pytest-free core, and nothing else.
+
+Loaded at every pytest start-up through the `pytest11` entry point, so it imports only light
+modules; the accounting core (pydantic, tiktoken, genai-prices) is imported when a test first
+asks for `token_tracker`, and a test that records nothing costs one stash lookup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .settings import (
+    DEFAULT_DIR,
+    DEFAULT_RATE_TEXT,
+    ReportTarget,
+    Settings,
+    parse_rate,
+    parse_report_target,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from .session import RunState
+    from .tracker import InMemoryTokenTracker
+
+STATE_KEY = pytest.StashKey["RunState"]()
+TRACKER_KEY = pytest.StashKey["InMemoryTokenTracker"]()
+_RUN_PLUGIN_NAME = "tokencost-run"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the `--cost-*` options and `tokencost_*` ini keys."""
+    group = parser.getgroup("tokencost", "token and cost accounting (pytest-tokencost)")
+    group.addoption(
+        "--cost-report", action="append", nargs="?", const=ReportTarget("term"),
+        type=parse_report_target, dest="tokencost_report", metavar="TYPE",
+        help="Report tokens and cost: 'term' prints the Token & Cost section (the default when "
+        "no TYPE is given), 'json:PATH' writes a copy of token-report.json to PATH. Repeatable. "
+        "Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-dir", dest="tokencost_dir", metavar="DIR", default=None,
+        help=f"Output folder, created git-ignored. Default: {DEFAULT_DIR!r} under the rootdir",
+    )
+    group.addoption(
+        "--cost-prices", dest="tokencost_prices", metavar="PATH", default=None,
+        help="TOML file of per-model prices (USD per million tokens) that win over "
+        "genai-prices. Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-strict", action="store_true", dest="tokencost_strict", default=False,
+        help="Fail the run when any record has no known price. Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-default-rate", dest="tokencost_default_rate", metavar="IN,OUT", type=parse_rate,
+        default=None,
+        help=f"USD per million input,output tokens for records with no model. "
+        f"Default: {DEFAULT_RATE_TEXT!r}",
+    )
+    group.addoption(
+        "--cost-default-rate-unknown", action="store_true",
+        dest="tokencost_default_rate_unknown", default=False,
+        help="Also price models that no price source knows at the default rate (labelled) "
+        "instead of leaving them not recorded. Default: %(default)r",
+    )
+    parser.addini("tokencost_dir", "Output folder (relative to the rootdir).", default="")
+    parser.addini("tokencost_prices", "Price override file (relative to the rootdir).", default="")
+    parser.addini("tokencost_strict", "Fail the run when anything is unpriced.", type="bool",
+                  default=False)
+    parser.addini("tokencost_default_rate", "Default rate IN,OUT in USD per million tokens.",
+                  default="")
+    parser.addini("tokencost_default_rate_unknown_models",
+                  "Price unknown models at the default rate.", type="bool", default=False)
+    parser.addini("tokencost_report", "Print the Token & Cost section whenever tokens were "
+                  "recorded, without --cost-report.", type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve settings, create the run state, register the per-run hooks."""
+    from .session import RunState
+
+    try:
+        settings = Settings.from_config(config)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    numprocesses = getattr(config.option, "numprocesses", None)
+    state = RunState(
+        settings,
+        writes_files=not hasattr(config, "workerinput"),
+        argv=[str(arg) for arg in config.invocation_params.args],
+        pytest_version=pytest.__version__,
+        workers=numprocesses if isinstance(numprocesses, int) else 0,
+    )
+    if settings.prices_file is not None:
+        from .errors import PriceFileError
+
+        try:
+            state.pricer()  # read the price file now: a bad one is a usage error, not 100 failures
+        except PriceFileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(_RunHooks(state, config), _RUN_PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop the per-run hooks (pytester runs many sessions in one process)."""
+    plugin = config.pluginmanager.get_plugin(_RUN_PLUGIN_NAME)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+    if STATE_KEY in config.stash:
+        del config.stash[STATE_KEY]
+
+
+@pytest.fixture
+def token_tracker(request: pytest.FixtureRequest) -> InMemoryTokenTracker:
+    """This test's token tracker: `record(...)`, `observe(response)`, `step(name)`, `case(id)`.
+
+    Its records are priced, attributed to this test and added to the run's Token & Cost report.
+    """
+    tracker = request.config.stash[STATE_KEY].new_tracker(request.node.nodeid)
+    request.node.stash[TRACKER_KEY] = tracker
+    return tracker
+
+
+class _RunHooks:
+    """Hooks of one run, delegating to its `RunState`."""
+
+    def __init__(self, state: RunState, config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+
+    def pytest_report_header(self) -> str:
+        """One line saying where prices come from and where the output goes."""
+        from importlib.metadata import version
+
+        settings = self.state.settings
+        parts = [
+            f"prices genai-prices {version('genai-prices')}",
+            f"default rate {settings.default_rate} USD/MTok",
+            f"output {settings.output_dir}",
+        ]
+        if settings.prices_file is not None:
+            parts.append(f"overrides {settings.prices_file}")
+        if settings.strict:
+            parts.append("strict")
+        return "tokencost: " + ", ".join(parts)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Attach the test's records to its teardown report (they travel through xdist on it)."""
+        report = yield
+        if call.when == "teardown":
+            tracker = item.stash.get(TRACKER_KEY, None)
+            if tracker is not None:
+                from .session import export_tracker
+
+                try:
+                    report.tokencost = export_tracker(tracker)  # type: ignore[attr-defined]
+                except Exception as exc:  # a broken record must not break the session
+                    report.tokencost = {"error": f"{type(exc).__name__}: {exc}"}  # type: ignore[attr-defined]
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect records as each test's report arrives (replayed from workers under xdist)."""
+        payload: Any = getattr(report, "tokencost", None)
+        if payload is not None and self.state.writes_files:
+            self.state.add(payload, report.nodeid)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Under --cost-strict, fail the run when anything went unpriced."""
+        result = yield
+        state = self.state
+        if state.settings.strict and state.writes_files and state.has_unpriced():
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            message = (
+                "ERROR: --cost-strict: no price is known for "
+                f"{', '.join(state.unpriced_models())}; add them to a --cost-prices file"
+            )
+            if reporter is not None:
+                reporter.write_line(message, red=True, bold=True)
+            state.warnings.append(message.removeprefix("ERROR: "))
+            session.testsfailed += 1
+        return result
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write token-report.json (atomically) in the process that writes files."""
+        if self.state.writes_files:
+            self.state.finish(int(exitstatus))
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Print the Token & Cost section."""
+        state = self.state
+        report = state.report
+        if report is None or not state.writes_files:
+            return
+        if not (state.settings.term or (state.settings.report_on_records and state.records)):
+            return
+        from .render import TITLE, render_report
+
+        terminalreporter.write_sep("=", TITLE)
+        for line in render_report(report):
+            terminalreporter.write_line(line)

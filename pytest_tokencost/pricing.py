@@ -1,0 +1,252 @@
+"""Prices: genai-prices' bundled data, the user's override file, and the contract's default rate.
+
+All money is integer micro-USD. A price per million tokens in USD times a token count *is* a
+figure in micro-USD, so override and default-rate costs are exact before rounding. genai-prices
+is imported lazily (it takes well over 100 ms) and never asked to update from the network.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import PriceFileError
+from .records import PriceSource, Usage
+
+__all__ = [
+    "DEFAULT_RATE",
+    "Price",
+    "Pricer",
+    "Rate",
+    "load_price_overrides",
+    "price_data_version",
+    "to_micro_usd",
+]
+
+_ONE = Decimal(1)
+
+
+def to_micro_usd(amount: Decimal) -> int:
+    """Round a micro-USD amount to an integer, halves away from zero."""
+    return int(amount.quantize(_ONE, rounding=ROUND_HALF_UP))
+
+
+class Rate(BaseModel):
+    """USD per million tokens. Cache prices default to the input price when not given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_mtok: Decimal = Field(ge=0)
+    output_mtok: Decimal = Field(ge=0)
+    cache_read_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_mtok: Decimal | None = Field(default=None, ge=0)
+
+    def cost(self, usage: Usage) -> tuple[int, int, int]:
+        """(total, input, output) micro-USD of a usage at this rate."""
+        cache_read = usage.cache_read or 0
+        cache_write = usage.cache_write or 0
+        uncached = usage.input - cache_read - cache_write
+        input_cost = (
+            uncached * self.input_mtok
+            + cache_read * (self.input_mtok if self.cache_read_mtok is None else self.cache_read_mtok)
+            + cache_write
+            * (self.input_mtok if self.cache_write_mtok is None else self.cache_write_mtok)
+        )
+        total = to_micro_usd(input_cost + usage.output * self.output_mtok)
+        input_micro = to_micro_usd(input_cost)
+        return total, input_micro, total - input_micro
+
+    def describe(self) -> str:
+        """Human form, e.g. ``$3/$15 per MTok``."""
+        return f"${self.input_mtok.normalize():f}/${self.output_mtok.normalize():f} per MTok"
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Read ``INPUT,OUTPUT`` (USD per million tokens), as the option and ini key take it."""
+        parts = [part.strip() for part in text.split(",")]
+        if len(parts) != 2:
+            raise ValueError(
+                f"expected INPUT,OUTPUT in USD per million tokens (for example 3,15), got {text!r}"
+            )
+        try:
+            return cls(input_mtok=Decimal(parts[0]), output_mtok=Decimal(parts[1]))
+        except (ArithmeticError, ValidationError) as exc:
+            raise ValueError(
+                f"expected two non-negative numbers INPUT,OUTPUT (for example 3,15), got {text!r}"
+            ) from exc
+
+
+#: The contract's rate for records whose model is unknown: $3 input / $15 output per MTok.
+DEFAULT_RATE = Rate(input_mtok=Decimal(3), output_mtok=Decimal(15))
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """The cost of one record, and how it was obtained."""
+
+    total_micro_usd: int | None
+    input_micro_usd: int | None
+    output_micro_usd: int | None
+    source: PriceSource
+    priced_as: str | None = None
+
+
+_NOT_RECORDED = Price(None, None, None, PriceSource.NOT_RECORDED)
+
+
+class _OverrideFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    models: dict[str, Rate]
+
+
+def _line_of(text: str, model: str | None, key: str | None) -> int | None:
+    """1-based line of `key` inside the ``[models."<model>"]`` table (or of the table itself)."""
+    header = re.compile(r'^\s*\[\s*models\s*\.\s*(?:"([^"]*)"|\'([^\']*)\'|([\w-]+))\s*\]')
+    in_table = False
+    table_line = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            in_table = model is not None and model in match.groups()
+            if in_table:
+                table_line = number
+            continue
+        if line.lstrip().startswith("["):
+            in_table = False
+        elif in_table and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return table_line
+
+
+def load_price_overrides(path: Path) -> dict[str, Rate]:
+    """Read a TOML price file: one ``[models."NAME"]`` table of `Rate` fields per model.
+
+    Raises `PriceFileError` naming the file, the line and the field on any problem.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PriceFileError(f"cannot read price file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PriceFileError(f"price file {path} is not valid TOML: {exc}") from exc
+    try:
+        parsed = _OverrideFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [str(part) for part in error["loc"]]
+            model = loc[1] if len(loc) > 1 and loc[0] == "models" else None
+            key = loc[2] if len(loc) > 2 else None
+            line = _line_of(text, model, key)
+            where = f"line {line}" if line else "top level"
+            field = ".".join(loc) or "(file)"
+            problems.append(f"  {path}:{where}: {field}: {error['msg']}")
+        raise PriceFileError(
+            f"price file {path} does not validate; each model is a table like\n"
+            '  [models."my-model"]\n  input_mtok = 3.0\n  output_mtok = 15.0\n'
+            + "\n".join(problems)
+        ) from exc
+    return {name.lower(): rate for name, rate in parsed.models.items()}
+
+
+def price_data_version() -> str:
+    """The installed genai-prices version, which dates the bundled price data."""
+    from importlib.metadata import version
+
+    return version("genai-prices")
+
+
+class Pricer:
+    """Prices records: override file first, then genai-prices, then the default rate.
+
+    The default rate applies to records with no model; a named model that no source knows is
+    "not recorded" unless `default_rate_for_unknown` is set.
+    """
+
+    def __init__(
+        self,
+        overrides: dict[str, Rate] | None = None,
+        default_rate: Rate = DEFAULT_RATE,
+        default_rate_for_unknown: bool = False,
+    ) -> None:
+        self.overrides = overrides or {}
+        self.default_rate = default_rate
+        self.default_rate_for_unknown = default_rate_for_unknown
+        self._lock = threading.Lock()
+
+    def price(
+        self, model: str | None, provider: str | None, usage: Usage, timestamp: datetime
+    ) -> Price:
+        """The cost of `usage` on `model` for a request made at `timestamp`."""
+        if not model:
+            total, input_cost, output_cost = self.default_rate.cost(usage)
+            return Price(total, input_cost, output_cost, PriceSource.DEFAULT_RATE, "default rate")
+        override = self._override_for(model, provider)
+        if override is not None:
+            key, rate = override
+            total, input_cost, output_cost = rate.cost(usage)
+            return Price(total, input_cost, output_cost, PriceSource.OVERRIDE, key)
+        price = self._genai_price(model, provider, usage, timestamp)
+        if price is not None:
+            return price
+        if self.default_rate_for_unknown:
+            total, input_cost, output_cost = self.default_rate.cost(usage)
+            return Price(total, input_cost, output_cost, PriceSource.DEFAULT_RATE, "default rate")
+        return _NOT_RECORDED
+
+    def _override_for(self, model: str, provider: str | None) -> tuple[str, Rate] | None:
+        if not self.overrides:
+            return None
+        name = model.lower()
+        candidates = [f"{provider.lower()}/{name}", name] if provider else [name]
+        for key in candidates:
+            rate = self.overrides.get(key)
+            if rate is not None:
+                return key, rate
+        return None
+
+    def _genai_price(
+        self, model: str, provider: str | None, usage: Usage, timestamp: datetime
+    ) -> Price | None:
+        import genai_prices
+
+        counts = {"input_tokens": usage.input, "output_tokens": usage.output}
+        if usage.cache_read:
+            counts["cache_read_tokens"] = usage.cache_read
+        if usage.cache_write:
+            counts["cache_write_tokens"] = usage.cache_write
+        genai_usage = genai_prices.Usage(**counts)
+        attempts: list[str | None] = [provider, None] if provider else [None]
+        for provider_id in attempts:
+            try:
+                # genai-prices fills private lookup caches on first use of a model.
+                with self._lock:
+                    calc = genai_prices.calc_price(
+                        genai_usage,
+                        model,
+                        provider_id=provider_id,
+                        genai_request_timestamp=timestamp,
+                    )
+            except LookupError:
+                continue
+            total = to_micro_usd(calc.total_price * 1_000_000)
+            input_cost = to_micro_usd(calc.input_price * 1_000_000)
+            return Price(
+                total,
+                input_cost,
+                total - input_cost,
+                PriceSource.GENAI_PRICES,
+                f"{calc.provider.id}:{calc.model.id}",
+            )
+        return None

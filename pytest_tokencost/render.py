@@ -1,0 +1,170 @@
+"""Text rendering of a report: the "Token & Cost" section and its tables.
+
+Pure functions from a `TokenReport` to lines, shared by the pytest terminal summary and the
+`tokencost report` command. Money is converted from integer micro-USD only here, at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+
+from .records import PriceSource, Provenance
+from .report import TokenReport
+from .summary import TokenTotals
+
+__all__ = ["TITLE", "format_duration", "format_usd", "render_report"]
+
+TITLE = "Token & Cost"
+_TOP_TESTS = 10
+
+
+def format_usd(micro_usd: int | None) -> str:
+    """Dollars for people: 2 decimals from $0.10, 3 from $0.001, else 6; None is "not recorded"."""
+    if micro_usd is None:
+        return "not recorded"
+    magnitude = abs(micro_usd)
+    places = 2 if magnitude >= 100_000 else 3 if magnitude >= 1_000 else 6
+    if micro_usd == 0:
+        places = 2
+    dollars = (Decimal(micro_usd) / 1_000_000).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+    )
+    return f"-${-dollars:,}" if dollars < 0 else f"${dollars:,}"
+
+
+def format_duration(seconds: float) -> str:
+    """``4m 32s``, ``1h 02m 05s`` or ``0.42s``."""
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _cost(totals: TokenTotals, micro_usd: int | None) -> str:
+    if totals.records == 0:
+        return "-"
+    text = format_usd(micro_usd)
+    if micro_usd is not None and totals.unpriced_records:
+        text += f" + {totals.unpriced_records} not recorded"
+    return text
+
+
+def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
+    tokens = round(totals.usage.total / count)
+    cost = totals.cost_micro_usd
+    if cost is None:
+        return tokens, "not recorded"
+    text = format_usd(int((Decimal(cost) / count).quantize(Decimal(1), ROUND_HALF_UP)))
+    return tokens, text + (" + not recorded" if totals.unpriced_records else "")
+
+
+def _headline(report: TokenReport) -> list[str]:
+    summary = report.summary
+    totals = summary.totals
+    usage = totals.usage
+    rows: list[tuple[str, int, str]] = [
+        ("Total prompts:", usage.input, format_usd(totals.input_cost_micro_usd)),
+        ("Total artifacts:", usage.output, format_usd(totals.output_cost_micro_usd)),
+        ("Total:", usage.total, _cost(totals, totals.cost_micro_usd)),
+    ]
+    groups: Mapping[str, TokenTotals] = summary.by_case
+    label = "Per case avg:"
+    if not groups:
+        groups, label = summary.by_test, "Per test avg:"
+    if groups:
+        rows.append((label, *_average(sum(groups.values(), TokenTotals()), len(groups))))
+    if totals.steps:
+        rows.append(("Per step avg:", *_average(totals, totals.steps)))
+    width = max(len(f"{count:,}") for _, count, _ in rows)
+    lines = [f"{label:<17}{count:>{width},} tokens ({cost})" for label, count, cost in rows]
+    lines.append(f"{'Wall clock:':<17}{format_duration(report.run.wall_s)}")
+    return lines
+
+
+def _notes(report: TokenReport) -> list[str]:
+    totals = report.summary.totals
+    notes: list[str] = []
+    mix = totals.tokens_by_provenance
+    if mix:
+        parts = ", ".join(f"{mix[kind]:,} {kind.value}" for kind in Provenance if kind in mix)
+        notes.append(f"Counts: {parts}")
+        if totals.includes_estimates:
+            notes.append("Note: totals include estimated tokens (see the Counts line).")
+    default_rate = totals.records_by_price_source.get(PriceSource.DEFAULT_RATE, 0)
+    if default_rate:
+        notes.append(
+            f"Default rate: {default_rate} record(s) priced at {report.prices.default_rate} "
+            "(no known model)"
+        )
+    if totals.unpriced_records:
+        notes.append(
+            f"Not recorded: {totals.unpriced_records} record(s) have no known price, for "
+            f"{', '.join(report.summary.unpriced_models)}; add them to a --cost-prices file"
+        )
+    notes.extend(f"Warning: {warning}" for warning in report.warnings)
+    return notes
+
+
+def _opt(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _tables(report: TokenReport) -> list[str]:
+    from tabulate import tabulate
+
+    summary = report.summary
+    lines: list[str] = []
+    tests = sorted(
+        summary.by_test.items(),
+        key=lambda item: (-(item[1].cost_micro_usd or 0), -item[1].usage.total, item[0]),
+    )[:_TOP_TESTS]
+    if tests:
+        lines += ["", f"Top tests by cost (of {len(summary.by_test)}):"]
+        rows = [
+            (name, f"{t.usage.input:,}", f"{t.usage.output:,}", f"{t.usage.total:,}",
+             _cost(t, t.cost_micro_usd))
+            for name, t in tests
+        ]
+        lines += tabulate(rows, ["test", "prompt", "artifact", "total", "cost"],
+                          colalign=("left", "right", "right", "right", "right")).splitlines()
+    if summary.by_step:
+        lines += ["", "Per step:"]
+        rows = [
+            (name, t.steps, f"{t.usage.input:,}", f"{t.usage.output:,}", f"{t.usage.total:,}",
+             _cost(t, t.cost_micro_usd), format_duration(t.wall_ms / 1000))
+            for name, t in summary.by_step.items()
+        ]
+        lines += tabulate(rows, ["step", "runs", "prompt", "artifact", "total", "cost", "wall"],
+                          colalign=("left", "right", "right", "right", "right", "right",
+                                    "right")).splitlines()
+    if summary.by_model:
+        lines += ["", "Per model:"]
+        rows = []
+        for name, t in summary.by_model.items():
+            u = t.usage
+            sources = ", ".join(source.value for source in t.records_by_price_source)
+            rows.append((name, t.records, f"{u.input:,}", _opt(u.cache_read), _opt(u.cache_write),
+                         f"{u.output:,}", _opt(u.reasoning), _cost(t, t.cost_micro_usd), sources))
+        lines += tabulate(
+            rows,
+            ["model", "calls", "input", "cache read", "cache write", "output", "reasoning",
+             "cost", "priced by"],
+            colalign=("left", "right", "right", "right", "right", "right", "right", "right",
+                      "left"),
+        ).splitlines()
+    return lines
+
+
+def render_report(report: TokenReport, *, tables: bool = True) -> list[str]:
+    """The lines of the Token & Cost section (without its title bar)."""
+    if report.summary.totals.records == 0:
+        return ["No tokens recorded."]
+    lines = _headline(report) + _notes(report)
+    if tables:
+        lines += _tables(report)
+    return lines
+
+

@@ -1,0 +1,100 @@
+"""The report document (`token-report.json`), its JSON Schema, and reading it back."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ReportFileError
+from .outdir import atomic_write_text
+from .summary import TokenSummary
+
+__all__ = ["SCHEMA_VERSION", "PriceInfo", "RunInfo", "TokenReport", "read_report", "report_schema"]
+
+#: Bumped on any change of the document's shape; readers reject versions they do not know.
+SCHEMA_VERSION = 1
+
+
+class PriceInfo(BaseModel):
+    """Where this run's prices came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    genai_prices_version: str | None = Field(
+        description="Version of the genai-prices package whose bundled data priced the run."
+    )
+    override_file: str | None = None
+    default_rate: str = Field(description="Rate for records with no model, e.g. '$3/$15 per MTok'.")
+    default_rate_for_unknown_models: bool = False
+
+
+class RunInfo(BaseModel):
+    """When, where and how the run happened."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    started: datetime
+    finished: datetime
+    wall_s: float = Field(ge=0)
+    pytest_version: str
+    plugin_version: str
+    argv: list[str]
+    adapter: str | None = None
+    workers: int = Field(default=0, ge=0, description="pytest-xdist workers (0: no xdist).")
+    exit_status: int | None = None
+
+
+class TokenReport(BaseModel):
+    """The whole `token-report.json` document."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run: RunInfo
+    prices: PriceInfo
+    summary: TokenSummary
+    warnings: list[str] = Field(default_factory=list)
+
+    def write(self, path: Path) -> None:
+        """Write the document atomically (temp file + rename)."""
+        atomic_write_text(path, self.model_dump_json(indent=2) + "\n")
+
+
+def report_schema() -> dict[str, object]:
+    """JSON Schema of `token-report.json`, generated from the models."""
+    schema = TokenReport.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "pytest-tokencost token-report.json"
+    return schema
+
+
+def read_report(path: Path) -> TokenReport:
+    """Load a `token-report.json`, with an error naming the file and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportFileError(f"cannot read report {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportFileError(
+            f"report {path} is not JSON ({exc.msg} at line {exc.lineno}); was the run interrupted "
+            "before writing it?"
+        ) from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ReportFileError(
+            f"report {path} has schema_version {version!r}; this pytest-tokencost reads "
+            f"version {SCHEMA_VERSION}: upgrade it, or re-run the suite"
+        )
+    try:
+        return TokenReport.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ReportFileError(f"report {path} is invalid at {where}: {first['msg']}") from exc

@@ -1,0 +1,188 @@
+"""The run-state object behind the pytest plugin, free of pytest itself.
+
+One `RunState` lives for a pytest run. Trackers of single tests export their records as plain
+data (it rides on the test report, through pytest-xdist when there are workers); the process
+that writes files (the only process without xdist, the controller with it) collects that data,
+appends it to `records.jsonl` as it arrives, and writes `token-report.json` at the end.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .pricing import Pricer
+    from .records import ScopeRun, TokenRecord
+    from .report import TokenReport
+    from .tracker import InMemoryTokenTracker
+
+__all__ = ["REPORT_NAME", "RECORDS_NAME", "RunState", "export_tracker"]
+
+REPORT_NAME = "token-report.json"
+RECORDS_NAME = "records.jsonl"
+
+
+def export_tracker(tracker: InMemoryTokenTracker) -> dict[str, list[dict[str, Any]]]:
+    """A test tracker's priced records and scope runs as JSON-ready data (for the test report)."""
+    return {
+        "records": [record.model_dump(mode="json") for record in tracker.records()],
+        "runs": [run.model_dump(mode="json") for run in tracker.scope_runs()],
+    }
+
+
+class RunState:
+    """Settings, prices and collected records of one run; writes files only if `writes_files`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        writes_files: bool,
+        argv: list[str],
+        pytest_version: str,
+        workers: int = 0,
+        run_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.writes_files = writes_files
+        self.argv = argv
+        self.pytest_version = pytest_version
+        self.workers = workers
+        self.started = datetime.now(UTC)
+        self.run_id = run_id or f"{self.started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self._t0 = time.perf_counter()
+        self._pricer: Pricer | None = None
+        self.records: list[TokenRecord] = []
+        self.runs: list[ScopeRun] = []
+        self.warnings: list[str] = []
+        self._records_file: Path | None = None
+        self.report: TokenReport | None = None
+
+    # -- prices -----------------------------------------------------------------------------
+
+    def pricer(self) -> Pricer:
+        """The run's pricer, built on first use (reading the override file, if any)."""
+        if self._pricer is None:
+            from .pricing import Pricer, Rate, load_price_overrides
+
+            overrides = (
+                load_price_overrides(self.settings.prices_file)
+                if self.settings.prices_file is not None
+                else None
+            )
+            self._pricer = Pricer(
+                overrides,
+                Rate.parse(self.settings.default_rate),
+                self.settings.default_rate_for_unknown,
+            )
+        return self._pricer
+
+    def new_tracker(self, test_id: str) -> InMemoryTokenTracker:
+        """A tracker for one test, priced with this run's pricer."""
+        from .tracker import InMemoryTokenTracker
+
+        return InMemoryTokenTracker(test_id=test_id, pricer=self.pricer())
+
+    # -- collecting -------------------------------------------------------------------------
+
+    def add(self, payload: Any, source: str) -> None:
+        """Take one test's exported records; a payload that does not validate becomes a warning.
+
+        Records are appended to `records.jsonl` at once, so an interrupted run keeps them.
+        """
+        from pydantic import ValidationError
+
+        from .records import ScopeRun, TokenRecord
+
+        try:
+            records = [TokenRecord.model_validate(item) for item in payload["records"]]
+            runs = [ScopeRun.model_validate(item) for item in payload["runs"]]
+        except (TypeError, KeyError, ValidationError) as exc:
+            self.warnings.append(f"records of {source} could not be read and are left out: {exc}")
+            return
+        self.records.extend(records)
+        self.runs.extend(runs)
+        if self.writes_files and records:
+            self._append_records(records)
+
+    def _append_records(self, records: list[TokenRecord]) -> None:
+        from .outdir import append_lines, ensure_output_dir
+
+        if self._records_file is None:
+            ensure_output_dir(self.settings.output_dir)
+            self._records_file = self.settings.output_dir / RECORDS_NAME
+            self._records_file.write_text("", encoding="utf-8")  # this run's file starts empty
+        append_lines(self._records_file, [record.model_dump_json() for record in records])
+
+    # -- finishing --------------------------------------------------------------------------
+
+    def has_unpriced(self) -> bool:
+        """True when some record of the run has no price ("not recorded")."""
+        return any(record.cost_micro_usd is None for record in self.records)
+
+    def unpriced_models(self) -> list[str]:
+        """Names of the models whose records have no price."""
+        from .summary import NO_MODEL
+
+        return sorted({r.model or NO_MODEL for r in self.records if r.cost_micro_usd is None})
+
+    def wants_report(self) -> bool:
+        """Whether this run writes `token-report.json` (something recorded, or a report asked)."""
+        return bool(self.records or self.settings.reports)
+
+    def build_report(self, exit_status: int | None = None) -> TokenReport:
+        """The report of everything collected so far."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from .pricing import Rate, price_data_version
+        from .report import PriceInfo, RunInfo, TokenReport
+        from .summary import TokenSummary
+
+        try:
+            plugin_version = version("pytest-tokencost")
+        except PackageNotFoundError:
+            plugin_version = "unknown"
+        finished = datetime.now(UTC)
+        prices_file = self.settings.prices_file
+        return TokenReport(
+            run=RunInfo(
+                run_id=self.run_id,
+                started=self.started,
+                finished=finished,
+                wall_s=time.perf_counter() - self._t0,
+                pytest_version=self.pytest_version,
+                plugin_version=plugin_version,
+                argv=self.argv,
+                workers=self.workers,
+                exit_status=exit_status,
+            ),
+            prices=PriceInfo(
+                genai_prices_version=price_data_version(),
+                override_file=str(prices_file) if prices_file is not None else None,
+                default_rate=Rate.parse(self.settings.default_rate).describe(),
+                default_rate_for_unknown_models=self.settings.default_rate_for_unknown,
+            ),
+            summary=TokenSummary.from_records(self.records, self.runs),
+            warnings=list(self.warnings),
+        )
+
+    def finish(self, exit_status: int | None) -> TokenReport | None:
+        """Build the report and, in the writing process, write it (atomically) where asked."""
+        if not self.wants_report():
+            return None
+        from .outdir import ensure_output_dir
+
+        self.report = self.build_report(exit_status)
+        if self.writes_files:
+            ensure_output_dir(self.settings.output_dir)
+            if self._records_file is None:  # nothing recorded: don't leave an older run's lines
+                (self.settings.output_dir / RECORDS_NAME).write_text("", encoding="utf-8")
+            for path in (self.settings.output_dir / REPORT_NAME, *self.settings.json_paths):
+                self.report.write(path)
+        return self.report

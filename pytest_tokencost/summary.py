@@ -1,0 +1,226 @@
+"""Aggregation: totals and per-test / per-case / per-step / per-model breakdowns.
+
+Summaries are built from records by exact integer addition and merge by addition too, so the
+summary of a run split over xdist workers equals the summary of the same run in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+from .records import PriceSource, Provenance, ScopeRun, TokenRecord, Usage, _add_optional
+
+__all__ = ["NO_MODEL", "NO_STEP", "OUTSIDE_TESTS", "TokenSummary", "TokenTotals"]
+
+K = TypeVar("K", bound=str)
+
+NO_MODEL = "(no model)"
+NO_STEP = "(no step)"
+OUTSIDE_TESTS = "(outside tests)"
+
+
+def _add_counts(a: Mapping[K, int], b: Mapping[K, int]) -> dict[K, int]:
+    merged = dict(a)
+    for key, count in b.items():
+        merged[key] = merged.get(key, 0) + count
+    return dict(sorted(merged.items()))
+
+
+class TokenTotals(BaseModel):
+    """Token and cost totals of a group of records (the whole run, one test, one step, ...).
+
+    `cost_micro_usd` sums the priced records only and is `None` when none was priced;
+    `records_by_price_source` says how every record was priced, "not-recorded" ones included.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    records: NonNegativeInt = 0
+    steps: NonNegativeInt = Field(default=0, description="Step executions (closed step scopes and "
+                                  "records made outside any scope).")
+    usage: Usage = Usage()
+    cost_micro_usd: int | None = None
+    input_cost_micro_usd: int | None = None
+    output_cost_micro_usd: int | None = None
+    records_by_price_source: dict[PriceSource, int] = Field(default_factory=dict)
+    wall_ms: float = 0.0
+    tokens_by_provenance: dict[Provenance, int] = Field(default_factory=dict)
+
+    @property
+    def unpriced_records(self) -> int:
+        """Records whose cost is "not recorded" (left out of `cost_micro_usd`)."""
+        return self.records_by_price_source.get(PriceSource.NOT_RECORDED, 0)
+
+    @property
+    def includes_estimates(self) -> bool:
+        """True when some of these tokens were estimated rather than reported or counted."""
+        return self.tokens_by_provenance.get(Provenance.ESTIMATED, 0) > 0
+
+    def __add__(self, other: TokenTotals) -> TokenTotals:
+        """Exact sum of two groups."""
+        if not isinstance(other, TokenTotals):
+            return NotImplemented
+        return TokenTotals.model_construct(
+            records=self.records + other.records,
+            steps=self.steps + other.steps,
+            usage=self.usage + other.usage,
+            cost_micro_usd=_add_optional(self.cost_micro_usd, other.cost_micro_usd),
+            input_cost_micro_usd=_add_optional(self.input_cost_micro_usd, other.input_cost_micro_usd),
+            output_cost_micro_usd=_add_optional(
+                self.output_cost_micro_usd, other.output_cost_micro_usd
+            ),
+            records_by_price_source=_add_counts(
+                self.records_by_price_source, other.records_by_price_source
+            ),
+            wall_ms=self.wall_ms + other.wall_ms,
+            tokens_by_provenance=_add_counts(self.tokens_by_provenance, other.tokens_by_provenance),
+        )
+
+
+class _Accumulator:
+    """Mutable integer sums behind one `TokenTotals`; avoids building models per record."""
+
+    __slots__ = (
+        "cache_read", "cache_write", "cost", "input", "input_cost", "output", "output_cost",
+        "price_sources", "provenance", "reasoning", "records", "steps", "wall_ms",
+    )
+
+    def __init__(self) -> None:
+        self.records = self.steps = self.input = self.output = 0
+        self.price_sources: dict[PriceSource, int] = {}
+        self.cache_read: int | None = None
+        self.cache_write: int | None = None
+        self.reasoning: int | None = None
+        self.cost: int | None = None
+        self.input_cost: int | None = None
+        self.output_cost: int | None = None
+        self.wall_ms = 0.0
+        self.provenance: dict[Provenance, int] = {}
+
+    def add_record(self, record: TokenRecord) -> None:
+        usage = record.usage
+        self.records += 1
+        self.input += usage.input
+        self.output += usage.output
+        self.cache_read = _add_optional(self.cache_read, usage.cache_read)
+        self.cache_write = _add_optional(self.cache_write, usage.cache_write)
+        self.reasoning = _add_optional(self.reasoning, usage.reasoning)
+        self.provenance[record.provenance] = self.provenance.get(record.provenance, 0) + usage.total
+        source = record.price_source
+        self.price_sources[source] = self.price_sources.get(source, 0) + 1
+        if record.cost_micro_usd is not None:
+            self.cost = (self.cost or 0) + record.cost_micro_usd
+            self.input_cost = (self.input_cost or 0) + (record.input_cost_micro_usd or 0)
+            self.output_cost = (self.output_cost or 0) + (record.output_cost_micro_usd or 0)
+
+    def add_step_run(self, run: ScopeRun) -> None:
+        self.steps += 1
+        self.wall_ms += run.wall_ms or 0.0
+
+    def totals(self) -> TokenTotals:
+        return TokenTotals.model_construct(
+            records=self.records,
+            steps=self.steps,
+            usage=Usage.model_construct(
+                input=self.input,
+                output=self.output,
+                cache_read=self.cache_read,
+                cache_write=self.cache_write,
+                reasoning=self.reasoning,
+            ),
+            cost_micro_usd=self.cost,
+            input_cost_micro_usd=self.input_cost,
+            output_cost_micro_usd=self.output_cost,
+            records_by_price_source=dict(sorted(self.price_sources.items())),
+            wall_ms=self.wall_ms,
+            tokens_by_provenance=dict(sorted(self.provenance.items())),
+        )
+
+
+def _merge(a: Mapping[str, TokenTotals], b: Mapping[str, TokenTotals]) -> dict[str, TokenTotals]:
+    merged = dict(a)
+    for key, totals in b.items():
+        merged[key] = merged[key] + totals if key in merged else totals
+    return dict(sorted(merged.items()))
+
+
+class TokenSummary(BaseModel):
+    """Totals of a run (or a test) with its breakdowns.
+
+    Records without a case id are not in `by_case`; every record is in exactly one entry of
+    `by_test`, `by_step` and `by_model`, so those entries add up to `totals`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    totals: TokenTotals = TokenTotals()
+    by_test: dict[str, TokenTotals] = Field(default_factory=dict)
+    by_case: dict[str, TokenTotals] = Field(default_factory=dict)
+    by_step: dict[str, TokenTotals] = Field(default_factory=dict)
+    by_model: dict[str, TokenTotals] = Field(default_factory=dict)
+    unpriced_models: list[str] = Field(
+        default_factory=list, description="Models with at least one record that has no price."
+    )
+
+    @classmethod
+    def from_records(
+        cls, records: Iterable[TokenRecord], scope_runs: Iterable[ScopeRun] = ()
+    ) -> Self:
+        """Aggregate records (tokens, cost) and scope runs (step counts, wall clock)."""
+        total = _Accumulator()
+        groups: dict[str, dict[str, _Accumulator]] = {
+            "by_test": {}, "by_case": {}, "by_step": {}, "by_model": {}
+        }
+        unpriced: set[str] = set()
+
+        def bucket(kind: str, key: str) -> _Accumulator:
+            group = groups[kind]
+            acc = group.get(key)
+            if acc is None:
+                acc = group[key] = _Accumulator()
+            return acc
+
+        for record in records:
+            total.add_record(record)
+            bucket("by_test", record.test_id or OUTSIDE_TESTS).add_record(record)
+            if record.case_id is not None:
+                bucket("by_case", record.case_id).add_record(record)
+            bucket("by_step", record.step or NO_STEP).add_record(record)
+            bucket("by_model", record.model or NO_MODEL).add_record(record)
+            if record.cost_micro_usd is None:
+                unpriced.add(record.model or NO_MODEL)
+        for run in scope_runs:
+            if run.kind == "case":
+                # A case's wall clock is its own scope's, gaps between steps included.
+                if run.case_id is not None:
+                    bucket("by_case", run.case_id).wall_ms += run.wall_ms or 0.0
+                continue
+            total.add_step_run(run)
+            bucket("by_test", run.test_id or OUTSIDE_TESTS).add_step_run(run)
+            if run.case_id is not None:
+                bucket("by_case", run.case_id).steps += 1
+            bucket("by_step", run.step or NO_STEP).add_step_run(run)
+        return cls.model_construct(
+            totals=total.totals(),
+            unpriced_models=sorted(unpriced),
+            **{
+                kind: {key: acc.totals() for key, acc in sorted(group.items())}
+                for kind, group in groups.items()
+            },
+        )
+
+    def __add__(self, other: TokenSummary) -> TokenSummary:
+        """Exact merge of two summaries (for example of two xdist workers)."""
+        if not isinstance(other, TokenSummary):
+            return NotImplemented
+        return TokenSummary.model_construct(
+            totals=self.totals + other.totals,
+            by_test=_merge(self.by_test, other.by_test),
+            by_case=_merge(self.by_case, other.by_case),
+            by_step=_merge(self.by_step, other.by_step),
+            by_model=_merge(self.by_model, other.by_model),
+            unpriced_models=sorted(set(self.unpriced_models) | set(other.unpriced_models)),
+        )
