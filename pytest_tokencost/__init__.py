@@ -46,9 +46,9 @@ def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    # Not cached in globals(): the home module stays the single source of each name, even when
+    # a host (pytester's in-process runs) unloads and re-imports it.
+    return getattr(import_module(f".{module}", __name__), name)
 
 
 def __dir__() -> list[str]:

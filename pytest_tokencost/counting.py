@@ -201,9 +201,10 @@ def _message_text(content: Any) -> Iterable[str]:
             elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
                 yield part["text"]
             else:
+                kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
                 raise TypeError(
-                    f"cannot count a message content part of type {type(part).__name__}: only "
-                    "text parts ({'type': 'text', 'text': ...}) can be counted offline"
+                    f"cannot count a message content part of type {kind!r}: only text parts "
+                    "({'type': 'text', 'text': ...}) can be counted offline"
                 )
         return
     raise TypeError(f"cannot count message content of type {type(content).__name__}")

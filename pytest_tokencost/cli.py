@@ -1,0 +1,65 @@
+"""The `tokencost` console script."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import TokenCostError
+
+__all__ = ["main"]
+
+_DEFAULT_REPORT = Path(".tokencost") / "token-report.json"
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .render import TITLE, render_report
+    from .report import read_report
+
+    report = read_report(args.path)
+    print(f" {TITLE} ".center(76, "="))
+    print(f"Run {report.run.run_id} ({report.run.started:%Y-%m-%d %H:%M:%S} UTC)")
+    for line in render_report(report, tables=not args.brief):
+        print(line)
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .report import report_schema
+
+    print(json.dumps(report_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tokencost", description="Read the token and cost reports of pytest-tokencost."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    report = commands.add_parser("report", help="print the Token & Cost section of a report")
+    report.add_argument(
+        "path", nargs="?", type=Path, default=_DEFAULT_REPORT,
+        help=f"token-report.json to read (default: {_DEFAULT_REPORT})",
+    )
+    report.add_argument("--brief", action="store_true", help="totals only, no tables")
+    report.set_defaults(run=_report)
+    schema = commands.add_parser("schema", help="print the JSON Schema of token-report.json")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `tokencost`; returns the exit status (2 for unreadable input)."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except TokenCostError as exc:
+        print(f"tokencost: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

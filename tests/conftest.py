@@ -1,0 +1,42 @@
+"""Shared test fixtures: pytester, the shared corpus, recorded payloads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import genai_prices.data
+import pytest
+import tabulate
+
+import pytest_tokencost.cli
+import pytest_tokencost.render
+import pytest_tokencost.session
+import pytest_tokencost.tracker
+
+pytest_plugins = ["pytester"]
+
+# pytester's in-process runs unload every module first imported during a run. The imports above
+# keep one copy of the accounting core and its heavy dependencies for the whole test session, so
+# classes stay identical across runs and each run does not re-load price data and vocabularies.
+_KEEP = (genai_prices.data, tabulate, pytest_tokencost.cli, pytest_tokencost.render,
+         pytest_tokencost.session, pytest_tokencost.tracker)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TOKENCOST_SHARED", REPO.parent / "shared"))
+CORPUS = SHARED / "corpus"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The recorded provider payloads in ../shared/corpus (skips when it is absent)."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not at {CORPUS}; clone the repo beside ../shared")
+    return CORPUS
+
+
+@pytest.fixture
+def plugin_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester whose runs see the plugin (it loads from the installed entry point)."""
+    pytester.makeini("[pytest]\n")
+    return pytester

@@ -1,0 +1,68 @@
+"""Options and ini keys as a user sees them in `pytest --help`, and their validation."""
+
+from __future__ import annotations
+
+import pytest
+
+
+HELP = """\
+token and cost accounting (pytest-tokencost):
+  --cost-report=[TYPE]  Report tokens and cost: 'term' prints the Token & Cost
+                        section (the default when no TYPE is given), 'json:PATH'
+                        writes a copy of token-report.json to PATH. Repeatable.
+                        Default: None
+  --cost-dir=DIR        Output folder, created git-ignored. Default:
+                        '.tokencost' under the rootdir
+  --cost-prices=PATH    TOML file of per-model prices (USD per million tokens)
+                        that win over genai-prices. Default: None
+  --cost-strict         Fail the run when any record has no known price.
+                        Default: False
+  --cost-default-rate=IN,OUT
+                        USD per million input,output tokens for records with no
+                        model. Default: '3,15'
+  --cost-default-rate-unknown
+                        Also price models that no price source knows at the
+                        default rate (labelled) instead of leaving them not
+                        recorded. Default: False
+""".splitlines()
+
+
+def test_help_lists_the_options_and_ini_keys(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = plugin_pytester.runpytest("--help")
+    lines = result.stdout.lines
+    start = lines.index(HELP[0])
+    assert lines[start : start + len(HELP)] == HELP
+    result.stdout.fnmatch_lines([
+        "  tokencost_dir (string):*",
+        "  tokencost_prices (string):*",
+        "  tokencost_strict (bool):*",
+        "  tokencost_default_rate (string):*",
+        "  tokencost_default_rate_unknown_models (bool):*",
+        "  tokencost_report (bool):*",
+    ])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cost-report=html"], "'html' is not a report target; use term, json or json:PATH"),
+        (["--cost-report=term:x"], "term takes no path"),
+        (["--cost-default-rate=3"], "'3' is not a rate; give INPUT,OUTPUT"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(
+    plugin_pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    result = plugin_pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_a_bad_ini_rate_is_a_usage_error(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makeini("[pytest]\ntokencost_default_rate = three dollars\n")
+    result = plugin_pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini tokencost_default_rate: 'three dollars' is not a rate*"])
