@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 STATE_KEY = pytest.StashKey["RunState"]()
 TRACKER_KEY = pytest.StashKey["InMemoryTokenTracker"]()
 _RUN_PLUGIN_NAME = "tokencost-run"
+_CARRIER_PLUGIN_NAME = "tokencost-carrier"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -107,9 +108,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the per-run hooks (pytester runs many sessions in one process)."""
-    plugin = config.pluginmanager.get_plugin(_RUN_PLUGIN_NAME)
-    if plugin is not None:
-        config.pluginmanager.unregister(plugin)
+    for name in (_RUN_PLUGIN_NAME, _CARRIER_PLUGIN_NAME):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin)
     if STATE_KEY in config.stash:
         del config.stash[STATE_KEY]
 
@@ -120,9 +122,34 @@ def token_tracker(request: pytest.FixtureRequest) -> InMemoryTokenTracker:
 
     Its records are priced, attributed to this test and added to the run's Token & Cost report.
     """
-    tracker = request.config.stash[STATE_KEY].new_tracker(request.node.nodeid)
+    config = request.config
+    tracker = config.stash[STATE_KEY].new_tracker(request.node.nodeid)
     request.node.stash[TRACKER_KEY] = tracker
+    if not config.pluginmanager.has_plugin(_CARRIER_PLUGIN_NAME):
+        # Registered on first use, so a suite that never records pays no per-test hook.
+        config.pluginmanager.register(_RecordCarrier(), _CARRIER_PLUGIN_NAME)
     return tracker
+
+
+class _RecordCarrier:
+    """Puts each test's records on its teardown report, which carries them through xdist."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Attach the test's exported records to its teardown report."""
+        report = yield
+        if call.when == "teardown":
+            tracker = item.stash.get(TRACKER_KEY, None)
+            if tracker is not None:
+                from .session import export_tracker
+
+                try:
+                    report.tokencost = export_tracker(tracker)  # type: ignore[attr-defined]
+                except Exception as exc:  # a broken record must not break the session
+                    report.tokencost = {"error": f"{type(exc).__name__}: {exc}"}  # type: ignore[attr-defined]
+        return report
 
 
 class _RunHooks:
@@ -147,23 +174,6 @@ class _RunHooks:
         if settings.strict:
             parts.append("strict")
         return "tokencost: " + ", ".join(parts)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Attach the test's records to its teardown report (they travel through xdist on it)."""
-        report = yield
-        if call.when == "teardown":
-            tracker = item.stash.get(TRACKER_KEY, None)
-            if tracker is not None:
-                from .session import export_tracker
-
-                try:
-                    report.tokencost = export_tracker(tracker)  # type: ignore[attr-defined]
-                except Exception as exc:  # a broken record must not break the session
-                    report.tokencost = {"error": f"{type(exc).__name__}: {exc}"}  # type: ignore[attr-defined]
-        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect records as each test's report arrives (replayed from workers under xdist)."""

@@ -1,0 +1,37 @@
+"""(d) Start-up import cost: `import pytest_tokencost.plugin` against `import pytest`.
+
+    python benchmarks/bench_import.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from _timing import command_times, ratio_lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    times = command_times(
+        {
+            "pytest": [sys.executable, "-c", "import pytest"],
+            "plugin": [sys.executable, "-c", "import pytest_tokencost.plugin"],
+        },
+        args.runs,
+        env=env,
+    )
+    base, plugin = times["pytest"], times["plugin"]
+    print(f"{args.runs} interleaved runs each, in ms; baseline is `import pytest` "
+          "(target: under 30 ms added)")
+    print(ratio_lines(base, plugin, 1000, "plugin"))
+    for key in ("wall_best", "wall_median"):
+        print(f"  added ({key}): {(plugin[key] - base[key]) * 1000:+.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
