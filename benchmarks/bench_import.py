@@ -31,6 +31,10 @@ def main() -> None:
     print(ratio_lines(base, plugin, 1000, "plugin"))
     for key in ("wall_best", "wall_median"):
         print(f"  added ({key}): {(plugin[key] - base[key]) * 1000:+.1f} ms")
+    if "instr_median" in base and "instr_median" in plugin:
+        # Instructions barely move with machine load: convert their share into milliseconds.
+        share = plugin["instr_median"] / base["instr_median"] - 1
+        print(f"  added (instructions x baseline cpu_median): {share * base['cpu_median'] * 1000:+.1f} ms")
 
 
 if __name__ == "__main__":
