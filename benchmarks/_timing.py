@@ -47,8 +47,9 @@ class CommandTimes:
 def _perf_works() -> bool:
     if shutil.which("perf") is None:
         return False
-    probe = subprocess.run(["perf", "stat", "-x,", "-e", "instructions", "true"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        ["perf", "stat", "-x,", "-e", "instructions", "true"], capture_output=True, text=True
+    )
     return probe.returncode == 0 and "not supported" not in probe.stderr
 
 
@@ -62,7 +63,9 @@ def _instructions(path: str) -> float | None:
 
 
 def command_times(
-    commands: dict[str, Sequence[str]], runs: int, env: dict[str, str] | None = None,
+    commands: dict[str, Sequence[str]],
+    runs: int,
+    env: dict[str, str] | None = None,
     cwd: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Time each command `runs` times, interleaved so drift hits all of them alike."""
@@ -73,16 +76,22 @@ def command_times(
         for _ in range(runs):
             for name, argv in commands.items():
                 if perf:  # perf's own start-up is in both commands alike
-                    argv = ["perf", "stat", "-x,", "-e", "instructions", "-o", counts, "--",
-                            *argv]
+                    argv = ["perf", "stat", "-x,", "-e", "instructions", "-o", counts, "--", *argv]
                 before = os.times()
                 started = time.perf_counter()
-                subprocess.run(argv, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                subprocess.run(
+                    argv,
+                    check=True,
+                    env=env,
+                    cwd=cwd,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 wall = time.perf_counter() - started
                 after = os.times()
                 cpu = (after.children_user - before.children_user) + (
-                    after.children_system - before.children_system)
+                    after.children_system - before.children_system
+                )
                 times[name].wall.append(wall)
                 times[name].cpu.append(cpu)
                 instructions = _instructions(counts) if perf else None

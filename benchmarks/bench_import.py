@@ -1,6 +1,6 @@
 """(d) Start-up import cost: `import pytest_tokencost.plugin` against `import pytest`.
 
-    python benchmarks/bench_import.py [--runs 15]
+python benchmarks/bench_import.py [--runs 15]
 """
 
 from __future__ import annotations
@@ -26,15 +26,18 @@ def main() -> None:
         env=env,
     )
     base, plugin = times["pytest"], times["plugin"]
-    print(f"{args.runs} interleaved runs each, in ms; baseline is `import pytest` "
-          "(target: under 30 ms added)")
+    print(
+        f"{args.runs} interleaved runs each, in ms; baseline is `import pytest` "
+        "(target: under 30 ms added)"
+    )
     print(ratio_lines(base, plugin, 1000, "plugin"))
     for key in ("wall_best", "wall_median"):
         print(f"  added ({key}): {(plugin[key] - base[key]) * 1000:+.1f} ms")
     if "instr_median" in base and "instr_median" in plugin:
         # Instructions barely move with machine load: convert their share into milliseconds.
         share = plugin["instr_median"] / base["instr_median"] - 1
-        print(f"  added (instructions x baseline cpu_median): {share * base['cpu_median'] * 1000:+.1f} ms")
+        added_ms = share * base["cpu_median"] * 1000
+        print(f"  added (instructions x baseline cpu_median): {added_ms:+.1f} ms")
 
 
 if __name__ == "__main__":

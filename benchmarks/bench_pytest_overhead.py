@@ -36,8 +36,10 @@ def main() -> None:
         times = command_times(
             {"off": [*base, "-p", "no:tokencost"], "on": base}, args.runs, env=env, cwd=folder
         )
-    print(f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is "
-          "-p no:tokencost (target: plugin active < 5% slower)")
+    print(
+        f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is "
+        "-p no:tokencost (target: plugin active < 5% slower)"
+    )
     print(ratio_lines(times["off"], times["on"], 1000, "active"))
 
 

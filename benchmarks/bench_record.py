@@ -1,6 +1,6 @@
 """(a) The cost of one `tracker.record(...)` with a known usage, against appending a tuple.
 
-    python benchmarks/bench_record.py
+python benchmarks/bench_record.py
 """
 
 from __future__ import annotations
@@ -29,9 +29,13 @@ def main() -> None:
         scoped = per_call_seconds(record, N)
     print(f"list.append(tuple):            {base * 1e6:7.3f} us  (baseline)")
     print(f"tracker.record(usage=...):     {bare * 1e6:7.3f} us  = {bare / base:5.1f}x baseline")
-    print(f"  ... inside case + step:      {scoped * 1e6:7.3f} us  = {scoped / base:5.1f}x baseline")
-    print(f"target: < 2 us absolute ({'met' if max(bare, scoped) < 2e-6 else 'NOT met'}); "
-          f"the old contract allowed 1,000 us")
+    print(
+        f"  ... inside case + step:      {scoped * 1e6:7.3f} us  = {scoped / base:5.1f}x baseline"
+    )
+    print(
+        f"target: < 2 us absolute ({'met' if max(bare, scoped) < 2e-6 else 'NOT met'}); "
+        f"the old contract allowed 1,000 us"
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def test_summarise_ticket(token_tracker: InMemoryTokenTracker, openai_client: An
     # A local re-ranking step: no provider usage, so the texts are counted with gpt-4o's tokenizer.
     candidates = ["refund duplicate charge", "explain proration", "escalate to payments"]
     token_tracker.record(
-        step="rerank", model="gpt-4o", prompt=summary + "\n" + "\n".join(candidates),
+        step="rerank",
+        model="gpt-4o",
+        prompt=summary + "\n" + "\n".join(candidates),
         artifact=candidates[0],
     )
 

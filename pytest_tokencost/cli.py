@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     report = commands.add_parser("report", help="print the Token & Cost section of a report")
     report.add_argument(
-        "path", nargs="?", type=Path, default=_DEFAULT_REPORT,
+        "path",
+        nargs="?",
+        type=Path,
+        default=_DEFAULT_REPORT,
         help=f"token-report.json to read (default: {_DEFAULT_REPORT})",
     )
     report.add_argument("--brief", action="store_true", help="totals only, no tables")

@@ -12,7 +12,7 @@ import gzip
 import hashlib
 import threading
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -101,7 +101,7 @@ def _parse_ranks(data: bytes) -> dict[bytes, int]:
     return ranks
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_encoding(encoding_name: str) -> tiktoken.Encoding:
     """Build a `tiktoken.Encoding` from the shipped vocabulary, offline, once per process."""
     if encoding_name not in VOCAB_SHA256:

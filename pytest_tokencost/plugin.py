@@ -36,47 +36,76 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the `--cost-*` options and `tokencost_*` ini keys."""
     group = parser.getgroup("tokencost", "token and cost accounting (pytest-tokencost)")
     group.addoption(
-        "--cost-report", action="append", nargs="?", const=ReportTarget("term"),
-        type=parse_report_target, dest="tokencost_report", metavar="TYPE",
+        "--cost-report",
+        action="append",
+        nargs="?",
+        const=ReportTarget("term"),
+        type=parse_report_target,
+        dest="tokencost_report",
+        metavar="TYPE",
         help="Report tokens and cost: 'term' prints the Token & Cost section (the default when "
         "no TYPE is given), 'json:PATH' writes a copy of token-report.json to PATH. Repeatable. "
         "Default: %(default)r",
     )
     group.addoption(
-        "--cost-dir", dest="tokencost_dir", metavar="DIR", default=None,
+        "--cost-dir",
+        dest="tokencost_dir",
+        metavar="DIR",
+        default=None,
         help=f"Output folder, created git-ignored. Default: {DEFAULT_DIR!r} under the rootdir",
     )
     group.addoption(
-        "--cost-prices", dest="tokencost_prices", metavar="PATH", default=None,
+        "--cost-prices",
+        dest="tokencost_prices",
+        metavar="PATH",
+        default=None,
         help="TOML file of per-model prices (USD per million tokens) that win over "
         "genai-prices. Default: %(default)r",
     )
     group.addoption(
-        "--cost-strict", action="store_true", dest="tokencost_strict", default=False,
+        "--cost-strict",
+        action="store_true",
+        dest="tokencost_strict",
+        default=False,
         help="Fail the run when any record has no known price. Default: %(default)r",
     )
     group.addoption(
-        "--cost-default-rate", dest="tokencost_default_rate", metavar="IN,OUT", type=parse_rate,
+        "--cost-default-rate",
+        dest="tokencost_default_rate",
+        metavar="IN,OUT",
+        type=parse_rate,
         default=None,
         help=f"USD per million input,output tokens for records with no model. "
         f"Default: {DEFAULT_RATE_TEXT!r}",
     )
     group.addoption(
-        "--cost-default-rate-unknown", action="store_true",
-        dest="tokencost_default_rate_unknown", default=False,
+        "--cost-default-rate-unknown",
+        action="store_true",
+        dest="tokencost_default_rate_unknown",
+        default=False,
         help="Also price models that no price source knows at the default rate (labelled) "
         "instead of leaving them not recorded. Default: %(default)r",
     )
     parser.addini("tokencost_dir", "Output folder (relative to the rootdir).", default="")
     parser.addini("tokencost_prices", "Price override file (relative to the rootdir).", default="")
-    parser.addini("tokencost_strict", "Fail the run when anything is unpriced.", type="bool",
-                  default=False)
-    parser.addini("tokencost_default_rate", "Default rate IN,OUT in USD per million tokens.",
-                  default="")
-    parser.addini("tokencost_default_rate_unknown_models",
-                  "Price unknown models at the default rate.", type="bool", default=False)
-    parser.addini("tokencost_report", "Print the Token & Cost section whenever tokens were "
-                  "recorded, without --cost-report.", type="bool", default=False)
+    parser.addini(
+        "tokencost_strict", "Fail the run when anything is unpriced.", type="bool", default=False
+    )
+    parser.addini(
+        "tokencost_default_rate", "Default rate IN,OUT in USD per million tokens.", default=""
+    )
+    parser.addini(
+        "tokencost_default_rate_unknown_models",
+        "Price unknown models at the default rate.",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "tokencost_report",
+        "Print the Token & Cost section whenever tokens were recorded, without --cost-report.",
+        type="bool",
+        default=False,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -56,7 +56,8 @@ class Rate(BaseModel):
         uncached = usage.input - cache_read - cache_write
         input_cost = (
             uncached * self.input_mtok
-            + cache_read * (self.input_mtok if self.cache_read_mtok is None else self.cache_read_mtok)
+            + cache_read
+            * (self.input_mtok if self.cache_read_mtok is None else self.cache_read_mtok)
             + cache_write
             * (self.input_mtok if self.cache_write_mtok is None else self.cache_write_mtok)
         )

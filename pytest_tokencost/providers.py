@@ -90,9 +90,23 @@ class _Reader:
             raise self.fail(f"field 'model' is {model!r}; expected a string")
         return model
 
-    def usage(self, **counts: int | None) -> Usage:
+    def usage(
+        self,
+        input: int | None,
+        output: int | None,
+        cache_read: int | None = None,
+        cache_write: int | None = None,
+        reasoning: int | None = None,
+    ) -> Usage:
+        assert input is not None and output is not None  # required counts raise before this
         try:
-            return Usage(**counts)
+            return Usage(
+                input=input,
+                output=output,
+                cache_read=cache_read,
+                cache_write=cache_write,
+                reasoning=reasoning,
+            )
         except ValueError as exc:
             raise self.fail(str(exc)) from exc
 
@@ -105,12 +119,15 @@ def _openai_chat(payload: Any) -> ObservedUsage:
     result = r.usage(
         input=r.count(usage, "usage.prompt_tokens"),
         output=r.count(usage, "usage.completion_tokens"),
-        cache_read=r.count(prompt_details, "usage.prompt_tokens_details.cached_tokens",
-                           required=False),
-        cache_write=r.count(prompt_details, "usage.prompt_tokens_details.cache_write_tokens",
-                            required=False),
-        reasoning=r.count(completion_details,
-                          "usage.completion_tokens_details.reasoning_tokens", required=False),
+        cache_read=r.count(
+            prompt_details, "usage.prompt_tokens_details.cached_tokens", required=False
+        ),
+        cache_write=r.count(
+            prompt_details, "usage.prompt_tokens_details.cache_write_tokens", required=False
+        ),
+        reasoning=r.count(
+            completion_details, "usage.completion_tokens_details.reasoning_tokens", required=False
+        ),
     )
     return ObservedUsage(result, r.model(), "openai", "openai.chat")
 
@@ -123,12 +140,15 @@ def _openai_responses(payload: Any) -> ObservedUsage:
     result = r.usage(
         input=r.count(usage, "usage.input_tokens"),
         output=r.count(usage, "usage.output_tokens"),
-        cache_read=r.count(input_details, "usage.input_tokens_details.cached_tokens",
-                           required=False),
-        cache_write=r.count(input_details, "usage.input_tokens_details.cache_write_tokens",
-                            required=False),
-        reasoning=r.count(output_details, "usage.output_tokens_details.reasoning_tokens",
-                          required=False),
+        cache_read=r.count(
+            input_details, "usage.input_tokens_details.cached_tokens", required=False
+        ),
+        cache_write=r.count(
+            input_details, "usage.input_tokens_details.cache_write_tokens", required=False
+        ),
+        reasoning=r.count(
+            output_details, "usage.output_tokens_details.reasoning_tokens", required=False
+        ),
     )
     return ObservedUsage(result, r.model(), "openai", "openai.responses")
 
@@ -147,8 +167,9 @@ def _anthropic_message(payload: Any) -> ObservedUsage:
         cache_read=cache_read,
         cache_write=cache_write,
         # Anthropic bills thinking as output but only sometimes says how much of it there was.
-        reasoning=r.count(output_details, "usage.output_tokens_details.thinking_tokens",
-                          required=False),
+        reasoning=r.count(
+            output_details, "usage.output_tokens_details.thinking_tokens", required=False
+        ),
     )
     return ObservedUsage(result, r.model(), "anthropic", "anthropic.message")
 

@@ -117,6 +117,7 @@ def _tables(report: TokenReport) -> list[str]:
 
     summary = report.summary
     lines: list[str] = []
+    rows: list[tuple[object, ...]]
     tests = sorted(
         summary.by_test.items(),
         key=lambda item: (-(item[1].cost_micro_usd or 0), -item[1].usage.total, item[0]),
@@ -124,36 +125,82 @@ def _tables(report: TokenReport) -> list[str]:
     if tests:
         lines += ["", f"Top tests by cost (of {len(summary.by_test)}):"]
         rows = [
-            (name, f"{t.usage.input:,}", f"{t.usage.output:,}", f"{t.usage.total:,}",
-             _cost(t, t.cost_micro_usd))
+            (
+                name,
+                f"{t.usage.input:,}",
+                f"{t.usage.output:,}",
+                f"{t.usage.total:,}",
+                _cost(t, t.cost_micro_usd),
+            )
             for name, t in tests
         ]
-        lines += tabulate(rows, ["test", "prompt", "artifact", "total", "cost"],
-                          colalign=("left", "right", "right", "right", "right")).splitlines()
+        lines += tabulate(
+            rows,
+            ["test", "prompt", "artifact", "total", "cost"],
+            colalign=("left", "right", "right", "right", "right"),
+        ).splitlines()
     if summary.by_step:
         lines += ["", "Per step:"]
         rows = [
-            (name, t.steps, f"{t.usage.input:,}", f"{t.usage.output:,}", f"{t.usage.total:,}",
-             _cost(t, t.cost_micro_usd), format_duration(t.wall_ms / 1000))
+            (
+                name,
+                t.steps,
+                f"{t.usage.input:,}",
+                f"{t.usage.output:,}",
+                f"{t.usage.total:,}",
+                _cost(t, t.cost_micro_usd),
+                format_duration(t.wall_ms / 1000),
+            )
             for name, t in summary.by_step.items()
         ]
-        lines += tabulate(rows, ["step", "runs", "prompt", "artifact", "total", "cost", "wall"],
-                          colalign=("left", "right", "right", "right", "right", "right",
-                                    "right")).splitlines()
+        lines += tabulate(
+            rows,
+            ["step", "runs", "prompt", "artifact", "total", "cost", "wall"],
+            colalign=("left", "right", "right", "right", "right", "right", "right"),
+        ).splitlines()
     if summary.by_model:
         lines += ["", "Per model:"]
         rows = []
         for name, t in summary.by_model.items():
             u = t.usage
             sources = ", ".join(source.value for source in t.records_by_price_source)
-            rows.append((name, t.records, f"{u.input:,}", _opt(u.cache_read), _opt(u.cache_write),
-                         f"{u.output:,}", _opt(u.reasoning), _cost(t, t.cost_micro_usd), sources))
+            rows.append(
+                (
+                    name,
+                    t.records,
+                    f"{u.input:,}",
+                    _opt(u.cache_read),
+                    _opt(u.cache_write),
+                    f"{u.output:,}",
+                    _opt(u.reasoning),
+                    _cost(t, t.cost_micro_usd),
+                    sources,
+                )
+            )
         lines += tabulate(
             rows,
-            ["model", "calls", "input", "cache read", "cache write", "output", "reasoning",
-             "cost", "priced by"],
-            colalign=("left", "right", "right", "right", "right", "right", "right", "right",
-                      "left"),
+            [
+                "model",
+                "calls",
+                "input",
+                "cache read",
+                "cache write",
+                "output",
+                "reasoning",
+                "cost",
+                "priced by",
+            ],
+            colalign=(
+                "left",
+                "right",
+                "right",
+                "right",
+                "right",
+                "right",
+                "right",
+                "right",
+                "left",
+            ),
         ).splitlines()
     return lines
 
@@ -166,5 +213,3 @@ def render_report(report: TokenReport, *, tables: bool = True) -> list[str]:
     if tables:
         lines += _tables(report)
     return lines
-
-

@@ -54,7 +54,7 @@ class TokenReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary

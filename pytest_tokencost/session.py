@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .report import TokenReport
     from .tracker import InMemoryTokenTracker
 
-__all__ = ["REPORT_NAME", "RECORDS_NAME", "RunState", "export_tracker"]
+__all__ = ["RECORDS_NAME", "REPORT_NAME", "RunState", "export_tracker"]
 
 REPORT_NAME = "token-report.json"
 RECORDS_NAME = "records.jsonl"

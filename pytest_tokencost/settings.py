@@ -58,8 +58,10 @@ def parse_rate(value: str) -> str:
 
 
 class _Config(Protocol):
-    rootpath: Path
-    invocation_params: Any
+    @property
+    def rootpath(self) -> Path: ...
+    @property
+    def invocation_params(self) -> Any: ...
 
     def getoption(self, name: str) -> Any: ...
     def getini(self, name: str) -> Any: ...
@@ -105,10 +107,14 @@ class Settings:
         ).resolve()
         cli_prices = config.getoption("tokencost_prices")
         ini_prices = config.getini("tokencost_prices")
-        prices = invocation / cli_prices if cli_prices else (root / ini_prices if ini_prices else None)
-        rate = config.getoption("tokencost_default_rate") or config.getini(
-            "tokencost_default_rate"
-        ) or DEFAULT_RATE_TEXT
+        prices = (
+            invocation / cli_prices if cli_prices else (root / ini_prices if ini_prices else None)
+        )
+        rate = (
+            config.getoption("tokencost_default_rate")
+            or config.getini("tokencost_default_rate")
+            or DEFAULT_RATE_TEXT
+        )
         try:
             parse_rate(rate)
         except argparse.ArgumentTypeError as exc:
@@ -122,9 +128,8 @@ class Settings:
             output_dir=output_dir,
             reports=tuple(targets),
             prices_file=prices,
-            strict=config.getoption("tokencost_strict") or _ini_bool(
-                config.getini("tokencost_strict")
-            ),
+            strict=config.getoption("tokencost_strict")
+            or _ini_bool(config.getini("tokencost_strict")),
             default_rate=rate,
             default_rate_for_unknown=config.getoption("tokencost_default_rate_unknown")
             or _ini_bool(config.getini("tokencost_default_rate_unknown_models")),

@@ -39,8 +39,10 @@ class TokenTotals(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     records: NonNegativeInt = 0
-    steps: NonNegativeInt = Field(default=0, description="Step executions (closed step scopes and "
-                                  "records made outside any scope).")
+    steps: NonNegativeInt = Field(
+        default=0,
+        description="Step executions (closed step scopes and records made outside any scope).",
+    )
     usage: Usage = Usage()
     cost_micro_usd: int | None = None
     input_cost_micro_usd: int | None = None
@@ -68,7 +70,9 @@ class TokenTotals(BaseModel):
             steps=self.steps + other.steps,
             usage=self.usage + other.usage,
             cost_micro_usd=_add_optional(self.cost_micro_usd, other.cost_micro_usd),
-            input_cost_micro_usd=_add_optional(self.input_cost_micro_usd, other.input_cost_micro_usd),
+            input_cost_micro_usd=_add_optional(
+                self.input_cost_micro_usd, other.input_cost_micro_usd
+            ),
             output_cost_micro_usd=_add_optional(
                 self.output_cost_micro_usd, other.output_cost_micro_usd
             ),
@@ -84,8 +88,19 @@ class _Accumulator:
     """Mutable integer sums behind one `TokenTotals`; avoids building models per record."""
 
     __slots__ = (
-        "cache_read", "cache_write", "cost", "input", "input_cost", "output", "output_cost",
-        "price_sources", "provenance", "reasoning", "records", "steps", "wall_ms",
+        "cache_read",
+        "cache_write",
+        "cost",
+        "input",
+        "input_cost",
+        "output",
+        "output_cost",
+        "price_sources",
+        "provenance",
+        "reasoning",
+        "records",
+        "steps",
+        "wall_ms",
     )
 
     def __init__(self) -> None:
@@ -172,7 +187,10 @@ class TokenSummary(BaseModel):
         """Aggregate records (tokens, cost) and scope runs (step counts, wall clock)."""
         total = _Accumulator()
         groups: dict[str, dict[str, _Accumulator]] = {
-            "by_test": {}, "by_case": {}, "by_step": {}, "by_model": {}
+            "by_test": {},
+            "by_case": {},
+            "by_step": {},
+            "by_model": {},
         }
         unpriced: set[str] = set()
 
@@ -203,13 +221,17 @@ class TokenSummary(BaseModel):
             if run.case_id is not None:
                 bucket("by_case", run.case_id).steps += 1
             bucket("by_step", run.step or NO_STEP).add_step_run(run)
+
+        def finished(kind: str) -> dict[str, TokenTotals]:
+            return {key: acc.totals() for key, acc in sorted(groups[kind].items())}
+
         return cls.model_construct(
             totals=total.totals(),
+            by_test=finished("by_test"),
+            by_case=finished("by_case"),
+            by_step=finished("by_step"),
+            by_model=finished("by_model"),
             unpriced_models=sorted(unpriced),
-            **{
-                kind: {key: acc.totals() for key, acc in sorted(group.items())}
-                for kind, group in groups.items()
-            },
         )
 
     def __add__(self, other: TokenSummary) -> TokenSummary:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from .counting import counter_for
 from .pricing import Pricer
@@ -44,9 +44,7 @@ class TokenTracker(Protocol):
         """Record one call or step, from a known `usage` or from `prompt`/`artifact` texts."""
         ...
 
-    def observe(
-        self, response: Any, *, step: str | None = None, case: str | None = None
-    ) -> Usage:
+    def observe(self, response: Any, *, step: str | None = None, case: str | None = None) -> Usage:
         """Record the usage a provider reported in `response`; return it."""
         ...
 
@@ -78,7 +76,7 @@ _REPORTED = Provenance.REPORTED
 
 
 class _Run(NamedTuple):
-    kind: str
+    kind: Literal["case", "step"]
     case: str | None
     step: str | None
     wall_ms: float | None
@@ -115,7 +113,9 @@ class InMemoryTokenTracker:
         self._entries: list[tuple[Any, ...]] = []  # _Entry fields, as plain tuples for speed
         self._runs: list[_Run] = []
         self._built: list[TokenRecord] = []
-        self._scope: ContextVar[_Scope] = ContextVar(f"tokencost_scope_{id(self)}", default=_NO_SCOPE)
+        self._scope: ContextVar[_Scope] = ContextVar(
+            f"tokencost_scope_{id(self)}", default=_NO_SCOPE
+        )
 
     # -- scopes -----------------------------------------------------------------------------
 
@@ -146,7 +146,7 @@ class InMemoryTokenTracker:
             self._scope.reset(token)
             self._add_run("step", outer.case, path, started)
 
-    def _add_run(self, kind: str, case: str | None, step: str | None, started: float) -> None:
+    def _add_run(self, kind: Literal["case", "step"], case: str | None, step: str | None, started: float) -> None:
         run = _Run(kind, case, step, (time.perf_counter() - started) * 1000.0)
         with self._lock:
             self._runs.append(run)
@@ -194,12 +194,22 @@ class InMemoryTokenTracker:
             _reject_arguments(step=step, case=case, model=model, wall_ms=wall_ms)
         scope_case, scope_step = self._scope.get()
         # list.append is atomic (also on free-threaded builds), so the hot path takes no lock.
-        self._entries.append((
-            time.time(), case or scope_case, step or scope_step, model, provider, usage, kind,
-            prompt_bytes, artifact_bytes, wall_ms,
-            # A record outside any step scope (or naming another step) is a step of its own.
-            scope_step is None or (step is not None and step != scope_step),
-        ))
+        self._entries.append(
+            (
+                time.time(),
+                case or scope_case,
+                step or scope_step,
+                model,
+                provider,
+                usage,
+                kind,
+                prompt_bytes,
+                artifact_bytes,
+                wall_ms,
+                # A record outside any step scope (or naming another step) is a step of its own.
+                scope_step is None or (step is not None and step != scope_step),
+            )
+        )
 
     @staticmethod
     def _count(
@@ -222,9 +232,7 @@ class InMemoryTokenTracker:
         )
         return usage, sizes[0], sizes[1], counter.provenance
 
-    def observe(
-        self, response: Any, *, step: str | None = None, case: str | None = None
-    ) -> Usage:
+    def observe(self, response: Any, *, step: str | None = None, case: str | None = None) -> Usage:
         """Record the usage reported in an OpenAI or Anthropic response (object, dict or JSON).
 
         The model and provider are taken from the response. Raises
@@ -232,8 +240,12 @@ class InMemoryTokenTracker:
         """
         observed = usage_from(response)
         self.record(
-            step=step, case=case, model=observed.model, provider=observed.provider,
-            usage=observed.usage, provenance=Provenance.REPORTED,
+            step=step,
+            case=case,
+            model=observed.model,
+            provider=observed.provider,
+            usage=observed.usage,
+            provenance=Provenance.REPORTED,
         )
         return observed.usage
 
@@ -247,7 +259,7 @@ class InMemoryTokenTracker:
     def records(self) -> list[TokenRecord]:
         """All records so far, priced, in the order they were made."""
         with self._lock:
-            pending = self._entries[len(self._built):]
+            pending = self._entries[len(self._built) :]
             start = len(self._built)
         built = [
             self._build(start + offset, _Entry._make(entry)) for offset, entry in enumerate(pending)
@@ -267,8 +279,13 @@ class InMemoryTokenTracker:
             if entry.own_step
         )
         return [
-            ScopeRun(kind=run.kind, test_id=self.test_id, case_id=run.case, step=run.step,  # type: ignore[arg-type]
-                     wall_ms=run.wall_ms)
+            ScopeRun(
+                kind=run.kind,
+                test_id=self.test_id,
+                case_id=run.case,
+                step=run.step,
+                wall_ms=run.wall_ms,
+            )
             for run in runs
         ]
 

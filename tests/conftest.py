@@ -19,8 +19,14 @@ pytest_plugins = ["pytester"]
 # pytester's in-process runs unload every module first imported during a run. The imports above
 # keep one copy of the accounting core and its heavy dependencies for the whole test session, so
 # classes stay identical across runs and each run does not re-load price data and vocabularies.
-_KEEP = (genai_prices.data, tabulate, pytest_tokencost.cli, pytest_tokencost.render,
-         pytest_tokencost.session, pytest_tokencost.tracker)
+_KEEP = (
+    genai_prices.data,
+    tabulate,
+    pytest_tokencost.cli,
+    pytest_tokencost.render,
+    pytest_tokencost.session,
+    pytest_tokencost.tracker,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TOKENCOST_SHARED", REPO.parent / "shared"))

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from pytest_tokencost import Provenance, count_messages, count_tokens
-from pytest_tokencost import counting
+from pytest_tokencost import Provenance, count_messages, count_tokens, counting
 from pytest_tokencost.counting import (
     VOCAB_SHA256,
     HeuristicCounter,
@@ -77,7 +76,9 @@ def tiktoken_reference(
     yield {name: tiktoken.get_encoding(name) for name in VOCAB_SHA256}
 
 
-@pytest.mark.parametrize(("model", "encoding"), [("gpt-4o", "o200k_base"), ("gpt-4", "cl100k_base")])
+@pytest.mark.parametrize(
+    ("model", "encoding"), [("gpt-4o", "o200k_base"), ("gpt-4", "cl100k_base")]
+)
 def test_counts_equal_tiktoken_encode_ordinary(
     tiktoken_reference: dict[str, tiktoken.Encoding], model: str, encoding: str
 ) -> None:
@@ -149,8 +150,9 @@ def test_count_messages_reads_text_parts_and_rejects_others() -> None:
         [{"role": "user", "content": "hi there"}], "gpt-4o"
     )
     with pytest.raises(TypeError, match="image_url"):
-        count_messages([{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}],
-                       "gpt-4o")
+        count_messages(
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], "gpt-4o"
+        )
     with pytest.raises(TypeError, match="message 0 is a str"):
         count_messages(["hello"], "gpt-4o")  # type: ignore[list-item]
 

@@ -20,27 +20,64 @@ from pytest_tokencost import InMemoryTokenTracker, Provenance, Usage
 from pytest_tokencost.errors import UnreadablePayloadError
 from pytest_tokencost.providers import usage_from
 
-SDK_TYPE = {"openai.chat": ChatCompletion, "openai.responses": Response,
-            "anthropic.message": Message}
+SDK_TYPE = {
+    "openai.chat": ChatCompletion,
+    "openai.responses": Response,
+    "anthropic.message": Message,
+}
 
 # (corpus file, interaction, kind, response model, normalised usage) — raw figures in SOURCES.md.
 CORPUS_CASES = [
-    ("openai/pydantic-ai__chat_prompt_cache_e2e.yaml", 0, "openai.chat", "gpt-5.6-sol",
-     Usage(input=4020, output=4, cache_read=0, cache_write=4012, reasoning=0)),
-    ("openai/pydantic-ai__chat_prompt_cache_e2e.yaml", 1, "openai.chat", "gpt-5.6-sol",
-     Usage(input=4020, output=4, cache_read=4012, cache_write=0, reasoning=0)),
-    ("openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml", 0, "openai.chat",
-     "o3-mini-2025-01-31", Usage(input=7, output=87, cache_read=0, reasoning=64)),
-    ("openai/pydantic-ai__responses_prompt_cache_e2e.yaml", 0, "openai.responses", "gpt-5.6-sol",
-     Usage(input=4020, output=5, cache_read=0, cache_write=4012, reasoning=0)),
-    ("openai/pydantic-ai__responses_prompt_cache_e2e.yaml", 1, "openai.responses", "gpt-5.6-sol",
-     Usage(input=4020, output=5, cache_read=4012, cache_write=0, reasoning=0)),
+    (
+        "openai/pydantic-ai__chat_prompt_cache_e2e.yaml",
+        0,
+        "openai.chat",
+        "gpt-5.6-sol",
+        Usage(input=4020, output=4, cache_read=0, cache_write=4012, reasoning=0),
+    ),
+    (
+        "openai/pydantic-ai__chat_prompt_cache_e2e.yaml",
+        1,
+        "openai.chat",
+        "gpt-5.6-sol",
+        Usage(input=4020, output=4, cache_read=4012, cache_write=0, reasoning=0),
+    ),
+    (
+        "openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml",
+        0,
+        "openai.chat",
+        "o3-mini-2025-01-31",
+        Usage(input=7, output=87, cache_read=0, reasoning=64),
+    ),
+    (
+        "openai/pydantic-ai__responses_prompt_cache_e2e.yaml",
+        0,
+        "openai.responses",
+        "gpt-5.6-sol",
+        Usage(input=4020, output=5, cache_read=0, cache_write=4012, reasoning=0),
+    ),
+    (
+        "openai/pydantic-ai__responses_prompt_cache_e2e.yaml",
+        1,
+        "openai.responses",
+        "gpt-5.6-sol",
+        Usage(input=4020, output=5, cache_read=4012, cache_write=0, reasoning=0),
+    ),
     # Anthropic's input_tokens (3) excludes cache reads and writes: input = 3 + 1111 (+ 418).
-    ("anthropic/pydantic-ai__messages_cache_read_and_write.yaml", 0, "anthropic.message",
-     "claude-sonnet-4-5-20250929", Usage(input=1114, output=406, cache_read=1111, cache_write=0)),
-    ("anthropic/pydantic-ai__messages_cache_read_and_write.yaml", 1, "anthropic.message",
-     "claude-sonnet-4-5-20250929",
-     Usage(input=1532, output=33, cache_read=1111, cache_write=418)),
+    (
+        "anthropic/pydantic-ai__messages_cache_read_and_write.yaml",
+        0,
+        "anthropic.message",
+        "claude-sonnet-4-5-20250929",
+        Usage(input=1114, output=406, cache_read=1111, cache_write=0),
+    ),
+    (
+        "anthropic/pydantic-ai__messages_cache_read_and_write.yaml",
+        1,
+        "anthropic.message",
+        "claude-sonnet-4-5-20250929",
+        Usage(input=1532, output=33, cache_read=1111, cache_write=418),
+    ),
 ]
 
 
@@ -73,7 +110,10 @@ def test_observe_records_reported_usage_with_model_and_provider(corpus: Path) ->
     (record,) = tracker.records()
     assert record.provenance is Provenance.REPORTED
     assert (record.provider, record.model, record.step) == (
-        "anthropic", "claude-sonnet-4-5-20250929", "triage")
+        "anthropic",
+        "claude-sonnet-4-5-20250929",
+        "triage",
+    )
     assert record.cost_micro_usd is not None and record.price_source.value == "genai-prices"
 
 
@@ -89,13 +129,19 @@ def _chat(**usage: Any) -> dict[str, Any]:
         ({"object": "chat.completion", "model": "gpt-4o"}, "field 'usage' is missing"),
         ({"object": "chat.completion", "usage": None}, "field 'usage' is missing or null"),
         (_chat(completion_tokens=3), "field 'usage.prompt_tokens' is missing"),
-        (_chat(prompt_tokens="12", completion_tokens=3),
-         r"'usage.prompt_tokens' is '12' \(str\); expected a non-negative integer"),
+        (
+            _chat(prompt_tokens="12", completion_tokens=3),
+            r"'usage.prompt_tokens' is '12' \(str\); expected a non-negative integer",
+        ),
         (_chat(prompt_tokens=-1, completion_tokens=3), "cannot be negative"),
         (_chat(prompt_tokens=1.5, completion_tokens=3), r"\(float\)"),
         (_chat(prompt_tokens=True, completion_tokens=3), r"\(bool\)"),
-        (_chat(prompt_tokens=10, completion_tokens=3, prompt_tokens_details={"cached_tokens": 11}),
-         "exceed input"),
+        (
+            _chat(
+                prompt_tokens=10, completion_tokens=3, prompt_tokens_details={"cached_tokens": 11}
+            ),
+            "exceed input",
+        ),
         ({"object": "response", "usage": {"input_tokens": 3}}, "usage.output_tokens"),
         ({"type": "message", "usage": {"output_tokens": 3}}, "Anthropic message.*input_tokens"),
         ("{not json", "it is not JSON"),
@@ -109,10 +155,13 @@ def test_unreadable_payloads_raise_a_clear_error(payload: Any, message: str) -> 
 
 
 def test_reasoning_and_cache_parts_are_not_double_counted() -> None:
-    observed = usage_from(_chat(
-        prompt_tokens=100, completion_tokens=50,
-        prompt_tokens_details={"cached_tokens": 80},
-        completion_tokens_details={"reasoning_tokens": 30},
-    ))
+    observed = usage_from(
+        _chat(
+            prompt_tokens=100,
+            completion_tokens=50,
+            prompt_tokens_details={"cached_tokens": 80},
+            completion_tokens_details={"reasoning_tokens": 30},
+        )
+    )
     assert observed.usage == Usage(input=100, output=50, cache_read=80, reasoning=30)
     assert observed.usage.total == 150

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 HELP = """\
 token and cost accounting (pytest-tokencost):
   --cost-report=[TYPE]  Report tokens and cost: 'term' prints the Token & Cost
@@ -35,14 +34,16 @@ def test_help_lists_the_options_and_ini_keys(
     lines = result.stdout.lines
     start = lines.index(HELP[0])
     assert lines[start : start + len(HELP)] == HELP
-    result.stdout.fnmatch_lines([
-        "  tokencost_dir (string):*",
-        "  tokencost_prices (string):*",
-        "  tokencost_strict (bool):*",
-        "  tokencost_default_rate (string):*",
-        "  tokencost_default_rate_unknown_models (bool):*",
-        "  tokencost_report (bool):*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "  tokencost_dir (string):*",
+            "  tokencost_prices (string):*",
+            "  tokencost_strict (bool):*",
+            "  tokencost_default_rate (string):*",
+            "  tokencost_default_rate_unknown_models (bool):*",
+            "  tokencost_report (bool):*",
+        ]
+    )
 
 
 @pytest.mark.parametrize(

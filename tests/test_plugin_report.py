@@ -10,7 +10,7 @@ import pytest
 
 TOKENCOST = str(Path(sys.executable).with_name("tokencost"))  # the installed console script
 
-SUITE = '''
+SUITE = """
 from pytest_tokencost import Usage
 
 def test_summarise(token_tracker):
@@ -29,7 +29,7 @@ def test_agent(token_tracker):
 
 def test_nothing_recorded():
     assert True
-'''
+"""
 
 
 @pytest.fixture
@@ -51,37 +51,41 @@ def test_cost_report_prints_the_token_and_cost_section(suite: pytest.Pytester) -
     #   total 141,015 (input 90,505, output 50,510); 4 steps; 1 case.
     result = suite.runpytest("--cost-report")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines([
-        "*= Token & Cost =*",
-        "Total prompts:   33,002 tokens ($0.091)",
-        "Total artifacts:  4,501 tokens ($0.051)",
-        "Total:           37,503 tokens ($0.14)",
-        "Per case avg:    21,000 tokens ($0.075)",
-        "Per step avg:     9,376 tokens ($0.035)",
-        "Wall clock:      *s",
-        "Counts: 36,400 reported, 3 counted, 1,100 estimated",
-        "Note: totals include estimated tokens*",
-        "Default rate: 1 record(s) priced at $3/$15 per MTok (no known model)",
-        "Top tests by cost (of 3):",
-        "test_suite.py::test_triage * 20,000 * 1,000 * 21,000 * $0.075",
-        "test_suite.py::test_summarise * 12,002 * 3,401 * 15,403 * $0.062",
-        "test_suite.py::test_agent * 1,000 * 100 * 1,100 * $0.005",
-        "Per step:",
-        "act * 1 * 1,000 * 100 * 1,100 * $0.005 *",
-        "rerank * 1 * 2 * 1 * 3 * $0.000015 *",
-        "summarise * 1 * 12,000 * 3,400 * 15,400 * $0.062 *",
-        "Per model:",
-        "(no model) * 1 * 1,000 * - * - * 100 * - * $0.005 * default-rate",
-        "claude-sonnet-4 * 1 * 20,000 * - * - * 1,000 * - * $0.075 * genai-prices",
-        "gpt-4o * 2 * 12,002 * 2,000 * - * 3,401 * - * $0.062 * genai-prices",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*= Token & Cost =*",
+            "Total prompts:   33,002 tokens ($0.091)",
+            "Total artifacts:  4,501 tokens ($0.051)",
+            "Total:           37,503 tokens ($0.14)",
+            "Per case avg:    21,000 tokens ($0.075)",
+            "Per step avg:     9,376 tokens ($0.035)",
+            "Wall clock:      *s",
+            "Counts: 36,400 reported, 3 counted, 1,100 estimated",
+            "Note: totals include estimated tokens*",
+            "Default rate: 1 record(s) priced at $3/$15 per MTok (no known model)",
+            "Top tests by cost (of 3):",
+            "test_suite.py::test_triage * 20,000 * 1,000 * 21,000 * $0.075",
+            "test_suite.py::test_summarise * 12,002 * 3,401 * 15,403 * $0.062",
+            "test_suite.py::test_agent * 1,000 * 100 * 1,100 * $0.005",
+            "Per step:",
+            "act * 1 * 1,000 * 100 * 1,100 * $0.005 *",
+            "rerank * 1 * 2 * 1 * 3 * $0.000015 *",
+            "summarise * 1 * 12,000 * 3,400 * 15,400 * $0.062 *",
+            "Per model:",
+            "(no model) * 1 * 1,000 * - * - * 100 * - * $0.005 * default-rate",
+            "claude-sonnet-4 * 1 * 20,000 * - * - * 1,000 * - * $0.075 * genai-prices",
+            "gpt-4o * 2 * 12,002 * 2,000 * - * 3,401 * - * $0.062 * genai-prices",
+        ]
+    )
 
 
 def test_report_files_are_written_and_git_ignored(suite: pytest.Pytester) -> None:
     suite.runpytest().assert_outcomes(passed=4)
     out = suite.path / ".tokencost"
     assert (out / ".gitignore").read_text().splitlines()[-1] == "*"
-    assert (out / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert (
+        (out / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    )
     report = _report(suite)
     assert report["schema_version"] == 1
     assert report["summary"]["totals"]["records"] == 4
@@ -128,7 +132,7 @@ def test_cost_dir_and_ini_dir(suite: pytest.Pytester) -> None:
 
 
 def test_a_bad_record_fails_only_its_test(plugin_pytester: pytest.Pytester) -> None:
-    plugin_pytester.makepyfile('''
+    plugin_pytester.makepyfile("""
         from pytest_tokencost import Usage
 
         def test_bad(token_tracker):
@@ -137,7 +141,7 @@ def test_a_bad_record_fails_only_its_test(plugin_pytester: pytest.Pytester) -> N
 
         def test_good(token_tracker):
             token_tracker.record(model="gpt-4o", usage=Usage(input=10, output=10))
-    ''')
+    """)
     result = plugin_pytester.runpytest("--cost-report")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*UnreadablePayloadError*cannot be negative*"])
@@ -146,21 +150,23 @@ def test_a_bad_record_fails_only_its_test(plugin_pytester: pytest.Pytester) -> N
 
 
 def test_unknown_models_are_not_recorded_and_listed(plugin_pytester: pytest.Pytester) -> None:
-    plugin_pytester.makepyfile('''
+    plugin_pytester.makepyfile("""
         from pytest_tokencost import Usage
 
         def test_a(token_tracker):
             token_tracker.record(model="in-house-7b", usage=Usage(input=100, output=10))
             token_tracker.record(model="gpt-4o", usage=Usage(input=1000, output=100))
-    ''')
+    """)
     result = plugin_pytester.runpytest("--cost-report")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        "Total:           1,210 tokens ($0.004 + 1 not recorded)",
-        "Not recorded: 1 record(s) have no known price, for in-house-7b; add them to a "
-        "--cost-prices file",
-        "in-house-7b * 1 * 100 * - * - * 10 * - * not recorded * not-recorded",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "Total:           1,210 tokens ($0.004 + 1 not recorded)",
+            "Not recorded: 1 record(s) have no known price, for in-house-7b; add them to a "
+            "--cost-prices file",
+            "in-house-7b * 1 * 100 * - * - * 10 * - * not recorded * not-recorded",
+        ]
+    )
     summary = _report(plugin_pytester)["summary"]
     assert summary["unpriced_models"] == ["in-house-7b"]
     assert summary["by_model"]["in-house-7b"]["cost_micro_usd"] is None
@@ -169,12 +175,12 @@ def test_unknown_models_are_not_recorded_and_listed(plugin_pytester: pytest.Pyte
 def test_cost_strict_fails_the_run_when_something_is_unpriced(
     plugin_pytester: pytest.Pytester,
 ) -> None:
-    plugin_pytester.makepyfile('''
+    plugin_pytester.makepyfile("""
         from pytest_tokencost import Usage
 
         def test_a(token_tracker):
             token_tracker.record(model="in-house-7b", usage=Usage(input=100, output=10))
-    ''')
+    """)
     result = plugin_pytester.runpytest("--cost-strict")
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -196,20 +202,22 @@ def test_a_bad_price_file_is_a_usage_error(plugin_pytester: pytest.Pytester) -> 
     plugin_pytester.makeini("[pytest]\ntokencost_prices = prices.toml\n")
     result = plugin_pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        "ERROR: price file *prices.toml does not validate*",
-        "*prices.toml:line 2: models.m.input_mtok: Input should be greater than or equal to 0",
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: price file *prices.toml does not validate*",
+            "*prices.toml:line 2: models.m.input_mtok: Input should be greater than or equal to 0",
+        ]
+    )
 
 
 def test_default_rate_option_and_ini(plugin_pytester: pytest.Pytester) -> None:
-    plugin_pytester.makepyfile('''
+    plugin_pytester.makepyfile("""
         from pytest_tokencost import Usage
 
         def test_a(token_tracker):
             token_tracker.record(usage=Usage(input=1_000_000, output=1_000_000))
             token_tracker.record(model="in-house-7b", usage=Usage(input=1_000_000))
-    ''')
+    """)
     plugin_pytester.runpytest("--cost-default-rate=1,2").assert_outcomes(passed=1)
     assert _report(plugin_pytester)["summary"]["totals"]["cost_micro_usd"] == 3_000_000
     plugin_pytester.makeini(
@@ -223,9 +231,9 @@ def test_default_rate_option_and_ini(plugin_pytester: pytest.Pytester) -> None:
 
 def test_header_names_price_data_and_output(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--cost-strict", "--cost-default-rate=3,15")
-    result.stdout.fnmatch_lines([
-        "tokencost: prices genai-prices *, default rate 3,15 USD/MTok, output *.tokencost, strict"
-    ])
+    result.stdout.fnmatch_lines(
+        ["tokencost: prices genai-prices *, default rate 3,15 USD/MTok, output *.tokencost, strict"]
+    )
 
 
 def test_disabling_the_plugin(suite: pytest.Pytester) -> None:
@@ -241,9 +249,14 @@ def test_cli_reprints_the_section(suite: pytest.Pytester) -> None:
     report = suite.path / ".tokencost" / "token-report.json"
     result = suite.run(TOKENCOST, "report", str(report))
     assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "*= Token & Cost =*", "Run *", "Total:           37,503 tokens ($0.14)", "Per model:",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*= Token & Cost =*",
+            "Run *",
+            "Total:           37,503 tokens ($0.14)",
+            "Per model:",
+        ]
+    )
 
 
 def test_cli_rejects_a_broken_report(pytester: pytest.Pytester) -> None:

@@ -36,8 +36,11 @@ def _genai_micro_usd(model: str, usage: Usage, provider: str | None = None) -> i
         ("gpt-4o", "openai", Usage(input=12_000, output=3_400)),
         ("claude-sonnet-4", "anthropic", Usage(input=20_000, output=1_000)),
         # A cached Anthropic call: 312 uncached + 2,000 read + 1,000 written = 3,312 input.
-        ("claude-sonnet-4-20250514", "anthropic",
-         Usage(input=3_312, output=480, cache_read=2_000, cache_write=1_000)),
+        (
+            "claude-sonnet-4-20250514",
+            "anthropic",
+            Usage(input=3_312, output=480, cache_read=2_000, cache_write=1_000),
+        ),
         ("gpt-4o-2024-08-06", None, Usage(input=4_000, output=200, cache_read=2_000)),
     ],
 )
@@ -102,13 +105,16 @@ def test_override_file_wins_over_genai_prices(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ('[models."m"]\ninput_mtok = 1.0\noutput_mtok = \n', r"not valid TOML.*line 3"),
-        ('[models."m"]\ninput_mtok = 1.0\n\n[models."n"]\ninput_mtok = -2\noutput_mtok = 1\n',
-         r"prices.toml:line 5: models.n.input_mtok: Input should be greater than or equal to 0"),
-        ('[models."m"]\ninput_mtok = "cheap"\noutput_mtok = 1\n',
-         r"line 2: models.m.input_mtok"),
+        (
+            '[models."m"]\ninput_mtok = 1.0\n\n[models."n"]\ninput_mtok = -2\noutput_mtok = 1\n',
+            r"prices.toml:line 5: models.n.input_mtok: Input should be greater than or equal to 0",
+        ),
+        ('[models."m"]\ninput_mtok = "cheap"\noutput_mtok = 1\n', r"line 2: models.m.input_mtok"),
         ('[models."m"]\ninput_mtok = 1\n', r"line 1: models.m.output_mtok: Field required"),
-        ('[models."m"]\ninput_mtok = 1\noutput_mtok = 1\ncached = 0.1\n',
-         r"line 4: models.m.cached: Extra inputs"),
+        (
+            '[models."m"]\ninput_mtok = 1\noutput_mtok = 1\ncached = 0.1\n',
+            r"line 4: models.m.cached: Extra inputs",
+        ),
         ("[pricing]\n", r"top level: models: Field required"),
     ],
 )
@@ -120,7 +126,7 @@ def test_a_bad_override_file_names_the_line(tmp_path: Path, text: str, message: 
 
 
 def test_a_missing_override_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(PriceFileError, match="cannot read price file .*nope.toml"):
+    with pytest.raises(PriceFileError, match=r"cannot read price file .*nope\.toml"):
         load_price_overrides(tmp_path / "nope.toml")
 
 

@@ -34,7 +34,8 @@ def records(draw: st.DrawFn) -> TokenRecord:
         input_cost_micro_usd=input_cost,
         output_cost_micro_usd=None if cost is None else cost - (input_cost or 0),
         price_source=draw(st.sampled_from([PriceSource.GENAI_PRICES, PriceSource.DEFAULT_RATE]))
-        if priced else PriceSource.NOT_RECORDED,
+        if priced
+        else PriceSource.NOT_RECORDED,
     )
 
 
@@ -49,8 +50,12 @@ runs = st.builds(
 
 
 @settings(max_examples=150)
-@given(st.lists(records(), max_size=20), st.lists(records(), max_size=20),
-       st.lists(runs, max_size=5), st.lists(runs, max_size=5))
+@given(
+    st.lists(records(), max_size=20),
+    st.lists(records(), max_size=20),
+    st.lists(runs, max_size=5),
+    st.lists(runs, max_size=5),
+)
 def test_summaries_merge_exactly_by_addition(
     a: list[TokenRecord], b: list[TokenRecord], runs_a: list[ScopeRun], runs_b: list[ScopeRun]
 ) -> None:
@@ -67,7 +72,8 @@ def test_breakdowns_add_up_to_the_totals(items: list[TokenRecord]) -> None:
         assert sum(t.usage.total for t in breakdown.values()) == totals.usage.total
         assert sum(t.records for t in breakdown.values()) == totals.records
         assert sum(t.cost_micro_usd or 0 for t in breakdown.values()) == (
-            totals.cost_micro_usd or 0)
+            totals.cost_micro_usd or 0
+        )
     priced = [r.cost_micro_usd for r in items if r.cost_micro_usd is not None]
     assert totals.cost_micro_usd == (sum(priced) if priced else None)
     assert totals.unpriced_records == len(items) - len(priced)
@@ -77,8 +83,9 @@ def test_breakdowns_add_up_to_the_totals(items: list[TokenRecord]) -> None:
 
 
 def test_an_unpriced_record_never_becomes_zero_dollars() -> None:
-    record = TokenRecord(seq=0, model="mystery", usage=Usage(input=5), timestamp=WHEN,
-                         provenance=Provenance.REPORTED)
+    record = TokenRecord(
+        seq=0, model="mystery", usage=Usage(input=5), timestamp=WHEN, provenance=Provenance.REPORTED
+    )
     totals = TokenSummary.from_records([record]).totals
     assert totals.cost_micro_usd is None
     assert totals.unpriced_records == 1

@@ -26,7 +26,10 @@ def test_records_attribute_to_case_and_nested_steps() -> None:
     tracker.record(usage=Usage(input=1, output=1))
     records = tracker.records()
     assert [(r.case_id, r.step) for r in records] == [
-        ("case-01", "triage"), ("case-01", "triage/lookup"), ("case-01", "report"), (None, None)
+        ("case-01", "triage"),
+        ("case-01", "triage/lookup"),
+        ("case-01", "report"),
+        (None, None),
     ]
     assert {r.test_id for r in records} == {"tests/test_x.py::test_a"}
     assert [r.seq for r in records] == [0, 1, 2, 3]
@@ -93,9 +96,11 @@ def test_bad_arguments_fail_the_call_and_record_nothing(
 
 @pytest.mark.parametrize("name", ["", None, 3])
 def test_scope_names_must_be_non_empty_strings(name: object) -> None:
-    with pytest.raises(TypeError, match="non-empty string"):
-        with InMemoryTokenTracker().step(name):  # type: ignore[arg-type]
-            pass
+    with (
+        pytest.raises(TypeError, match="non-empty string"),
+        InMemoryTokenTracker().step(name),  # type: ignore[arg-type]
+    ):
+        pass
 
 
 def test_concurrent_threads_lose_no_record() -> None:

@@ -18,8 +18,13 @@ def usages(draw: st.DrawFn) -> Usage:
     cache_read = draw(st.none() | st.integers(0, input_tokens))
     cache_write = draw(st.none() | st.integers(0, input_tokens - (cache_read or 0)))
     reasoning = draw(st.none() | st.integers(0, output))
-    return Usage(input=input_tokens, output=output, cache_read=cache_read,
-                 cache_write=cache_write, reasoning=reasoning)
+    return Usage(
+        input=input_tokens,
+        output=output,
+        cache_read=cache_read,
+        cache_write=cache_write,
+        reasoning=reasoning,
+    )
 
 
 def test_defaults_are_zero_counts_and_unknown_parts() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-SUITE = '''
+SUITE = """
 import pytest
 from pytest_tokencost import Usage
 
@@ -22,7 +22,7 @@ def test_case(token_tracker, n):
                 input=1_000 + 37 * n, output=100 + n, cache_read=(n * 11) % 500))
         with token_tracker.step("triage"):
             token_tracker.record(model=model, prompt="ticket text " * (n + 1), artifact="P2")
-'''
+"""
 
 
 def _comparable(node: Any) -> Any:
@@ -37,8 +37,6 @@ def _comparable(node: Any) -> Any:
 def _summary(pytester: pytest.Pytester) -> Any:
     report = json.loads((pytester.path / ".tokencost" / "token-report.json").read_text())
     return _comparable(report["summary"])
-
-
 
 
 @pytest.mark.parametrize("workers", ["2", "4"])
@@ -59,7 +57,7 @@ def test_totals_and_breakdowns_equal_the_serial_run(
 
 
 def test_a_crashed_worker_loses_no_finished_test(plugin_pytester: pytest.Pytester) -> None:
-    plugin_pytester.makepyfile('''
+    plugin_pytester.makepyfile("""
         import os
         import pytest
         from pytest_tokencost import Usage
@@ -71,7 +69,7 @@ def test_a_crashed_worker_loses_no_finished_test(plugin_pytester: pytest.Pyteste
         def test_crash(token_tracker):
             token_tracker.record(model="gpt-4o", usage=Usage(input=5, output=5))
             os._exit(1)  # the worker dies mid-test
-    ''')
+    """)
     result = plugin_pytester.runpytest_subprocess("-n", "2", "--cost-report")
     result.assert_outcomes(passed=10, failed=1)
     result.stdout.fnmatch_lines(["*worker*crashed*", "*= Token & Cost =*"])
