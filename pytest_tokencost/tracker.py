@@ -146,7 +146,9 @@ class InMemoryTokenTracker:
             self._scope.reset(token)
             self._add_run("step", outer.case, path, started)
 
-    def _add_run(self, kind: Literal["case", "step"], case: str | None, step: str | None, started: float) -> None:
+    def _add_run(
+        self, kind: Literal["case", "step"], case: str | None, step: str | None, started: float
+    ) -> None:
         run = _Run(kind, case, step, (time.perf_counter() - started) * 1000.0)
         with self._lock:
             self._runs.append(run)
