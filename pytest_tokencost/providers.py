@@ -111,46 +111,26 @@ class _Reader:
             raise self.fail(str(exc)) from exc
 
 
-def _openai_chat(payload: Any) -> ObservedUsage:
-    r = _Reader(payload, "OpenAI chat completion")
-    usage = r.section(payload, "usage")
-    prompt_details = r.section(usage, "usage.prompt_tokens_details", required=False)
-    completion_details = r.section(usage, "usage.completion_tokens_details", required=False)
-    result = r.usage(
-        input=r.count(usage, "usage.prompt_tokens"),
-        output=r.count(usage, "usage.completion_tokens"),
-        cache_read=r.count(
-            prompt_details, "usage.prompt_tokens_details.cached_tokens", required=False
-        ),
-        cache_write=r.count(
-            prompt_details, "usage.prompt_tokens_details.cache_write_tokens", required=False
-        ),
-        reasoning=r.count(
-            completion_details, "usage.completion_tokens_details.reasoning_tokens", required=False
-        ),
-    )
-    return ObservedUsage(result, r.model(), "openai", "openai.chat")
+def _openai(
+    payload: Any, kind: str, label: str, input_name: str, output_name: str
+) -> ObservedUsage:
+    """OpenAI Chat Completions (`prompt`/`completion`) and Responses (`input`/`output`) usage.
 
-
-def _openai_responses(payload: Any) -> ObservedUsage:
-    r = _Reader(payload, "OpenAI Responses response")
+    Both already count cached tokens inside the input and reasoning inside the output.
+    """
+    r = _Reader(payload, label)
     usage = r.section(payload, "usage")
-    input_details = r.section(usage, "usage.input_tokens_details", required=False)
-    output_details = r.section(usage, "usage.output_tokens_details", required=False)
+    inp, out = f"usage.{input_name}_tokens", f"usage.{output_name}_tokens"
+    input_details = r.section(usage, f"{inp}_details", required=False)
+    output_details = r.section(usage, f"{out}_details", required=False)
     result = r.usage(
-        input=r.count(usage, "usage.input_tokens"),
-        output=r.count(usage, "usage.output_tokens"),
-        cache_read=r.count(
-            input_details, "usage.input_tokens_details.cached_tokens", required=False
-        ),
-        cache_write=r.count(
-            input_details, "usage.input_tokens_details.cache_write_tokens", required=False
-        ),
-        reasoning=r.count(
-            output_details, "usage.output_tokens_details.reasoning_tokens", required=False
-        ),
+        input=r.count(usage, inp),
+        output=r.count(usage, out),
+        cache_read=r.count(input_details, f"{inp}_details.cached_tokens", required=False),
+        cache_write=r.count(input_details, f"{inp}_details.cache_write_tokens", required=False),
+        reasoning=r.count(output_details, f"{out}_details.reasoning_tokens", required=False),
     )
-    return ObservedUsage(result, r.model(), "openai", "openai.responses")
+    return ObservedUsage(result, r.model(), "openai", kind)
 
 
 def _anthropic_message(payload: Any) -> ObservedUsage:
@@ -200,9 +180,9 @@ def usage_from(payload: Any) -> ObservedUsage:
     if object_type == "chat.completion" or (
         object_type is _MISSING and _get(usage, "prompt_tokens") is not _MISSING
     ):
-        return _openai_chat(payload)
+        return _openai(payload, "openai.chat", "OpenAI chat completion", "prompt", "completion")
     if object_type == "response":
-        return _openai_responses(payload)
+        return _openai(payload, "openai.responses", "OpenAI Responses response", "input", "output")
     if message_type == "message":
         return _anthropic_message(payload)
     raise UnreadablePayloadError(
