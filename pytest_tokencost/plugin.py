@@ -32,6 +32,13 @@ _RUN_PLUGIN_NAME = "tokencost-run"
 _CARRIER_PLUGIN_NAME = "tokencost-carrier"
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Add pytest-tokencost's own hooks (see `pytest_tokencost.hookspecs`)."""
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the `--cost-*` options and `tokencost_*` ini keys."""
     group = parser.getgroup("tokencost", "token and cost accounting (pytest-tokencost)")
@@ -151,12 +158,22 @@ def token_tracker(request: pytest.FixtureRequest) -> InMemoryTokenTracker:
 
     Its records are priced, attributed to this test and added to the run's Token & Cost report.
     """
-    config = request.config
-    tracker = config.stash[STATE_KEY].new_tracker(request.node.nodeid)
-    request.node.stash[TRACKER_KEY] = tracker
-    if not config.pluginmanager.has_plugin(_CARRIER_PLUGIN_NAME):
-        # Registered on first use, so a suite that never records pays no per-test hook.
-        config.pluginmanager.register(_RecordCarrier(), _CARRIER_PLUGIN_NAME)
+    return tracker_for_item(request.node)
+
+
+def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:
+    """The tracker of `item`, made on first use; its records reach the run's report.
+
+    The `token_tracker` fixture uses it, and so do items that are not Python tests (the
+    calibration harness's cases).
+    """
+    tracker = item.stash.get(TRACKER_KEY, None)
+    if tracker is None:
+        config = item.config
+        tracker = item.stash[TRACKER_KEY] = config.stash[STATE_KEY].new_tracker(item.nodeid)
+        if not config.pluginmanager.has_plugin(_CARRIER_PLUGIN_NAME):
+            # Registered on first use, so a suite that never records pays no per-test hook.
+            config.pluginmanager.register(_RecordCarrier(), _CARRIER_PLUGIN_NAME)
     return tracker
 
 

@@ -26,6 +26,8 @@ class Provenance(StrEnum):
     """Counted locally with the model's exact tokenizer."""
     ESTIMATED = "estimated"
     """Estimated (bytes / 4 heuristic, or a tokenizer that is not the model's own)."""
+    CALIBRATED = "calibrated"
+    """An estimate scaled by a measured stub-vs-wet ratio (see `tokencost ratio`)."""
 
 
 class PriceSource(StrEnum):

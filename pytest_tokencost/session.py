@@ -54,6 +54,7 @@ class RunState:
         self.argv = argv
         self.pytest_version = pytest_version
         self.workers = workers
+        self.adapter: str | None = None
         self.started = datetime.now(UTC)
         self.run_id = run_id or f"{self.started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         self._t0 = time.perf_counter()
@@ -159,6 +160,7 @@ class RunState:
                 pytest_version=self.pytest_version,
                 plugin_version=plugin_version,
                 argv=self.argv,
+                adapter=self.adapter,
                 workers=self.workers,
                 exit_status=exit_status,
             ),

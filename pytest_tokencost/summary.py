@@ -58,8 +58,11 @@ class TokenTotals(BaseModel):
 
     @property
     def includes_estimates(self) -> bool:
-        """True when some of these tokens were estimated rather than reported or counted."""
-        return self.tokens_by_provenance.get(Provenance.ESTIMATED, 0) > 0
+        """True when some of these tokens were estimated (or calibrated estimates)."""
+        return any(
+            self.tokens_by_provenance.get(kind, 0) > 0
+            for kind in (Provenance.ESTIMATED, Provenance.CALIBRATED)
+        )
 
     def __add__(self, other: TokenTotals) -> TokenTotals:
         """Exact sum of two groups."""

@@ -93,6 +93,14 @@ def _reject_arguments(**values: object) -> None:
     raise ValueError(f"wall_ms must be a non-negative number, got {values['wall_ms']!r}")
 
 
+def _utf8_size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise TypeError(f"prompt and artifact must be str, got {type(text).__name__}")
+    return len(text.encode("utf-8"))
+
+
 def _check_name(kind: str, value: object) -> None:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{kind} must be a non-empty string, got {value!r}")
@@ -170,19 +178,20 @@ class InMemoryTokenTracker:
     ) -> None:
         """Record one call or step.
 
-        Give either `usage` (provenance `reported` unless said otherwise) or the `prompt` and/or
+        Give `usage` (provenance `reported` unless said otherwise) or the `prompt` and/or
         `artifact` texts, which are counted with the model's tokenizer (`counted`) or, for
-        models without a public one, estimated at bytes/4 (`estimated`).
+        models without a public one, estimated at bytes/4 (`estimated`). With both, the texts
+        only give the record its byte sizes. Texts are never stored.
         """
         if usage is not None:
-            if prompt is not None or artifact is not None:
-                raise TypeError("record() takes usage= or prompt=/artifact=, not both")
             if type(usage) is not Usage and not isinstance(usage, Usage):
                 raise TypeError(
                     f"usage must be a pytest_tokencost.Usage, got {type(usage).__name__}; "
                     "use observe() for a provider response"
                 )
             prompt_bytes = artifact_bytes = None
+            if prompt is not None or artifact is not None:
+                prompt_bytes, artifact_bytes = _utf8_size(prompt), _utf8_size(artifact)
             kind = provenance or _REPORTED
         else:
             usage, prompt_bytes, artifact_bytes, kind = self._count(model, prompt, artifact)

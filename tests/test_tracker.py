@@ -60,6 +60,15 @@ def test_scopes_measure_wall_clock_and_survive_exceptions() -> None:
     assert tracker.records()[-1].step is None  # the scope was closed
 
 
+def test_usage_with_texts_takes_only_their_sizes() -> None:
+    tracker = InMemoryTokenTracker()
+    tracker.record(usage=Usage(input=7, output=3), prompt="héllo", artifact="ok")
+    (record,) = tracker.records()
+    assert (record.prompt_bytes, record.artifact_bytes) == (6, 2)
+    assert (record.prompt_tokens, record.artifact_tokens) == (7, 3)
+    assert "héllo" not in record.model_dump_json()
+
+
 def test_text_records_are_counted_or_estimated_and_keep_sizes() -> None:
     tracker = InMemoryTokenTracker()
     tracker.record(model="gpt-4o", prompt="Summarise this ticket.", artifact="Refund it.")
@@ -77,7 +86,7 @@ def test_text_records_are_counted_or_estimated_and_keep_sizes() -> None:
     ("kwargs", "error", "message"),
     [
         ({}, TypeError, "needs usage="),
-        ({"usage": Usage(), "prompt": "x"}, TypeError, "not both"),
+        ({"usage": Usage(), "artifact": 3}, TypeError, "must be str"),
         ({"usage": {"input": 1}}, TypeError, "use observe"),
         ({"prompt": b"bytes"}, TypeError, "prompt must be a str"),
         ({"usage": Usage(), "step": 3}, TypeError, "step must be a string"),

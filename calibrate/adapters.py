@@ -1,0 +1,182 @@
+"""Adapters: where a calibration run's prompts go.
+
+* `stub` answers every step with its ground truth, offline and deterministic; tokens are
+  estimated from the sizes (bytes/4, the old contract), or counted when a model is named.
+* `cursor` hands each prompt to an external agent through files (`FileDispatcher`); the model
+  is usually unknown, so the default rate prices it.
+* `openai` posts to any OpenAI-compatible Chat Completions endpoint and records the usage the
+  endpoint reports.
+
+More adapters come from other packages through the `pytest_tokencost_adapters` hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pytest_tokencost.errors import UnreadablePayloadError
+from pytest_tokencost.providers import usage_from
+from pytest_tokencost.records import Provenance
+
+from .dispatch import DispatchError, Dispatcher, DispatchRequest, DispatchResult, FileDispatcher
+from .scenario import Scenario
+
+__all__ = [
+    "Adapter",
+    "AdapterContext",
+    "CursorAdapter",
+    "OpenAIAdapter",
+    "StubAdapter",
+    "builtin_adapters",
+]
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What an adapter may need: the scenario and the run's adapter options."""
+
+    scenario: Scenario
+    model: str | None = None
+    dispatch_dir: Path | None = None
+    timeout_s: float = 600.0
+    poll_s: float = 0.2
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+class Adapter(Protocol):
+    """A named way of running steps, which says how trustworthy its token counts are."""
+
+    name: ClassVar[str]
+    provenance: ClassVar[Provenance]
+
+    def dispatcher(self, context: AdapterContext) -> Dispatcher:
+        """A dispatcher for one run (raise `DispatchError` when it cannot be set up)."""
+        ...
+
+
+class _GroundTruth:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+
+    def dispatch(self, request: DispatchRequest) -> DispatchResult:
+        artifact = self.scenario.case(request.case_id).truth[request.step]
+        return DispatchResult(artifact=artifact, model=request.model)
+
+
+class StubAdapter:
+    """Ground truth as the answer; estimated tokens. For offline, deterministic runs."""
+
+    name: ClassVar[str] = "stub"
+    provenance: ClassVar[Provenance] = Provenance.ESTIMATED
+
+    def dispatcher(self, context: AdapterContext) -> Dispatcher:
+        """Answers from the scenario's ground truth."""
+        return _GroundTruth(context.scenario)
+
+
+class CursorAdapter:
+    """An external agent (Cursor, Claude Code, a person) answering through files."""
+
+    name: ClassVar[str] = "cursor"
+    provenance: ClassVar[Provenance] = Provenance.ESTIMATED
+
+    def dispatcher(self, context: AdapterContext) -> Dispatcher:
+        """A `FileDispatcher` on the run's dispatch folder."""
+        if context.dispatch_dir is None:
+            raise DispatchError("the cursor adapter needs a dispatch folder (--dispatch-dir)")
+        return FileDispatcher(context.dispatch_dir, timeout_s=context.timeout_s,
+                              poll_s=context.poll_s)
+
+
+class _ChatCompletions:
+    """POSTs prompts to `<base_url>/chat/completions`; the key never leaves the header."""
+
+    def __init__(self, base_url: str, api_key: str, model: str | None, timeout_s: float) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self._api_key = api_key
+        self.model = model
+        self.timeout_s = timeout_s
+
+    def __repr__(self) -> str:  # no key in reprs, logs or tracebacks
+        return f"_ChatCompletions(url={self.url!r}, model={self.model!r})"
+
+    def dispatch(self, request: DispatchRequest) -> DispatchResult:
+        model = request.model or self.model
+        if not model:
+            raise DispatchError(
+                "the openai adapter needs a model: set --adapter-model, OPENAI_MODEL, or "
+                "`model` on the step"
+            )
+        body = json.dumps(
+            {"model": model, "messages": [{"role": "user", "content": request.prompt}]}
+        ).encode()
+        http_request = urllib.request.Request(
+            self.url, data=body, method="POST",
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {self._api_key}"},
+        )
+        where = f"case {request.case_id!r} step {request.step!r}: POST {self.url}"
+        try:
+            with urllib.request.urlopen(http_request, timeout=self.timeout_s) as response:
+                payload: Any = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(300).decode("utf-8", "replace")
+            raise DispatchError(f"{where} returned HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise DispatchError(f"{where} failed: {getattr(exc, 'reason', exc)}") from None
+        except json.JSONDecodeError as exc:
+            raise DispatchError(f"{where} answered with something that is not JSON: {exc}") from None
+        try:
+            observed = usage_from(payload)
+            content = payload["choices"][0]["message"]["content"]
+        except (UnreadablePayloadError, KeyError, IndexError, TypeError) as exc:
+            raise DispatchError(f"{where}: unreadable response: {exc}") from None
+        if not isinstance(content, str):
+            raise DispatchError(f"{where}: the response's message content is not text")
+        return DispatchResult(artifact=content, model=observed.model or model,
+                              provider=observed.provider, usage=observed.usage)
+
+
+class OpenAIAdapter:
+    """Any OpenAI-compatible endpoint; real usage from every response."""
+
+    name: ClassVar[str] = "openai"
+    provenance: ClassVar[Provenance] = Provenance.REPORTED
+
+    def dispatcher(self, context: AdapterContext) -> Dispatcher:
+        """Base URL from the options or OPENAI_BASE_URL; the key from the environment."""
+        api_key = os.environ.get(context.api_key_env)
+        if not api_key:
+            raise DispatchError(
+                f"the openai adapter reads its API key from ${context.api_key_env}, which is "
+                "not set"
+            )
+        base_url = context.base_url or os.environ.get(
+            "OPENAI_BASE_URL", "https://api.openai.com/v1"
+        )
+        model = context.model or os.environ.get("OPENAI_MODEL")
+        return _ChatCompletions(base_url, api_key, model, context.timeout_s)
+
+
+def builtin_adapters() -> dict[str, Callable[[], Adapter]]:
+    """The adapters this package ships, by name."""
+    return {adapter.name: adapter for adapter in (StubAdapter, CursorAdapter, OpenAIAdapter)}
+
+
+def resolve_adapter(name: str, extra: Mapping[str, Callable[[], Adapter]] = {}) -> Adapter:
+    """An adapter by name, from the built-ins and `extra` (plugin-provided) ones."""
+    known = {**builtin_adapters(), **extra}
+    factory = known.get(name)
+    if factory is None:
+        raise DispatchError(
+            f"unknown adapter {name!r}; available: {', '.join(sorted(known))}"
+        )
+    return factory()

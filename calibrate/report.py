@@ -1,0 +1,106 @@
+"""The calibration report: metrics, per-case and per-step results, and their Token & Cost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pytest_tokencost.errors import ReportFileError
+from pytest_tokencost.outdir import atomic_write_text
+from pytest_tokencost.records import Provenance
+from pytest_tokencost.render import format_duration, format_usd
+from pytest_tokencost.summary import TokenSummary
+
+from .metrics import CalibrationMetrics
+from .runner import CaseResult
+
+__all__ = ["CALIBRATION_REPORT_NAME", "CalibrationReport", "read_calibration_report",
+           "render_calibration"]
+
+CALIBRATION_REPORT_NAME = "calibration-report.json"
+
+
+class CalibrationReport(BaseModel):
+    """The whole `calibration-report.json` document."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    run_id: str
+    scenario: str
+    adapter: str
+    adapter_provenance: Provenance
+    ratios_file: str | None = Field(default=None, description="--cost-calibration file applied.")
+    metrics: CalibrationMetrics
+    cases: list[CaseResult]
+    tokens: TokenSummary = Field(description="Token & Cost of the calibration cases only.")
+
+    def write(self, path: Path) -> None:
+        """Write atomically (temp file + rename)."""
+        atomic_write_text(path, self.model_dump_json(indent=2) + "\n")
+
+
+def read_calibration_report(path: Path) -> CalibrationReport:
+    """Load a `calibration-report.json`, with an error naming the file and the problem."""
+    if path.is_dir():
+        path = path / CALIBRATION_REPORT_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportFileError(f"cannot read calibration report {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ReportFileError(f"calibration report {path} is not JSON: {exc.msg}") from exc
+    try:
+        return CalibrationReport.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ReportFileError(f"calibration report {path} is invalid at {where}: {first['msg']}") from exc
+
+
+def render_calibration(report: CalibrationReport) -> list[str]:
+    """The lines of the Calibration section: metrics, then per-case Token & Cost."""
+    from tabulate import tabulate
+
+    metrics = report.metrics
+    lines = [
+        f"Scenario {report.scenario} via {report.adapter} "
+        f"(token counts {report.adapter_provenance.value})",
+        f"Cases passed:    {metrics.passed} of {metrics.cases} ({metrics.pass_rate:.0%})",
+        f"M18 total_prompt_tokens: {metrics.m18_total_prompt_tokens:,} ({metrics.m18_source})",
+    ]
+    if report.ratios_file:
+        lines.append(f"Estimates scaled by the ratios in {report.ratios_file} (calibrated)")
+    lines += ["", "Per step:"]
+    step_tokens = report.tokens.by_step
+    rows = []
+    for step in metrics.steps:
+        tokens = step_tokens.get(step.step)
+        rows.append((
+            step.step, step.runs, step.errors, f"{step.accuracy:.0%}",
+            f"{tokens.usage.input:,}" if tokens else "-",
+            f"{tokens.usage.output:,}" if tokens else "-",
+            format_usd(tokens.cost_micro_usd) if tokens else "-",
+        ))
+    lines += tabulate(rows, ["step", "runs", "errors", "accuracy", "prompt", "artifact", "cost"],
+                      colalign=("left", "right", "right", "right", "right", "right",
+                                "right")).splitlines()
+    lines += ["", "Per case:"]
+    case_tokens = report.tokens.by_case
+    rows = []
+    for case in report.cases:
+        tokens = case_tokens.get(case.case_id)
+        rows.append((
+            case.case_id, case.step_count, f"{case.prompt_tokens:,}", f"{case.artifact_tokens:,}",
+            format_usd(tokens.cost_micro_usd) if tokens else "-",
+            format_duration(case.wall_ms / 1000), "pass" if case.passed else "FAIL",
+        ))
+    lines += tabulate(rows, ["case", "steps", "prompt", "artifact", "cost", "wall", "result"],
+                      colalign=("left", "right", "right", "right", "right", "right",
+                                "left")).splitlines()
+    failures = [case for case in report.cases if case.error]
+    lines += [f"{case.case_id}: {case.error}" for case in failures]
+    return lines

@@ -1,0 +1,156 @@
+"""The calibration loop: every case through every step, scored against ground truth."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pytest_tokencost.records import Provenance
+from pytest_tokencost.tracker import InMemoryTokenTracker
+
+from .adapters import Adapter, AdapterContext
+from .dispatch import DispatchError, Dispatcher, DispatchRequest, TokenTrackingDispatcher
+from .scenario import Case, Scenario, parse_fields
+
+__all__ = ["CaseResult", "FieldMismatch", "RunConfig", "StepResult", "run_case", "score_artifact"]
+
+
+class FieldMismatch(BaseModel):
+    """A scored field whose value differs from the ground truth."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    expected: str
+    got: str | None
+
+
+class StepResult(BaseModel):
+    """One step of one case: its score against ground truth and what it cost in tokens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step: str
+    scored_fields: int = 0
+    matched_fields: int = 0
+    mismatches: list[FieldMismatch] = Field(default_factory=list)
+    error: str | None = None
+    model: str | None = None
+    provenance: Provenance | None = None
+    prompt_tokens: int = 0
+    artifact_tokens: int = 0
+    prompt_bytes: int = 0
+    artifact_bytes: int = 0
+    wall_ms: float = 0.0
+
+    @property
+    def score(self) -> float:
+        """Share of scored fields that match (0 on error, 1 when nothing is scored)."""
+        if self.error is not None:
+            return 0.0
+        return self.matched_fields / self.scored_fields if self.scored_fields else 1.0
+
+
+class CaseResult(BaseModel):
+    """One case: its steps, its token totals and wall clock, and whether it passed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case_id: str
+    steps: list[StepResult]
+    prompt_tokens: int
+    artifact_tokens: int
+    step_count: int
+    wall_ms: float
+    passed: bool
+    error: str | None = None
+
+
+def _normalise(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
+def score_artifact(artifact: str, truth: str, fields: list[str]) -> tuple[int, list[FieldMismatch]]:
+    """How many scored header fields of `artifact` match `truth` (case and space insensitive)."""
+    got, expected = parse_fields(artifact), parse_fields(truth)
+    mismatches = [
+        FieldMismatch(field=name, expected=expected[name], got=got.get(name))
+        for name in fields
+        if got.get(name) is None or _normalise(got[name]) != _normalise(expected[name])
+    ]
+    return len(fields) - len(mismatches), mismatches
+
+
+@dataclass
+class RunConfig:
+    """A calibration run: scenario, adapter and its options, and estimate ratios if any."""
+
+    scenario: Scenario
+    adapter: Adapter
+    context: AdapterContext
+    ratios: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _dispatcher: Dispatcher | None = None
+
+    def dispatcher(self) -> Dispatcher:
+        """The adapter's dispatcher, made once per run."""
+        if self._dispatcher is None:
+            self._dispatcher = self.adapter.dispatcher(self.context)
+        return self._dispatcher
+
+
+def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> CaseResult:
+    """Run `case` through every step; a failed dispatch ends the case (later steps need it)."""
+    scenario = config.scenario
+    dispatcher = TokenTrackingDispatcher(
+        config.dispatcher(), tracker, model=config.context.model, ratios=config.ratios
+    )
+    artifacts: dict[str, str] = {}
+    steps: list[StepResult] = []
+    error = None
+    started = time.perf_counter()
+    with tracker.case(case.id):
+        for step in scenario.steps:
+            with tracker.step(step.name):
+                request = DispatchRequest(
+                    scenario_id=scenario.id,
+                    case_id=case.id,
+                    step=step.name,
+                    prompt=scenario.prompt(case, step, artifacts),
+                    model=step.model,
+                )
+                try:
+                    tracked = dispatcher.dispatch(request)
+                except DispatchError as exc:
+                    error = str(exc)
+                    steps.append(StepResult(step=step.name, scored_fields=len(step.scored_fields),
+                                            error=error))
+                    break
+            artifact = tracked.result.artifact
+            artifacts[step.name] = artifact
+            matched, mismatches = score_artifact(artifact, case.truth[step.name],
+                                                 step.scored_fields)
+            steps.append(StepResult(
+                step=step.name,
+                scored_fields=len(step.scored_fields),
+                matched_fields=matched,
+                mismatches=mismatches,
+                model=tracked.model,
+                provenance=tracked.provenance,
+                prompt_tokens=tracked.usage.input,
+                artifact_tokens=tracked.usage.output,
+                prompt_bytes=len(request.prompt.encode("utf-8")),
+                artifact_bytes=len(artifact.encode("utf-8")),
+                wall_ms=tracked.wall_ms,
+            ))
+    return CaseResult(
+        case_id=case.id,
+        steps=steps,
+        prompt_tokens=sum(s.prompt_tokens for s in steps),
+        artifact_tokens=sum(s.artifact_tokens for s in steps),
+        step_count=len(steps),
+        wall_ms=(time.perf_counter() - started) * 1000.0,
+        passed=error is None and all(not s.mismatches for s in steps),
+        error=error,
+    )
