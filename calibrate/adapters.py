@@ -25,7 +25,7 @@ from pytest_tokencost.errors import UnreadablePayloadError
 from pytest_tokencost.providers import usage_from
 from pytest_tokencost.records import Provenance
 
-from .dispatch import DispatchError, Dispatcher, DispatchRequest, DispatchResult, FileDispatcher
+from .dispatch import Dispatcher, DispatchError, DispatchRequest, DispatchResult, FileDispatcher
 from .scenario import Scenario
 
 __all__ = [
@@ -92,8 +92,9 @@ class CursorAdapter:
         """A `FileDispatcher` on the run's dispatch folder."""
         if context.dispatch_dir is None:
             raise DispatchError("the cursor adapter needs a dispatch folder (--dispatch-dir)")
-        return FileDispatcher(context.dispatch_dir, timeout_s=context.timeout_s,
-                              poll_s=context.poll_s)
+        return FileDispatcher(
+            context.dispatch_dir, timeout_s=context.timeout_s, poll_s=context.poll_s
+        )
 
 
 class _ChatCompletions:
@@ -119,9 +120,13 @@ class _ChatCompletions:
             {"model": model, "messages": [{"role": "user", "content": request.prompt}]}
         ).encode()
         http_request = urllib.request.Request(
-            self.url, data=body, method="POST",
-            headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {self._api_key}"},
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self._api_key}",
+            },
         )
         where = f"case {request.case_id!r} step {request.step!r}: POST {self.url}"
         try:
@@ -133,7 +138,9 @@ class _ChatCompletions:
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise DispatchError(f"{where} failed: {getattr(exc, 'reason', exc)}") from None
         except json.JSONDecodeError as exc:
-            raise DispatchError(f"{where} answered with something that is not JSON: {exc}") from None
+            raise DispatchError(
+                f"{where} answered with something that is not JSON: {exc}"
+            ) from None
         try:
             observed = usage_from(payload)
             content = payload["choices"][0]["message"]["content"]
@@ -141,8 +148,12 @@ class _ChatCompletions:
             raise DispatchError(f"{where}: unreadable response: {exc}") from None
         if not isinstance(content, str):
             raise DispatchError(f"{where}: the response's message content is not text")
-        return DispatchResult(artifact=content, model=observed.model or model,
-                              provider=observed.provider, usage=observed.usage)
+        return DispatchResult(
+            artifact=content,
+            model=observed.model or model,
+            provider=observed.provider,
+            usage=observed.usage,
+        )
 
 
 class OpenAIAdapter:
@@ -176,7 +187,5 @@ def resolve_adapter(name: str, extra: Mapping[str, Callable[[], Adapter]] = {}) 
     known = {**builtin_adapters(), **extra}
     factory = known.get(name)
     if factory is None:
-        raise DispatchError(
-            f"unknown adapter {name!r}; available: {', '.join(sorted(known))}"
-        )
+        raise DispatchError(f"unknown adapter {name!r}; available: {', '.join(sorted(known))}")
     return factory()

@@ -195,11 +195,15 @@ class TokenTrackingDispatcher:
             usage, provenance = result.usage, Provenance.REPORTED
         else:
             counter = counter_for(model)
-            usage = Usage(input=counter.count(request.prompt), output=counter.count(result.artifact))
+            usage = Usage(
+                input=counter.count(request.prompt), output=counter.count(result.artifact)
+            )
             provenance = counter.provenance
             ratio = self.ratios.get(request.step)
             if ratio is not None and provenance is Provenance.ESTIMATED:
-                usage = Usage(input=round(usage.input * ratio[0]), output=round(usage.output * ratio[1]))
+                usage = Usage(
+                    input=round(usage.input * ratio[0]), output=round(usage.output * ratio[1])
+                )
                 provenance = Provenance.CALIBRATED
         self.tracker.record(
             model=model,

@@ -55,11 +55,16 @@ def compute_metrics(results: Sequence[CaseResult], tokens: TokenSummary) -> Cali
     for name, runs in by_step.items():
         matched = sum(m for m, _, _ in runs)
         scored = sum(s for _, s, _ in runs)
-        accuracy.append(StepAccuracy(
-            step=name, runs=len(runs), errors=sum(e for _, _, e in runs),
-            accuracy=matched / scored if scored else 1.0,
-            fields_matched=matched, fields_scored=scored,
-        ))
+        accuracy.append(
+            StepAccuracy(
+                step=name,
+                runs=len(runs),
+                errors=sum(e for _, _, e in runs),
+                accuracy=matched / scored if scored else 1.0,
+                fields_matched=matched,
+                fields_scored=scored,
+            )
+        )
     passed = sum(result.passed for result in results)
     if tokens.totals.records:
         m18, source = tokens.totals.usage.input, "measured"

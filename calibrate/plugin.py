@@ -40,31 +40,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the harness's options."""
     group = parser.getgroup("calibrate", "calibration harness (pytest-tokencost)")
     group.addoption(
-        "--adapter", dest="calibrate_adapter", metavar="NAME", default=None,
+        "--adapter",
+        dest="calibrate_adapter",
+        metavar="NAME",
+        default=None,
         help="Run the calibration scenarios found by collection through this adapter "
         "(stub, cursor, openai, or one a plugin adds). Default: %(default)r (no scenarios)",
     )
     group.addoption(
-        "--adapter-model", dest="calibrate_model", metavar="MODEL", default=None,
+        "--adapter-model",
+        dest="calibrate_model",
+        metavar="MODEL",
+        default=None,
         help="Model for the adapter (counts become exact for OpenAI models). Default: %(default)r",
     )
     group.addoption(
-        "--adapter-timeout", dest="calibrate_timeout", metavar="SECONDS",
-        type=_positive_seconds, default=600.0,
+        "--adapter-timeout",
+        dest="calibrate_timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=600.0,
         help="How long a dispatch may take before its step fails. Default: %(default)r",
     )
     group.addoption(
-        "--dispatch-dir", dest="calibrate_dispatch_dir", metavar="DIR", default=None,
+        "--dispatch-dir",
+        dest="calibrate_dispatch_dir",
+        metavar="DIR",
+        default=None,
         help="Folder the cursor adapter writes prompts to and reads artifacts from. "
         "Default: <cost dir>/dispatch/<scenario>",
     )
     group.addoption(
-        "--openai-base-url", dest="calibrate_base_url", metavar="URL", default=None,
+        "--openai-base-url",
+        dest="calibrate_base_url",
+        metavar="URL",
+        default=None,
         help="Base URL of the OpenAI-compatible endpoint (else $OPENAI_BASE_URL). "
         "Default: %(default)r",
     )
     group.addoption(
-        "--cost-calibration", dest="calibrate_ratios", metavar="PATH", default=None,
+        "--cost-calibration",
+        dest="calibrate_ratios",
+        metavar="PATH",
+        default=None,
         help="Ratio file from `tokencost ratio`: scale stub estimates and label them "
         "calibrated. Default: %(default)r",
     )
@@ -165,18 +183,21 @@ class CaseItem(pytest.Item):
         if not result.passed:
             raise CaseFailed(result)
 
-    def repr_failure(  # type: ignore[override]
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """For a failed case: which steps missed which fields, or why a dispatch failed."""
         if not isinstance(excinfo.value, CaseFailed):
             return str(super().repr_failure(excinfo, style=style))
+        result = excinfo.value.result
         lines = [f"case {self.case.id} of scenario {self.scenario.id}:"]
-        for step in excinfo.value.result.steps:
+        if not result.steps and result.error:
+            lines.append(f"  ERROR {result.error}")
+        for step in result.steps:
             if step.error:
                 lines.append(f"  {step.step}: ERROR {step.error}")
             for miss in step.mismatches:
-                lines.append(f"  {step.step}: {miss.field} = {miss.got!r}, expected {miss.expected!r}")
+                lines.append(
+                    f"  {step.step}: {miss.field} = {miss.got!r}, expected {miss.expected!r}"
+                )
         return "\n".join(lines)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -187,8 +208,13 @@ class CaseItem(pytest.Item):
 class _Harness:
     """Per-run state and hooks of the harness."""
 
-    def __init__(self, config: pytest.Config, adapter: Adapter,
-                 ratios: dict[str, tuple[float, float]], collector: CalibrationCollector) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        adapter: Adapter,
+        ratios: dict[str, tuple[float, float]],
+        collector: CalibrationCollector,
+    ) -> None:
         self.config = config
         self.adapter = adapter
         self.ratios = ratios
@@ -211,7 +237,8 @@ class _Harness:
                 scenario=scenario,
                 model=option("calibrate_model"),
                 dispatch_dir=Path(self.config.invocation_params.dir, dispatch)
-                if dispatch else output_dir / "dispatch" / scenario.id,
+                if dispatch
+                else output_dir / "dispatch" / scenario.id,
                 timeout_s=option("calibrate_timeout"),
                 base_url=option("calibrate_base_url"),
             )

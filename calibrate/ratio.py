@@ -22,8 +22,14 @@ from pytest_tokencost.outdir import atomic_write_text
 
 from .report import CalibrationReport
 
-__all__ = ["RatioDocument", "RatioRow", "RatioStat", "compute_ratios", "load_ratios",
-           "render_markdown"]
+__all__ = [
+    "RatioDocument",
+    "RatioRow",
+    "RatioStat",
+    "compute_ratios",
+    "load_ratios",
+    "render_markdown",
+]
 
 ALL_MODELS = "*"
 
@@ -123,11 +129,16 @@ def compute_ratios(stub: CalibrationReport, wet: CalibrationReport) -> RatioDocu
         for stub_step in stub_case.steps:
             wet_step = wet_steps.get(stub_step.step)
             if stub_step.error is None and wet_step is not None:
-                samples.append((
-                    stub_step.step, wet_step.model or "(unknown model)",
-                    stub_step.prompt_tokens, wet_step.prompt_tokens,
-                    stub_step.artifact_tokens, wet_step.artifact_tokens,
-                ))
+                samples.append(
+                    (
+                        stub_step.step,
+                        wet_step.model or "(unknown model)",
+                        stub_step.prompt_tokens,
+                        wet_step.prompt_tokens,
+                        stub_step.artifact_tokens,
+                        wet_step.artifact_tokens,
+                    )
+                )
     if not samples:
         raise RatioError("the two reports have no (case, step) completed in both runs")
     steps = list(dict.fromkeys(sample[0] for sample in samples))
@@ -137,8 +148,14 @@ def compute_ratios(stub: CalibrationReport, wet: CalibrationReport) -> RatioDocu
         rows.append(_row(step, ALL_MODELS, of_step))
         for model in sorted({s[1] for s in of_step}):
             rows.append(_row(step, model, (s for s in of_step if s[1] == model)))
-    return RatioDocument(scenario=stub.scenario, stub_run=stub.run_id, wet_run=wet.run_id,
-                         stub_adapter=stub.adapter, wet_adapter=wet.adapter, rows=rows)
+    return RatioDocument(
+        scenario=stub.scenario,
+        stub_run=stub.run_id,
+        wet_run=wet.run_id,
+        stub_adapter=stub.adapter,
+        wet_adapter=wet.adapter,
+        rows=rows,
+    )
 
 
 def _fmt(value: float | None) -> str:
@@ -152,20 +169,20 @@ def render_markdown(document: RatioDocument) -> str:
         "",
         f"Stub run `{document.stub_run}` ({document.stub_adapter}, estimated tokens) against wet "
         f"run `{document.wet_run}` ({document.wet_adapter}). A ratio is wet / stub: above 1 the "
-        "stub underestimates. \"ratio\" divides the sums; mean, sd, min and max describe the "
+        'stub underestimates. "ratio" divides the sums; mean, sd, min and max describe the '
         "per-sample ratios. Model `*` is every model of the step together; a later stub run "
         "given the JSON file (`--cost-calibration`) scales its estimates by these rows.",
         "",
-        "| step | model | samples | prompt ratio | prompt mean ± sd | prompt min–max "
-        "| artifact ratio | artifact mean ± sd | artifact min–max |",
+        "| step | model | samples | prompt ratio | prompt mean ± sd | prompt min..max "
+        "| artifact ratio | artifact mean ± sd | artifact min..max |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in document.rows:
         p, a = row.prompt, row.artifact
         lines.append(
             f"| {row.step} | {row.model} | {row.samples} | {_fmt(p.ratio)} | "
-            f"{_fmt(p.mean)} ± {_fmt(p.stdev)} | {_fmt(p.min)}–{_fmt(p.max)} | {_fmt(a.ratio)} | "
-            f"{_fmt(a.mean)} ± {_fmt(a.stdev)} | {_fmt(a.min)}–{_fmt(a.max)} |"
+            f"{_fmt(p.mean)} ± {_fmt(p.stdev)} | {_fmt(p.min)}..{_fmt(p.max)} | {_fmt(a.ratio)} | "
+            f"{_fmt(a.mean)} ± {_fmt(a.stdev)} | {_fmt(a.min)}..{_fmt(a.max)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -183,9 +200,7 @@ def load_ratios(path: Path) -> dict[str, tuple[float, float]]:
     except OSError as exc:
         raise RatioError(f"cannot read ratio file {path}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, ValidationError) as exc:
-        raise RatioError(
-            f"{path} is not a ratio file written by `tokencost ratio`: {exc}"
-        ) from exc
+        raise RatioError(f"{path} is not a ratio file written by `tokencost ratio`: {exc}") from exc
     factors = {}
     for row in document.rows:
         if row.model == ALL_MODELS:

@@ -17,8 +17,12 @@ from pytest_tokencost.summary import TokenSummary
 from .metrics import CalibrationMetrics
 from .runner import CaseResult
 
-__all__ = ["CALIBRATION_REPORT_NAME", "CalibrationReport", "read_calibration_report",
-           "render_calibration"]
+__all__ = [
+    "CALIBRATION_REPORT_NAME",
+    "CalibrationReport",
+    "read_calibration_report",
+    "render_calibration",
+]
 
 CALIBRATION_REPORT_NAME = "calibration-report.json"
 
@@ -50,7 +54,9 @@ def read_calibration_report(path: Path) -> CalibrationReport:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ReportFileError(f"cannot read calibration report {path}: {exc.strerror or exc}") from exc
+        raise ReportFileError(
+            f"cannot read calibration report {path}: {exc.strerror or exc}"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ReportFileError(f"calibration report {path} is not JSON: {exc.msg}") from exc
     try:
@@ -58,7 +64,9 @@ def read_calibration_report(path: Path) -> CalibrationReport:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ReportFileError(f"calibration report {path} is invalid at {where}: {first['msg']}") from exc
+        raise ReportFileError(
+            f"calibration report {path} is invalid at {where}: {first['msg']}"
+        ) from exc
 
 
 def render_calibration(report: CalibrationReport) -> list[str]:
@@ -76,31 +84,46 @@ def render_calibration(report: CalibrationReport) -> list[str]:
         lines.append(f"Estimates scaled by the ratios in {report.ratios_file} (calibrated)")
     lines += ["", "Per step:"]
     step_tokens = report.tokens.by_step
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for step in metrics.steps:
         tokens = step_tokens.get(step.step)
-        rows.append((
-            step.step, step.runs, step.errors, f"{step.accuracy:.0%}",
-            f"{tokens.usage.input:,}" if tokens else "-",
-            f"{tokens.usage.output:,}" if tokens else "-",
-            format_usd(tokens.cost_micro_usd) if tokens else "-",
-        ))
-    lines += tabulate(rows, ["step", "runs", "errors", "accuracy", "prompt", "artifact", "cost"],
-                      colalign=("left", "right", "right", "right", "right", "right",
-                                "right")).splitlines()
+        rows.append(
+            (
+                step.step,
+                step.runs,
+                step.errors,
+                f"{step.accuracy:.0%}",
+                f"{tokens.usage.input:,}" if tokens else "-",
+                f"{tokens.usage.output:,}" if tokens else "-",
+                format_usd(tokens.cost_micro_usd) if tokens else "-",
+            )
+        )
+    lines += tabulate(
+        rows,
+        ["step", "runs", "errors", "accuracy", "prompt", "artifact", "cost"],
+        colalign=("left", "right", "right", "right", "right", "right", "right"),
+    ).splitlines()
     lines += ["", "Per case:"]
     case_tokens = report.tokens.by_case
     rows = []
     for case in report.cases:
         tokens = case_tokens.get(case.case_id)
-        rows.append((
-            case.case_id, case.step_count, f"{case.prompt_tokens:,}", f"{case.artifact_tokens:,}",
-            format_usd(tokens.cost_micro_usd) if tokens else "-",
-            format_duration(case.wall_ms / 1000), "pass" if case.passed else "FAIL",
-        ))
-    lines += tabulate(rows, ["case", "steps", "prompt", "artifact", "cost", "wall", "result"],
-                      colalign=("left", "right", "right", "right", "right", "right",
-                                "left")).splitlines()
+        rows.append(
+            (
+                case.case_id,
+                case.step_count,
+                f"{case.prompt_tokens:,}",
+                f"{case.artifact_tokens:,}",
+                format_usd(tokens.cost_micro_usd) if tokens else "-",
+                format_duration(case.wall_ms / 1000),
+                "pass" if case.passed else "FAIL",
+            )
+        )
+    lines += tabulate(
+        rows,
+        ["case", "steps", "prompt", "artifact", "cost", "wall", "result"],
+        colalign=("left", "right", "right", "right", "right", "right", "left"),
+    ).splitlines()
     failures = [case for case in report.cases if case.error]
     lines += [f"{case.case_id}: {case.error}" for case in failures]
     return lines

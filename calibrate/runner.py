@@ -11,7 +11,7 @@ from pytest_tokencost.records import Provenance
 from pytest_tokencost.tracker import InMemoryTokenTracker
 
 from .adapters import Adapter, AdapterContext
-from .dispatch import DispatchError, Dispatcher, DispatchRequest, TokenTrackingDispatcher
+from .dispatch import Dispatcher, DispatchError, DispatchRequest, TokenTrackingDispatcher
 from .scenario import Case, Scenario, parse_fields
 
 __all__ = ["CaseResult", "FieldMismatch", "RunConfig", "StepResult", "run_case", "score_artifact"]
@@ -103,13 +103,26 @@ class RunConfig:
 def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> CaseResult:
     """Run `case` through every step; a failed dispatch ends the case (later steps need it)."""
     scenario = config.scenario
+    started = time.perf_counter()
+    try:
+        inner = config.dispatcher()
+    except DispatchError as exc:  # the adapter cannot run at all (no key, no folder)
+        return CaseResult(
+            case_id=case.id,
+            steps=[],
+            prompt_tokens=0,
+            artifact_tokens=0,
+            step_count=0,
+            wall_ms=0.0,
+            passed=False,
+            error=str(exc),
+        )
     dispatcher = TokenTrackingDispatcher(
-        config.dispatcher(), tracker, model=config.context.model, ratios=config.ratios
+        inner, tracker, model=config.context.model, ratios=config.ratios
     )
     artifacts: dict[str, str] = {}
     steps: list[StepResult] = []
     error = None
-    started = time.perf_counter()
     with tracker.case(case.id):
         for step in scenario.steps:
             with tracker.step(step.name):
@@ -124,26 +137,32 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
                     tracked = dispatcher.dispatch(request)
                 except DispatchError as exc:
                     error = str(exc)
-                    steps.append(StepResult(step=step.name, scored_fields=len(step.scored_fields),
-                                            error=error))
+                    steps.append(
+                        StepResult(
+                            step=step.name, scored_fields=len(step.scored_fields), error=error
+                        )
+                    )
                     break
             artifact = tracked.result.artifact
             artifacts[step.name] = artifact
-            matched, mismatches = score_artifact(artifact, case.truth[step.name],
-                                                 step.scored_fields)
-            steps.append(StepResult(
-                step=step.name,
-                scored_fields=len(step.scored_fields),
-                matched_fields=matched,
-                mismatches=mismatches,
-                model=tracked.model,
-                provenance=tracked.provenance,
-                prompt_tokens=tracked.usage.input,
-                artifact_tokens=tracked.usage.output,
-                prompt_bytes=len(request.prompt.encode("utf-8")),
-                artifact_bytes=len(artifact.encode("utf-8")),
-                wall_ms=tracked.wall_ms,
-            ))
+            matched, mismatches = score_artifact(
+                artifact, case.truth[step.name], step.scored_fields
+            )
+            steps.append(
+                StepResult(
+                    step=step.name,
+                    scored_fields=len(step.scored_fields),
+                    matched_fields=matched,
+                    mismatches=mismatches,
+                    model=tracked.model,
+                    provenance=tracked.provenance,
+                    prompt_tokens=tracked.usage.input,
+                    artifact_tokens=tracked.usage.output,
+                    prompt_bytes=len(request.prompt.encode("utf-8")),
+                    artifact_bytes=len(artifact.encode("utf-8")),
+                    wall_ms=tracked.wall_ms,
+                )
+            )
     return CaseResult(
         case_id=case.id,
         steps=steps,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -42,15 +43,23 @@ class ScenarioError(TokenCostError):
 
 
 def parse_fields(artifact: str) -> dict[str, str]:
-    """The ``field: value`` header lines of an artifact (up to its ``---`` line)."""
+    """The ``field: value`` header lines of an artifact (up to its ``---`` line).
+
+    Field names are lower-cased: agents write ``Category:`` as often as ``category:``.
+    """
+    return dict(_header_fields(artifact))
+
+
+@lru_cache(maxsize=1024)  # ground truths are parsed once per case and step, not per run
+def _header_fields(artifact: str) -> tuple[tuple[str, str], ...]:
     fields: dict[str, str] = {}
     for line in artifact.splitlines():
         if line.strip() == _SEPARATOR:
             break
         match = _FIELD_LINE.match(line)
-        if match and match.group(1) not in fields:
-            fields[match.group(1)] = match.group(2)
-    return fields
+        if match and match.group(1).lower() not in fields:
+            fields[match.group(1).lower()] = match.group(2)
+    return tuple(fields.items())
 
 
 def _check_case_id(value: str) -> str:
@@ -80,6 +89,14 @@ class Step(BaseModel):
                 f"{value!r} is not a valid step name: use 1-32 lowercase letters, digits or "
                 "'_', starting with a letter"
             )
+        return value
+
+    @field_validator("scored_fields")
+    @classmethod
+    def _lowercase_fields(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not re.match(r"^[a-z_][a-z0-9_-]*$", name)]
+        if bad:
+            raise ValueError(f"scored field names must be lowercase identifiers, got {bad}")
         return value
 
 
@@ -148,8 +165,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _describe(exc: ValidationError, path: Path, prefix: str = "") -> str:
     problems = [
-        f"  {prefix}{'.'.join(str(part) for part in error['loc']) or '(top level)'}: "
-        f"{error['msg']}"
+        f"  {prefix}{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
         for error in exc.errors()
     ]
     return f"{path}: invalid scenario data:\n" + "\n".join(problems)

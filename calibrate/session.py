@@ -63,4 +63,6 @@ class CalibrationCollector:
     @staticmethod
     def file_name(scenario: str, scenarios: int) -> str:
         """`calibration-report.json`, or `<scenario>.calibration-report.json` for several."""
-        return CALIBRATION_REPORT_NAME if scenarios == 1 else f"{scenario}.{CALIBRATION_REPORT_NAME}"
+        return (
+            CALIBRATION_REPORT_NAME if scenarios == 1 else f"{scenario}.{CALIBRATION_REPORT_NAME}"
+        )

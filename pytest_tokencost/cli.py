@@ -34,6 +34,18 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ratio(args: argparse.Namespace) -> int:
+    from calibrate.ratio import compute_ratios, render_markdown, write_ratios
+    from calibrate.report import read_calibration_report
+
+    document = compute_ratios(read_calibration_report(args.stub), read_calibration_report(args.wet))
+    json_path = args.json or args.out.with_suffix(".json")
+    write_ratios(document, args.out, json_path)
+    print(render_markdown(document), end="")
+    print(f"\nwrote {args.out} and {json_path} (use: --cost-calibration {json_path})")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokencost", description="Read the token and cost reports of pytest-tokencost."
@@ -49,6 +61,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--brief", action="store_true", help="totals only, no tables")
     report.set_defaults(run=_report)
+    ratio = commands.add_parser(
+        "ratio", help="compare a stub calibration run with a wet one: real/estimated ratios"
+    )
+    ratio.add_argument(
+        "stub", type=Path, help="calibration-report.json of the stub run (or its folder)"
+    )
+    ratio.add_argument(
+        "wet", type=Path, help="calibration-report.json of the wet run (or its folder)"
+    )
+    ratio.add_argument(
+        "--out",
+        type=Path,
+        default=Path("token-ratio.md"),
+        help="Markdown document to write (default: token-ratio.md)",
+    )
+    ratio.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="ratio file for --cost-calibration (default: --out with .json)",
+    )
+    ratio.set_defaults(run=_ratio)
     schema = commands.add_parser("schema", help="print the JSON Schema of token-report.json")
     schema.set_defaults(run=_schema)
     return parser

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 
-
 @pytest.hookspec
 def pytest_tokencost_adapters() -> Mapping[str, Callable[[], Any]]:  # type: ignore[empty-body]
     """Return calibration adapters by name: each value makes an object with `name`,

@@ -46,3 +46,18 @@ def plugin_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose runs see the plugin (it loads from the installed entry point)."""
     pytester.makeini("[pytest]\n")
     return pytester
+
+
+PTP_MOCK = REPO / "fixtures" / "ptp-mock"
+
+
+def copy_scenario(destination: Path, cases: int | None = None) -> Path:
+    """Copy ptp-mock into `destination`, keeping only its first `cases` cases."""
+    import shutil
+
+    target = destination / "ptp-mock"
+    shutil.copytree(PTP_MOCK, target)
+    if cases is not None:
+        for extra in sorted((target / "cases").glob("*.toml"))[cases:]:
+            extra.unlink()
+    return target

@@ -1,0 +1,114 @@
+"""Running a scenario without pytest: `python -m calibrate run PATH --adapter stub`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_tokencost.errors import TokenCostError
+from pytest_tokencost.render import TITLE, render_report
+from pytest_tokencost.session import RunState, export_tracker
+from pytest_tokencost.settings import Settings
+
+from .adapters import AdapterContext, resolve_adapter
+from .ratio import load_ratios
+from .report import CalibrationReport, render_calibration
+from .runner import RunConfig, run_case
+from .scenario import load_scenario
+from .session import CalibrationCollector
+
+__all__ = ["main", "run_scenario"]
+
+
+def run_scenario(
+    path: Path | str,
+    *,
+    adapter: str = "stub",
+    output_dir: Path | str = ".tokencost",
+    model: str | None = None,
+    dispatch_dir: Path | None = None,
+    timeout_s: float = 600.0,
+    base_url: str | None = None,
+    ratios_file: Path | None = None,
+) -> tuple[RunState, CalibrationReport]:
+    """Run every case of the scenario at `path`; write token-report.json, records.jsonl and
+    calibration-report.json into `output_dir`; return the run state and the report."""
+    scenario = load_scenario(path)
+    chosen = resolve_adapter(adapter)
+    out = Path(output_dir).resolve()
+    state = RunState(
+        Settings(output_dir=out),
+        writes_files=True,
+        argv=list(sys.argv),
+        pytest_version="(not run under pytest)",
+    )
+    state.adapter = adapter
+    config = RunConfig(
+        scenario=scenario,
+        adapter=chosen,
+        context=AdapterContext(
+            scenario=scenario,
+            model=model,
+            dispatch_dir=dispatch_dir or out / "dispatch" / scenario.id,
+            timeout_s=timeout_s,
+            base_url=base_url,
+        ),
+        ratios=load_ratios(ratios_file) if ratios_file else {},
+    )
+    collector = CalibrationCollector(adapter, chosen.provenance, ratios_file)
+    for case in scenario.cases:
+        tracker = state.new_tracker(f"{scenario.id}::{case.id}")
+        result = run_case(config, case, tracker)
+        state.add(export_tracker(tracker), f"{scenario.id}::{case.id}")
+        collector.add({"scenario": scenario.id, "result": result.model_dump(mode="json")})
+    failed = any(
+        not result.passed for by_case in collector.results.values() for result in by_case.values()
+    )
+    state.finish(1 if failed else 0)
+    report = collector.reports(state.run_id, state.records, state.runs)[scenario.id]
+    report.write(out / collector.file_name(scenario.id, 1))
+    return state, report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m calibrate`; exit 1 when a case failed, 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="python -m calibrate", description="Run a calibration scenario without pytest."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run every case of a scenario through an adapter")
+    run.add_argument("scenario", type=Path, help="scenario folder or file (e.g. fixtures/ptp-mock)")
+    run.add_argument("--adapter", default="stub", help="stub, cursor or openai (default: stub)")
+    run.add_argument(
+        "--out", type=Path, default=Path(".tokencost"), help="output folder (default: .tokencost)"
+    )
+    run.add_argument("--adapter-model", dest="model", default=None)
+    run.add_argument("--dispatch-dir", type=Path, default=None)
+    run.add_argument("--adapter-timeout", dest="timeout_s", type=float, default=600.0)
+    run.add_argument("--openai-base-url", dest="base_url", default=None)
+    run.add_argument("--cost-calibration", dest="ratios_file", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        state, report = run_scenario(
+            args.scenario,
+            adapter=args.adapter,
+            output_dir=args.out,
+            model=args.model,
+            dispatch_dir=args.dispatch_dir,
+            timeout_s=args.timeout_s,
+            base_url=args.base_url,
+            ratios_file=args.ratios_file,
+        )
+    except TokenCostError as exc:
+        print(f"calibrate: error: {exc}", file=sys.stderr)
+        return 2
+    assert state.report is not None
+    for title, lines in (
+        (TITLE, render_report(state.report)),
+        (f"Calibration: {report.scenario}", render_calibration(report)),
+    ):
+        print(f" {title} ".center(80, "="))
+        print("\n".join(lines))
+    return 0 if report.metrics.passed == report.metrics.cases else 1

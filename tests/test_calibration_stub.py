@@ -1,0 +1,132 @@
+"""The calibration harness through pytest with the stub adapter: cases as tests, M18, reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from calibrate.cli import run_scenario
+
+from .conftest import PTP_MOCK, copy_scenario
+
+
+def _json(path: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def scenario_pytester(plugin_pytester: pytest.Pytester) -> pytest.Pytester:
+    copy_scenario(plugin_pytester.path)
+    return plugin_pytester
+
+
+def test_every_case_is_a_calibration_test(scenario_pytester: pytest.Pytester) -> None:
+    result = scenario_pytester.runpytest(
+        "-m", "calibration", "--adapter=stub", "--cost-report", "-v"
+    )
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(
+        [
+            "ptp-mock/scenario.toml::case-01 PASSED*",
+            "*= Token & Cost =*",
+            "Per case avg:*",
+            "Counts: * estimated",
+            "Per step:",
+            "investigate * 12 *",
+            "*= Calibration: ptp-mock =*",
+            "Scenario ptp-mock via stub (token counts estimated)",
+            "Cases passed:    12 of 12 (100%)",
+            "M18 total_prompt_tokens: *,* (measured)",
+            "recall * 12 * 0 * 100% *",
+            "case-12 * 4 * pass",
+        ]
+    )
+    out = scenario_pytester.path / ".tokencost"
+    tokens, calibration = _json(out / "token-report.json"), _json(out / "calibration-report.json")
+    assert tokens["run"]["adapter"] == "stub"
+    # M18 is the measured prompt total, not the old steps x 1000.
+    assert calibration["metrics"]["m18_source"] == "measured"
+    measured = tokens["summary"]["totals"]["usage"]["input"]
+    assert calibration["metrics"]["m18_total_prompt_tokens"] == measured != 12 * 4 * 1000
+    assert sum(c["prompt_tokens"] for c in calibration["cases"]) == measured
+    assert set(tokens["summary"]["by_step"]) == {"recall", "triage", "investigate", "report"}
+    assert tokens["summary"]["totals"]["tokens_by_provenance"] == {
+        "estimated": tokens["summary"]["totals"]["usage"]["input"]
+        + tokens["summary"]["totals"]["usage"]["output"]
+    }
+    # Records carry sizes and counts, never the prompt or artifact text.
+    records = (out / "records.jsonl").read_text()
+    assert "failure_log" not in records and "ReadTimeout" not in records
+
+
+def test_stub_runs_are_deterministic(scenario_pytester: pytest.Pytester) -> None:
+    totals = []
+    for _ in range(2):
+        scenario_pytester.runpytest("-m", "calibration", "--adapter=stub").assert_outcomes(
+            passed=12
+        )
+        report = _json(scenario_pytester.path / ".tokencost" / "token-report.json")
+        totals.append(
+            (
+                report["summary"]["totals"]["usage"],
+                report["summary"]["totals"]["cost_micro_usd"],
+                {k: v["usage"] for k, v in report["summary"]["by_case"].items()},
+            )
+        )
+    assert totals[0] == totals[1]
+
+
+def test_without_adapter_scenarios_are_not_collected(scenario_pytester: pytest.Pytester) -> None:
+    result = scenario_pytester.runpytest("-m", "calibration")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_unknown_adapter_is_a_usage_error(scenario_pytester: pytest.Pytester) -> None:
+    result = scenario_pytester.runpytest("--adapter=telepathy")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown adapter 'telepathy'; available: cursor, openai, stub*"])
+
+
+def test_a_broken_scenario_is_a_collection_error(scenario_pytester: pytest.Pytester) -> None:
+    case_file = scenario_pytester.path / "ptp-mock" / "cases" / "case-02.toml"
+    case_file.write_text(case_file.read_text().replace('id = "case-02"', 'id = "../../etc"'))
+    result = scenario_pytester.runpytest("--adapter=stub")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*case-02.toml: invalid scenario data:*", "*id: *not a safe id*"])
+
+
+def test_plugins_can_add_adapters(scenario_pytester: pytest.Pytester) -> None:
+    scenario_pytester.makeconftest("""
+        from calibrate.dispatch import DispatchResult
+        from pytest_tokencost.records import Provenance
+
+        class Shouting:
+            def dispatch(self, request):
+                return DispatchResult(artifact=request.prompt.upper()[:200])
+
+        class ShoutAdapter:
+            name = "shout"
+            provenance = Provenance.ESTIMATED
+
+            def dispatcher(self, context):
+                return Shouting()
+
+        def pytest_tokencost_adapters():
+            return {"shout": ShoutAdapter}
+    """)
+    result = scenario_pytester.runpytest("--adapter=shout", "ptp-mock/cases/../scenario.toml")
+    result.assert_outcomes(failed=12)
+    result.stdout.fnmatch_lines(["*recall: matched_incident = None, expected 'INC-1184'*"])
+    report = _json(scenario_pytester.path / ".tokencost" / "calibration-report.json")
+    assert report["adapter"] == "shout" and report["metrics"]["pass_rate"] == 0.0
+
+
+def test_the_api_runs_without_pytest(tmp_path: Path) -> None:
+    state, report = run_scenario(PTP_MOCK, adapter="stub", output_dir=tmp_path)
+    assert report.metrics.passed == report.metrics.cases == 12
+    assert state.report is not None
+    assert report.metrics.m18_total_prompt_tokens == state.report.summary.totals.usage.input
+    assert (tmp_path / "calibration-report.json").is_file()
+    assert (tmp_path / "token-report.json").is_file()
