@@ -1,4 +1,5 @@
-"""(d) Start-up import cost: `import pytest_tokencost.plugin` against `import pytest`.
+"""(d) Start-up import cost of the plugins pytest loads at every start (entry points
+`pytest_tokencost.plugin` and `calibrate.plugin`) against `import pytest`.
 
 python benchmarks/bench_import.py [--runs 15]
 """
@@ -20,7 +21,7 @@ def main() -> None:
     times = command_times(
         {
             "pytest": [sys.executable, "-c", "import pytest"],
-            "plugin": [sys.executable, "-c", "import pytest_tokencost.plugin"],
+            "plugin": [sys.executable, "-c", "import pytest_tokencost.plugin, calibrate.plugin"],
         },
         args.runs,
         env=env,

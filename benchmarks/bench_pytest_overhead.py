@@ -1,4 +1,5 @@
-"""(c) pytest wall time of a generated 2,000-test suite, plugin active vs `-p no:tokencost`.
+"""(c) pytest wall time of a generated 2,000-test suite, plugins active vs disabled
+(`-p no:tokencost -p no:tokencost-calibrate`).
 
 Measured with PYTHONDONTWRITEBYTECODE=1, as on this project's machines, where pytest rewrites a
 plugin's modules on every run. The tests record nothing, so this is the plugin's fixed cost.
@@ -34,7 +35,10 @@ def main() -> None:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         times = command_times(
-            {"off": [*base, "-p", "no:tokencost"], "on": base}, args.runs, env=env, cwd=folder
+            {"off": [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"], "on": base},
+            args.runs,
+            env=env,
+            cwd=folder,
         )
     print(
         f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is "

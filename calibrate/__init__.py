@@ -1,5 +1,79 @@
-"""The calibration harness (cases x steps x adapters), built on the `pytest_tokencost` core.
+"""The calibration harness: scenarios of cases x steps run through adapters, scored against
+ground truth, with every token accounted for by the `pytest_tokencost` core.
 
-Its scenarios, dispatchers, adapters and runner arrive with the calibration-harness issue; the
-package exists now so that the distribution already carries both import packages.
+The public names are imported on first use: this package's pytest plugin is loaded at every
+pytest start-up and must not pay for pydantic there.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .adapters import Adapter, AdapterContext
+    from .cli import run_scenario
+    from .dispatch import (
+        Dispatcher,
+        DispatchError,
+        DispatchRequest,
+        DispatchResult,
+        FileDispatcher,
+        TokenTrackingDispatcher,
+    )
+    from .report import CalibrationReport
+    from .runner import CaseResult, RunConfig, StepResult, run_case
+    from .scenario import Case, Scenario, Step, load_scenario
+
+__all__ = [
+    "Adapter",
+    "AdapterContext",
+    "CalibrationReport",
+    "Case",
+    "CaseResult",
+    "DispatchError",
+    "DispatchRequest",
+    "DispatchResult",
+    "Dispatcher",
+    "FileDispatcher",
+    "RunConfig",
+    "Scenario",
+    "Step",
+    "StepResult",
+    "TokenTrackingDispatcher",
+    "load_scenario",
+    "run_case",
+    "run_scenario",
+]
+
+_HOME = {
+    "Adapter": "adapters",
+    "AdapterContext": "adapters",
+    "run_scenario": "cli",
+    "DispatchError": "dispatch",
+    "DispatchRequest": "dispatch",
+    "DispatchResult": "dispatch",
+    "Dispatcher": "dispatch",
+    "FileDispatcher": "dispatch",
+    "TokenTrackingDispatcher": "dispatch",
+    "CalibrationReport": "report",
+    "CaseResult": "runner",
+    "RunConfig": "runner",
+    "StepResult": "runner",
+    "run_case": "runner",
+    "Case": "scenario",
+    "Scenario": "scenario",
+    "Step": "scenario",
+    "load_scenario": "scenario",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

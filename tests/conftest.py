@@ -9,6 +9,7 @@ import genai_prices.data
 import pytest
 import tabulate
 
+import calibrate.items
 import pytest_tokencost.cli
 import pytest_tokencost.render
 import pytest_tokencost.session
@@ -26,6 +27,7 @@ _KEEP = (
     pytest_tokencost.render,
     pytest_tokencost.session,
     pytest_tokencost.tracker,
+    calibrate.items,
 )
 
 REPO = Path(__file__).resolve().parents[1]
