@@ -42,7 +42,7 @@ def main() -> None:
         )
     print(
         f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is "
-        "-p no:tokencost (target: plugin active < 5% slower)"
+        "both plugins disabled (target: plugins active < 5% slower)"
     )
     print(ratio_lines(times["off"], times["on"], 1000, "active"))
 
