@@ -16,6 +16,8 @@ from .settings import (
     DEFAULT_RATE_TEXT,
     ReportTarget,
     Settings,
+    parse_fraction,
+    parse_positive,
     parse_rate,
     parse_report_target,
 )
@@ -30,6 +32,7 @@ STATE_KEY = pytest.StashKey["RunState"]()
 TRACKER_KEY = pytest.StashKey["InMemoryTokenTracker"]()
 _RUN_PLUGIN_NAME = "tokencost-run"
 _CARRIER_PLUGIN_NAME = "tokencost-carrier"
+_GATE_PLUGIN_NAME = "tokencost-budget-gate"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -93,6 +96,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Also price models that no price source knows at the default rate (labelled) "
         "instead of leaving them not recorded. Default: %(default)r",
     )
+    group.addoption(
+        "--cost-budget-usd", dest="tokencost_budget_usd", metavar="USD", type=parse_positive,
+        default=None,
+        help="Session budget in dollars, shared by xdist workers: warn at --cost-warn-at, stop "
+        "the run at 100%%. Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-budget-tokens", dest="tokencost_budget_tokens", metavar="N",
+        type=parse_positive, default=None,
+        help="Session budget in tokens (input + output). Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-warn-at", dest="tokencost_warn_at", metavar="FRACTION", type=parse_fraction,
+        default=None, help="Share of a budget at which to warn. Default: 0.8",
+    )
+    parser.addini("tokencost_budget_usd", "Session budget in dollars.", default="")
+    parser.addini("tokencost_budget_tokens", "Session budget in tokens.", default="")
+    parser.addini("tokencost_warn_at", "Share of a budget at which to warn (0.8).", default="")
     parser.addini("tokencost_dir", "Output folder (relative to the rootdir).", default="")
     parser.addini("tokencost_prices", "Price override file (relative to the rootdir).", default="")
     parser.addini(
@@ -119,6 +140,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """Resolve settings, create the run state, register the per-run hooks."""
     from .session import RunState
 
+    config.addinivalue_line(
+        "markers",
+        "token_budget(max_tokens=None, max_input=None, max_output=None, max_usd=None, "
+        "models=None): this test's token/USD budget; warns at 80%, fails the test at 100% "
+        "(pytest-tokencost)",
+    )
     try:
         settings = Settings.from_config(config)
     except ValueError as exc:
@@ -130,6 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
         argv=[str(arg) for arg in config.invocation_params.args],
         pytest_version=pytest.__version__,
         workers=numprocesses if isinstance(numprocesses, int) else 0,
+        run_id=getattr(config, "workerinput", {}).get("tokencost_run_id"),
     )
     if settings.prices_file is not None:
         from .errors import PriceFileError
@@ -138,13 +166,21 @@ def pytest_configure(config: pytest.Config) -> None:
             state.pricer()  # read the price file now: a bad one is a usage error, not 100 failures
         except PriceFileError as exc:
             raise pytest.UsageError(str(exc)) from None
+    from .errors import TokenCostError
+
+    try:
+        state.open_ledger()
+    except TokenCostError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_RunHooks(state, config), _RUN_PLUGIN_NAME)
+    if state.ledger is not None:
+        config.pluginmanager.register(_SessionBudgetGate(state), _GATE_PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the per-run hooks (pytester runs many sessions in one process)."""
-    for name in (_RUN_PLUGIN_NAME, _CARRIER_PLUGIN_NAME):
+    for name in (_RUN_PLUGIN_NAME, _CARRIER_PLUGIN_NAME, _GATE_PLUGIN_NAME):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
             config.pluginmanager.unregister(plugin)
@@ -170,11 +206,46 @@ def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:
     tracker = item.stash.get(TRACKER_KEY, None)
     if tracker is None:
         config = item.config
-        tracker = item.stash[TRACKER_KEY] = config.stash[STATE_KEY].new_tracker(item.nodeid)
+        state = config.stash[STATE_KEY]
+        marker = item.get_closest_marker("token_budget")
+        limits = None
+        if marker is not None:
+            from .budget import limits_from_kwargs
+
+            where = f"@pytest.mark.token_budget on {item.nodeid}"
+            if marker.args:
+                raise pytest.UsageError(f"{where}: takes keyword arguments only")
+            kwargs = dict(marker.kwargs)
+            models = kwargs.pop("models", None)
+            limits = limits_from_kwargs(kwargs, where)
+            state.check_usd_budget_models(limits, models, where)
+        tracker = item.stash[TRACKER_KEY] = state.new_tracker(item.nodeid, limits, _warn)
         if not config.pluginmanager.has_plugin(_CARRIER_PLUGIN_NAME):
             # Registered on first use, so a suite that never records pays no per-test hook.
             config.pluginmanager.register(_RecordCarrier(), _CARRIER_PLUGIN_NAME)
     return tracker
+
+
+def _warn(message: str) -> None:
+    from .pytest_warnings import TokenBudgetWarning
+
+    import warnings
+
+    warnings.warn(TokenBudgetWarning(message), stacklevel=4)
+
+
+class _SessionBudgetGate:
+    """With a session budget: tests that have not started when it runs out are not run."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Skip a test (reported as not run) once the session budget is exhausted."""
+        assert self.state.ledger is not None
+        if self.state.ledger.exhausted():
+            pytest.skip("not run: the session token budget is exhausted")
 
 
 class _RecordCarrier:
@@ -210,6 +281,11 @@ class _RunHooks:
         from importlib.metadata import version
 
         settings = self.state.settings
+        budgets = []
+        if settings.budget_usd is not None:
+            budgets.append(f"${settings.budget_usd:g}")
+        if settings.budget_tokens is not None:
+            budgets.append(f"{settings.budget_tokens:,} tokens")
         parts = [
             f"prices genai-prices {version('genai-prices')}",
             f"default rate {settings.default_rate} USD/MTok",
@@ -217,6 +293,8 @@ class _RunHooks:
         ]
         if settings.prices_file is not None:
             parts.append(f"overrides {settings.prices_file}")
+        if budgets:
+            parts.append(f"session budget {' and '.join(budgets)} (warn at {settings.warn_at:.0%})")
         if settings.strict:
             parts.append("strict")
         return "tokencost: " + ", ".join(parts)
@@ -227,13 +305,28 @@ class _RunHooks:
         if payload is not None and self.state.writes_files:
             self.state.add(payload, report.nodeid)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist: workers share the controller's run id (and so its budget ledger)."""
+        node.workerinput["tokencost_run_id"] = self.state.run_id
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        """Under --cost-strict, fail the run when anything went unpriced."""
+        """Fail the run when the session budget ran out, or (--cost-strict) went unpriced."""
         result = yield
         state = self.state
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if state.writes_files and state.ledger is not None and state.ledger.exhausted():
+            message = (
+                "ERROR: session token budget exhausted: "
+                + "; ".join(state.session_budget_lines())
+                + "; tests not yet started were not run"
+            )
+            if reporter is not None:
+                reporter.write_line(message, red=True, bold=True)
+            state.warnings.append(message.removeprefix("ERROR: "))
+            session.testsfailed += 1
         if state.settings.strict and state.writes_files and state.has_unpriced():
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             message = (
                 "ERROR: --cost-strict: no price is known for "
                 f"{', '.join(state.unpriced_models())}; add them to a --cost-prices file"

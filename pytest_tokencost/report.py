@@ -9,11 +9,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .budget import Channel, Status
 from .errors import ReportFileError
 from .outdir import atomic_write_text
 from .summary import TokenSummary
 
-__all__ = ["SCHEMA_VERSION", "PriceInfo", "RunInfo", "TokenReport", "read_report", "report_schema"]
+__all__ = ["SCHEMA_VERSION", "BudgetEntry", "PriceInfo", "RunInfo", "TokenReport", "read_report", "report_schema"]
 
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 SCHEMA_VERSION = 1
@@ -30,6 +31,23 @@ class PriceInfo(BaseModel):
     override_file: str | None = None
     default_rate: str = Field(description="Rate for records with no model, e.g. '$3/$15 per MTok'.")
     default_rate_for_unknown_models: bool = False
+
+
+class BudgetEntry(BaseModel):
+    """One limited channel of one budget scope (session, test, case or step)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: str
+    channel: Channel
+    limit: int = Field(description="Micro-USD for the micro_usd channel, else tokens.")
+    used: int
+    reserved: int
+    remaining: int = Field(description="limit - used - reserved; negative after an overspend.")
+    percent: float
+    status: Status
+    own: int = Field(description="Spent by the scope itself.")
+    children: int = Field(description="Spent by its nested scopes; own + children = used.")
 
 
 class RunInfo(BaseModel):
@@ -58,6 +76,7 @@ class TokenReport(BaseModel):
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary
+    budgets: list[BudgetEntry] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from .budget import Channel
+    from .ledger import BudgetLedger
     from .pricing import Pricer
     from .records import ScopeRun, TokenRecord
     from .report import TokenReport
@@ -30,9 +34,14 @@ RECORDS_NAME = "records.jsonl"
 
 def export_tracker(tracker: InMemoryTokenTracker) -> dict[str, list[dict[str, Any]]]:
     """A test tracker's priced records and scope runs as JSON-ready data (for the test report)."""
+    from dataclasses import asdict
+
     return {
         "records": [record.model_dump(mode="json") for record in tracker.records()],
         "runs": [run.model_dump(mode="json") for run in tracker.scope_runs()],
+        "budgets": [asdict(status) for scope in tracker.budget_scopes
+                    for status in scope.statuses()],
+        "budget_warnings": list(tracker.budget_warnings),
     }
 
 
@@ -62,6 +71,8 @@ class RunState:
         self.records: list[TokenRecord] = []
         self.runs: list[ScopeRun] = []
         self.warnings: list[str] = []
+        self.budgets: list[dict[str, Any]] = []
+        self.ledger: BudgetLedger | None = None
         self._records_file: Path | None = None
         self.report: TokenReport | None = None
 
@@ -84,11 +95,77 @@ class RunState:
             )
         return self._pricer
 
-    def new_tracker(self, test_id: str) -> InMemoryTokenTracker:
-        """A tracker for one test, priced with this run's pricer."""
+    def open_ledger(self) -> None:
+        """With a session budget: create (controller) or join (worker) the budget ledger."""
+        settings = self.settings
+        if settings.budget_usd is None and settings.budget_tokens is None:
+            return
+        from .budget import Channel
+        from .ledger import LEDGER_NAME, BudgetLedger
+        from .outdir import ensure_output_dir
+
+        path = settings.output_dir / LEDGER_NAME
+        if not self.writes_files:
+            self.ledger = BudgetLedger(path, self.run_id, settings.warn_at)
+            return
+        limits: dict[Channel, int] = {}
+        if settings.budget_usd is not None:
+            limits[Channel.MICRO_USD] = round(settings.budget_usd * 1_000_000)
+        if settings.budget_tokens is not None:
+            limits[Channel.TOKENS] = settings.budget_tokens
+        ensure_output_dir(settings.output_dir)
+        self.ledger = BudgetLedger.create(path, self.run_id, limits, settings.warn_at)
+
+    def session_budget_lines(self) -> list[str]:
+        """``tokens: 10,600 of 10,000 (106%)`` for every session channel."""
+        from .budget import _amount
+
+        if self.ledger is None:
+            return []
+        return [
+            f"{s.channel.value}: {_amount(s.channel, s.used)} of {_amount(s.channel, s.limit)} "
+            f"({s.percent:g}%)"
+            for s in self.ledger.statuses()
+        ]
+
+    def check_usd_budget_models(
+        self, limits: Mapping[Channel, int], models: object, where: str
+    ) -> None:
+        """At set-up: a USD budget must be able to price every model the test declares."""
+        from .budget import Channel
+        from .records import Usage
+        from .tracker import UnpricedUnderBudget
+
+        if models is None:
+            return
+        if not isinstance(models, list | tuple) or not all(isinstance(m, str) for m in models):
+            raise ValueError(f"{where}: models must be a list of model names, got {models!r}")
+        if Channel.MICRO_USD not in limits and not (self.ledger and self.ledger.limits_usd):
+            return
+        now = datetime.now(UTC)
+        for model in models:
+            if self.pricer().price(model, None, Usage(input=1, output=1), now).total_micro_usd is None:
+                raise UnpricedUnderBudget(
+                    f"{where}: a USD budget covers model {model!r}, which has no known price: "
+                    "add it to a --cost-prices file or pass --cost-default-rate-unknown"
+                )
+
+    def new_tracker(
+        self,
+        test_id: str,
+        limits: Mapping[Channel, int] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> InMemoryTokenTracker:
+        """A tracker for one test, priced with this run's pricer, under its budgets."""
+        from .budget import BudgetScope
         from .tracker import InMemoryTokenTracker
 
-        return InMemoryTokenTracker(test_id=test_id, pricer=self.pricer())
+        budget = None
+        if limits or self.ledger is not None:
+            budget = BudgetScope(f"test {test_id}", dict(limits or {}),
+                                 warn_at=self.settings.warn_at)
+        return InMemoryTokenTracker(test_id=test_id, pricer=self.pricer(), budget=budget,
+                                    ledger=self.ledger, warn=warn)
 
     # -- collecting -------------------------------------------------------------------------
 
@@ -109,6 +186,8 @@ class RunState:
             return
         self.records.extend(records)
         self.runs.extend(runs)
+        self.budgets.extend(payload.get("budgets", []))
+        self.warnings.extend(payload.get("budget_warnings", []))
         if self.writes_files and records:
             self._append_records(records)
 
@@ -142,7 +221,7 @@ class RunState:
         from importlib.metadata import PackageNotFoundError, version
 
         from .pricing import Rate, price_data_version
-        from .report import PriceInfo, RunInfo, TokenReport
+        from .report import BudgetEntry, PriceInfo, RunInfo, TokenReport
         from .summary import TokenSummary
 
         try:
@@ -171,8 +250,15 @@ class RunState:
                 default_rate_for_unknown_models=self.settings.default_rate_for_unknown,
             ),
             summary=TokenSummary.from_records(self.records, self.runs),
+            budgets=[BudgetEntry.model_validate(b) for b in self._budget_statuses()],
             warnings=list(self.warnings),
         )
+
+    def _budget_statuses(self) -> list[dict[str, Any]]:
+        from dataclasses import asdict
+
+        session = [asdict(s) for s in self.ledger.statuses()] if self.ledger else []
+        return session + self.budgets
 
     def finish(self, exit_status: int | None) -> TokenReport | None:
         """Build the report and, in the writing process, write it (atomically) where asked."""

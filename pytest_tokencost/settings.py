@@ -48,6 +48,28 @@ def parse_report_target(value: str) -> ReportTarget:
     return ReportTarget(kind, Path(path) if path else None)
 
 
+def parse_fraction(value: str) -> float:
+    """argparse `type=` for `--cost-warn-at`: a number in (0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction in (0, 1], e.g. 0.8")
+    return number
+
+
+def parse_positive(value: str) -> float:
+    """argparse `type=` for budgets: a positive number (underscores allowed: 1_000_000)."""
+    try:
+        number = float(value.replace("_", ""))
+    except ValueError:
+        number = -1.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return number
+
+
 def parse_rate(value: str) -> str:
     """argparse `type=` for `--cost-default-rate`: ``INPUT,OUTPUT`` USD per million tokens."""
     if not _RATE.match(value):
@@ -84,6 +106,9 @@ class Settings:
     default_rate: str = DEFAULT_RATE_TEXT
     default_rate_for_unknown: bool = False
     report_on_records: bool = False
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+    warn_at: float = 0.8
 
     @property
     def term(self) -> bool:
@@ -124,7 +149,25 @@ class Settings:
             if target.path is not None and not target.path.is_absolute():
                 target = ReportTarget(target.kind, invocation / target.path)
             targets.append(target)
+        budgets: dict[str, float | None] = {}
+        for name, ini in (("budget_usd", "tokencost_budget_usd"),
+                          ("budget_tokens", "tokencost_budget_tokens"),
+                          ("warn_at", "tokencost_warn_at")):
+            value = config.getoption(f"tokencost_{name}")
+            if value is None and config.getini(ini):
+                parse = parse_fraction if name == "warn_at" else parse_positive
+                try:
+                    value = parse(str(config.getini(ini)))
+                except argparse.ArgumentTypeError as exc:
+                    raise ValueError(f"ini {ini}: {exc}") from None
+            budgets[name] = value
+        tokens = budgets["budget_tokens"]
+        if tokens is not None and not float(tokens).is_integer():
+            raise ValueError(f"--cost-budget-tokens must be a whole number, got {tokens}")
         return cls(
+            budget_usd=budgets["budget_usd"],
+            budget_tokens=int(tokens) if tokens is not None else None,
+            warn_at=budgets["warn_at"] or 0.8,
             output_dir=output_dir,
             reports=tuple(targets),
             prices_file=prices,

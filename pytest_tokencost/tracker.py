@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
+from .budget import BudgetScope, Channel, TokenBudgetExceeded, limits_from_kwargs
 from .counting import counter_for
-from .pricing import Pricer
+from .errors import TokenCostError
+from .pricing import Price, Pricer
 from .providers import usage_from
 from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .summary import TokenSummary
 
-__all__ = ["InMemoryTokenTracker", "TokenTracker"]
+__all__ = ["InMemoryTokenTracker", "TokenTracker", "UnpricedUnderBudget"]
+
+if TYPE_CHECKING:
+    from .ledger import BudgetLedger
+
+
+class UnpricedUnderBudget(TokenCostError):
+    """A USD budget covers a record whose model has no known price."""
 
 
 @runtime_checkable
@@ -56,6 +65,7 @@ class TokenTracker(Protocol):
 class _Scope(NamedTuple):
     case: str | None
     step: str | None
+    budget: BudgetScope | None
 
 
 class _Entry(NamedTuple):
@@ -82,7 +92,7 @@ class _Run(NamedTuple):
     wall_ms: float | None
 
 
-_NO_SCOPE = _Scope(None, None)
+_NO_SCOPE = _Scope(None, None, None)
 
 
 def _reject_arguments(**values: object) -> None:
@@ -114,9 +124,27 @@ class InMemoryTokenTracker:
     `contextvars`, so concurrent asyncio tasks each keep their own.
     """
 
-    def __init__(self, *, test_id: str | None = None, pricer: Pricer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        test_id: str | None = None,
+        pricer: Pricer | None = None,
+        budget: BudgetScope | None = None,
+        ledger: BudgetLedger | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.test_id = test_id
         self._pricer = pricer
+        self.budget = budget
+        self._ledger = ledger
+        # Only a tracker with a budget somewhere pays for charging on record().
+        self._budgeted = ledger is not None or (budget is not None and budget.limited)
+        self.budget_scopes: list[BudgetScope] = [budget] if budget and budget.pools else []
+        self.budget_warnings: list[str] = []
+        self._prices: dict[int, Price] = {}
+        self._warn = warn
+        if budget is not None:
+            budget.on_warn = self._on_warn
         self._lock = threading.Lock()
         self._entries: list[tuple[Any, ...]] = []  # _Entry fields, as plain tuples for speed
         self._runs: list[_Run] = []
@@ -125,14 +153,52 @@ class InMemoryTokenTracker:
             f"tokencost_scope_{id(self)}", default=_NO_SCOPE
         )
 
+    def _on_warn(self, scope: BudgetScope, channel: Channel, used: int, limit: int) -> None:
+        from .budget import _amount
+
+        message = (
+            f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
+            f"{channel.value} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
+        )
+        self.budget_warnings.append(message)
+        if self._warn is not None:
+            self._warn(message)
+
     # -- scopes -----------------------------------------------------------------------------
 
+    def _budget_for(self, name: str, limits: dict[str, float | None]) -> BudgetScope | None:
+        outer = self._scope.get().budget or self.budget
+        given = {key: value for key, value in limits.items() if value is not None}
+        if not given:
+            return outer
+        parsed = limits_from_kwargs(given, name)
+        if outer is None:
+            outer = self.budget = BudgetScope(f"test {self.test_id}", on_warn=self._on_warn)
+        scope = outer.child(name, parsed)
+        self.budget_scopes.append(scope)
+        self._budgeted = True
+        return scope
+
     @contextmanager
-    def case(self, case_id: str) -> Iterator[None]:
-        """Attribute records made inside to calibration case `case_id`; time the case."""
+    def case(
+        self,
+        case_id: str,
+        *,
+        max_tokens: float | None = None,
+        max_input: float | None = None,
+        max_output: float | None = None,
+        max_usd: float | None = None,
+    ) -> Iterator[None]:
+        """Attribute records made inside to calibration case `case_id`; time the case.
+
+        `max_*` set a budget for the case (`max_usd` in dollars), checked at every record.
+        """
         _check_name("case id", case_id)
         outer = self._scope.get()
-        token = self._scope.set(_Scope(case_id, outer.step))
+        budget = self._budget_for(f"case {case_id}", {
+            "max_tokens": max_tokens, "max_input": max_input, "max_output": max_output,
+            "max_usd": max_usd})
+        token = self._scope.set(_Scope(case_id, outer.step, budget))
         started = time.perf_counter()
         try:
             yield
@@ -141,12 +207,26 @@ class InMemoryTokenTracker:
             self._add_run("case", case_id, None, started)
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """Attribute records made inside to step `name`; time the step."""
+    def step(
+        self,
+        name: str,
+        *,
+        max_tokens: float | None = None,
+        max_input: float | None = None,
+        max_output: float | None = None,
+        max_usd: float | None = None,
+    ) -> Iterator[None]:
+        """Attribute records made inside to step `name`; time the step.
+
+        `max_*` set a budget for the step (`max_usd` in dollars), checked at every record.
+        """
         _check_name("step name", name)
         outer = self._scope.get()
         path = name if outer.step is None else f"{outer.step}/{name}"
-        token = self._scope.set(_Scope(outer.case, path))
+        budget = self._budget_for(f"step {path}", {
+            "max_tokens": max_tokens, "max_input": max_input, "max_output": max_output,
+            "max_usd": max_usd})
+        token = self._scope.set(_Scope(outer.case, path, budget))
         started = time.perf_counter()
         try:
             yield
@@ -203,24 +283,65 @@ class InMemoryTokenTracker:
             or (wall_ms is not None and not (isinstance(wall_ms, int | float) and wall_ms >= 0))
         ):
             _reject_arguments(step=step, case=case, model=model, wall_ms=wall_ms)
-        scope_case, scope_step = self._scope.get()
-        # list.append is atomic (also on free-threaded builds), so the hot path takes no lock.
-        self._entries.append(
-            (
-                time.time(),
-                case or scope_case,
-                step or scope_step,
-                model,
-                provider,
-                usage,
-                kind,
-                prompt_bytes,
-                artifact_bytes,
-                wall_ms,
-                # A record outside any step scope (or naming another step) is a step of its own.
-                scope_step is None or (step is not None and step != scope_step),
-            )
+        scope_case, scope_step, scope_budget = self._scope.get()
+        entry = (
+            time.time(),
+            case or scope_case,
+            step or scope_step,
+            model,
+            provider,
+            usage,
+            kind,
+            prompt_bytes,
+            artifact_bytes,
+            wall_ms,
+            # A record outside any step scope (or naming another step) is a step of its own.
+            scope_step is None or (step is not None and step != scope_step),
         )
+        # list.append is atomic (also on free-threaded builds), so the hot path takes no lock.
+        self._entries.append(entry)
+        if self._budgeted:
+            self._charge(len(self._entries) - 1, entry, scope_budget or self.budget)
+
+    def _charge(self, index: int, entry: tuple[Any, ...], scope: BudgetScope | None) -> None:
+        """Charge a record to its budget scopes and the session ledger; raise on crossing."""
+        record = _Entry._make(entry)
+        usage = record.usage
+        spent = {Channel.TOKENS: usage.total, Channel.INPUT: usage.input,
+                 Channel.OUTPUT: usage.output}
+        usd_limited = (scope is not None and Channel.MICRO_USD in scope.limited_channels()) or (
+            self._ledger is not None and self._ledger.limits_usd)
+        unpriced = None
+        if usd_limited:
+            price = self._pricer_or_default().price(
+                record.model, record.provider, usage,
+                datetime.fromtimestamp(record.timestamp, UTC))
+            self._prices[index] = price
+            if price.total_micro_usd is None:
+                unpriced = UnpricedUnderBudget(
+                    f"a USD budget covers model {record.model!r}, which has no known price: "
+                    "add it to a --cost-prices file or pass --cost-default-rate-unknown"
+                )
+            else:
+                spent[Channel.MICRO_USD] = price.total_micro_usd
+        crossed: list[TokenBudgetExceeded] = []
+        if self._ledger is not None:  # the session hears of the spend even if a scope raises
+            try:
+                for warning in self._ledger.charge(spent):
+                    self.budget_warnings.append(warning)
+                    if self._warn is not None:
+                        self._warn(warning)
+            except TokenBudgetExceeded as exc:
+                crossed.append(exc)
+        if scope is not None:
+            try:
+                scope.observe(spent)
+            except TokenBudgetExceeded as exc:
+                crossed.insert(0, exc)
+        if unpriced is not None:
+            raise unpriced
+        if crossed:
+            raise crossed[0]
 
     @staticmethod
     def _count(
@@ -302,7 +423,9 @@ class InMemoryTokenTracker:
 
     def _build(self, seq: int, entry: _Entry) -> TokenRecord:
         timestamp = datetime.fromtimestamp(entry.timestamp, UTC)
-        price = self._pricer_or_default().price(entry.model, entry.provider, entry.usage, timestamp)
+        price = self._prices.get(seq) or self._pricer_or_default().price(
+            entry.model, entry.provider, entry.usage, timestamp
+        )
         return TokenRecord(
             seq=seq,
             test_id=self.test_id,
