@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pytest_tokencost.budget import TokenBudgetExceeded
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.tracker import InMemoryTokenTracker
 
@@ -123,9 +124,9 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
     artifacts: dict[str, str] = {}
     steps: list[StepResult] = []
     error = None
-    with tracker.case(case.id):
+    with tracker.case(case.id, **case.budget):
         for step in scenario.steps:
-            with tracker.step(step.name):
+            with tracker.step(step.name, **step.budget):
                 request = DispatchRequest(
                     scenario_id=scenario.id,
                     case_id=case.id,
@@ -135,7 +136,7 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
                 )
                 try:
                     tracked = dispatcher.dispatch(request)
-                except DispatchError as exc:
+                except (DispatchError, TokenBudgetExceeded) as exc:
                     error = str(exc)
                     steps.append(
                         StepResult(

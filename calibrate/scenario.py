@@ -80,6 +80,11 @@ class Step(BaseModel):
     prompt: str = Field(min_length=1)
     scored_fields: list[str] = Field(default_factory=list)
     model: str | None = Field(default=None, description="Model a wet adapter should use here.")
+    budget: dict[str, float] = Field(
+        default_factory=dict,
+        description="Budget of this step in every case: max_tokens, max_input, max_output, "
+        "max_usd (dollars).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -109,6 +114,9 @@ class Case(BaseModel):
     title: str = ""
     inputs: dict[str, str] = Field(default_factory=dict)
     truth: dict[str, str] = Field(description="Ground-truth artifact per step name.")
+    budget: dict[str, float] = Field(
+        default_factory=dict, description="Budget of this case: max_tokens, ..., max_usd."
+    )
 
     @field_validator("id")
     @classmethod
@@ -172,14 +180,24 @@ def _describe(exc: ValidationError, path: Path, prefix: str = "") -> str:
 
 
 def _validate(scenario: Scenario, sources: dict[str, Path], scenario_file: Path) -> None:
+    from pytest_tokencost.budget import limits_from_kwargs
+
     seen: set[str] = set()
     for step in scenario.steps:
+        try:
+            limits_from_kwargs(step.budget, f"{scenario_file}: step {step.name!r}: budget")
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
         if step.name in seen:
             raise ScenarioError(f"{scenario_file}: step {step.name!r} appears twice")
         seen.add(step.name)
     case_ids: set[str] = set()
     for case in scenario.cases:
         where = f"{sources[case.id]}: case {case.id!r}"
+        try:
+            limits_from_kwargs(case.budget, f"{where}: budget")
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
         if case.id in case_ids:
             raise ScenarioError(f"{where}: the id is used by another case")
         case_ids.add(case.id)

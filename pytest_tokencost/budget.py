@@ -82,9 +82,7 @@ def limits_from_kwargs(kwargs: Mapping[str, object], where: str) -> dict[Channel
     for key, value in kwargs.items():
         channel = _KWARGS.get(key)
         if channel is None:
-            raise ValueError(
-                f"{where}: unknown budget {key!r}; use {', '.join(sorted(_KWARGS))}"
-            )
+            raise ValueError(f"{where}: unknown budget {key!r}; use {', '.join(sorted(_KWARGS))}")
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
             raise ValueError(f"{where}: {key} must be a number, got {value!r}")
         if value <= 0:
@@ -183,7 +181,9 @@ class BudgetScope:
                     amount = amounts.get(channel, 0)
                     if amount > pool.free:
                         raise TokenBudgetExceeded(
-                            scope.name, channel, pool.committed + pool.reserved + amount,
+                            scope.name,
+                            channel,
+                            pool.committed + pool.reserved + amount,
                             pool.total,
                         )
             for scope in self.chain():
@@ -235,8 +235,8 @@ class BudgetScope:
                 pool.free -= amount
                 used = pool.committed + pool.reserved
                 if not pool.warned and used >= pool.total * scope.warn_at:
-                    pool.warned = True
-                    if scope.on_warn is not None:
+                    pool.warned = True  # once; a spend that goes straight to 100% only stops
+                    if scope.on_warn is not None and pool.committed < pool.total:
                         scope.on_warn(scope, channel, used, pool.total)
                 if crossed is None and amount and pool.committed >= pool.total:
                     crossed = (scope, channel, pool)
@@ -258,15 +258,26 @@ class BudgetScope:
                 used = pool.committed
                 percent = 100.0 * used / pool.total
                 status = (
-                    Status.EXCEEDED if used >= pool.total
-                    else Status.WARN if used + pool.reserved >= pool.total * self.warn_at
+                    Status.EXCEEDED
+                    if used >= pool.total
+                    else Status.WARN
+                    if used + pool.reserved >= pool.total * self.warn_at
                     else Status.OK
                 )
-                result.append(BudgetStatus(
-                    scope=self.name, channel=channel, limit=pool.total, used=used,
-                    reserved=pool.reserved, remaining=pool.free, percent=round(percent, 2),
-                    status=status, own=self.own[channel], children=self.children[channel],
-                ))
+                result.append(
+                    BudgetStatus(
+                        scope=self.name,
+                        channel=channel,
+                        limit=pool.total,
+                        used=used,
+                        reserved=pool.reserved,
+                        remaining=pool.free,
+                        percent=round(percent, 2),
+                        status=status,
+                        own=self.own[channel],
+                        children=self.children[channel],
+                    )
+                )
             return result
 
     def check(self) -> None:

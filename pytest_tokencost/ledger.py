@@ -37,22 +37,27 @@ class BudgetLedger:
         self._lock = threading.Lock()
         self.limits_usd = False
         try:
-            self._db = sqlite3.connect(path, timeout=60, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                path, timeout=60, isolation_level=None, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self.limits_usd = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'pools'"
-            ).fetchone() is not None and self._db.execute(
-                "SELECT 1 FROM pools WHERE run_id = ? AND channel = ?",
-                (run_id, Channel.MICRO_USD.value),
-            ).fetchone() is not None
+            self.limits_usd = (
+                self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'pools'").fetchone()
+                is not None
+                and self._db.execute(
+                    "SELECT 1 FROM pools WHERE run_id = ? AND channel = ?",
+                    (run_id, Channel.MICRO_USD.value),
+                ).fetchone()
+                is not None
+            )
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open the budget ledger {path}: {exc}") from exc
 
     @classmethod
-    def create(cls, path: Path, run_id: str, limits: Mapping[Channel, int],
-               warn_at: float = 0.8) -> BudgetLedger:
+    def create(
+        cls, path: Path, run_id: str, limits: Mapping[Channel, int], warn_at: float = 0.8
+    ) -> BudgetLedger:
         """Start this run's pool (the controller does this once, before any worker charges)."""
         ledger = cls(path, run_id, warn_at)
         try:
@@ -79,16 +84,20 @@ class BudgetLedger:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    previously = dict(self._db.execute(
-                        "SELECT channel, warned FROM pools WHERE run_id = ?", (self.run_id,)
-                    ).fetchall())
+                    previously = dict(
+                        self._db.execute(
+                            "SELECT channel, warned FROM pools WHERE run_id = ?", (self.run_id,)
+                        ).fetchall()
+                    )
                     self._db.executemany(sql, params)
                     rows = [
                         (*row[:5], bool(row[5]) and not previously.get(row[0]))
-                        if warned else row[:5]
+                        if warned
+                        else row[:5]
                         for row in self._db.execute(
                             "SELECT channel, total, free, reserved, committed, warned FROM pools "
-                            "WHERE run_id = ?", (self.run_id,)
+                            "WHERE run_id = ?",
+                            (self.run_id,),
                         ).fetchall()
                     ]
                     self._db.execute("COMMIT")
@@ -113,8 +122,10 @@ class BudgetLedger:
             "UPDATE pools SET committed = committed + ?, free = free - ?, "
             "warned = warned OR (committed + ? + reserved >= total * ?) "
             "WHERE run_id = ? AND channel = ?",
-            [(amount, amount, amount, self.warn_at, self.run_id, channel.value)
-             for channel, amount in charged.items()],
+            [
+                (amount, amount, amount, self.warn_at, self.run_id, channel.value)
+                for channel, amount in charged.items()
+            ],
             warned=True,
         )
         warnings = []
@@ -122,7 +133,7 @@ class BudgetLedger:
             kind = Channel(channel)
             if kind in charged and committed >= total:
                 raise TokenBudgetExceeded(SESSION, kind, committed, total)
-            if newly_warned:
+            if newly_warned and committed < total:
                 warnings.append(
                     f"budget warning: the session reached {100 * committed / total:.0f}% of "
                     f"its {kind.value} budget ({_amount(kind, committed)} of "
@@ -139,14 +150,19 @@ class BudgetLedger:
                 for amount, _, run_id, channel, _ in params:
                     row = self._db.execute(
                         "SELECT total, free, committed, reserved FROM pools "
-                        "WHERE run_id = ? AND channel = ?", (run_id, channel)).fetchone()
+                        "WHERE run_id = ? AND channel = ?",
+                        (run_id, channel),
+                    ).fetchone()
                     if row is not None and amount > row[1]:
                         self._db.execute("ROLLBACK")
-                        raise TokenBudgetExceeded(SESSION, Channel(channel),
-                                                  row[2] + row[3] + amount, row[0])
+                        raise TokenBudgetExceeded(
+                            SESSION, Channel(channel), row[2] + row[3] + amount, row[0]
+                        )
                 self._db.executemany(
                     "UPDATE pools SET reserved = reserved + ?, free = free - ? "
-                    "WHERE run_id = ? AND channel = ? AND ? > 0", params)
+                    "WHERE run_id = ? AND channel = ? AND ? > 0",
+                    params,
+                )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise LedgerError(f"budget ledger {self.path}: {exc}") from exc
@@ -174,19 +190,34 @@ class BudgetLedger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT channel, total, free, reserved, committed FROM pools WHERE run_id = ? "
-                "ORDER BY channel", (self.run_id,)).fetchall()
+                "ORDER BY channel",
+                (self.run_id,),
+            ).fetchall()
         result = []
         for channel, total, free, reserved, committed in rows:
             if total != free + reserved + committed:
                 raise LedgerError(f"budget ledger {self.path}: {channel} is not conserved")
-            status = (Status.EXCEEDED if committed >= total
-                      else Status.WARN if committed + reserved >= total * self.warn_at
-                      else Status.OK)
-            result.append(BudgetStatus(
-                scope=SESSION, channel=Channel(channel), limit=total, used=committed,
-                reserved=reserved, remaining=free, percent=round(100.0 * committed / total, 2),
-                status=status, own=0, children=committed,
-            ))
+            status = (
+                Status.EXCEEDED
+                if committed >= total
+                else Status.WARN
+                if committed + reserved >= total * self.warn_at
+                else Status.OK
+            )
+            result.append(
+                BudgetStatus(
+                    scope=SESSION,
+                    channel=Channel(channel),
+                    limit=total,
+                    used=committed,
+                    reserved=reserved,
+                    remaining=free,
+                    percent=round(100.0 * committed / total, 2),
+                    status=status,
+                    own=0,
+                    children=committed,
+                )
+            )
         return result
 
     def close(self) -> None:

@@ -97,19 +97,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "instead of leaving them not recorded. Default: %(default)r",
     )
     group.addoption(
-        "--cost-budget-usd", dest="tokencost_budget_usd", metavar="USD", type=parse_positive,
+        "--cost-budget-usd",
+        dest="tokencost_budget_usd",
+        metavar="USD",
+        type=parse_positive,
         default=None,
         help="Session budget in dollars, shared by xdist workers: warn at --cost-warn-at, stop "
         "the run at 100%%. Default: %(default)r",
     )
     group.addoption(
-        "--cost-budget-tokens", dest="tokencost_budget_tokens", metavar="N",
-        type=parse_positive, default=None,
+        "--cost-budget-tokens",
+        dest="tokencost_budget_tokens",
+        metavar="N",
+        type=parse_positive,
+        default=None,
         help="Session budget in tokens (input + output). Default: %(default)r",
     )
     group.addoption(
-        "--cost-warn-at", dest="tokencost_warn_at", metavar="FRACTION", type=parse_fraction,
-        default=None, help="Share of a budget at which to warn. Default: 0.8",
+        "--cost-warn-at",
+        dest="tokencost_warn_at",
+        metavar="FRACTION",
+        type=parse_fraction,
+        default=None,
+        help="Share of a budget at which to warn. Default: 0.8",
     )
     parser.addini("tokencost_budget_usd", "Session budget in dollars.", default="")
     parser.addini("tokencost_budget_tokens", "Session budget in tokens.", default="")
@@ -227,9 +237,9 @@ def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:
 
 
 def _warn(message: str) -> None:
-    from .pytest_warnings import TokenBudgetWarning
-
     import warnings
+
+    from .pytest_warnings import TokenBudgetWarning
 
     warnings.warn(TokenBudgetWarning(message), stacklevel=4)
 

@@ -1,6 +1,7 @@
 """Warnings pytest-tokencost issues, in one hierarchy under `pytest.PytestWarning`.
 
-Filter them like any pytest warning, e.g. ``-W error::pytest_tokencost.pytest_warnings.TokenBudgetWarning``.
+Filter them like any pytest warning, for example
+``-W error::pytest_tokencost.pytest_warnings.TokenBudgetWarning``.
 """
 
 from __future__ import annotations

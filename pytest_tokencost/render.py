@@ -205,11 +205,42 @@ def _tables(report: TokenReport) -> list[str]:
     return lines
 
 
+def _budgets(report: TokenReport) -> list[str]:
+    from tabulate import tabulate
+
+    if not report.budgets:
+        return []
+    rows = []
+    for entry in report.budgets:
+        usd = entry.channel.value == "micro_usd"
+
+        def show(value: int, usd: bool = usd) -> str:
+            return format_usd(value) if usd else f"{value:,}"
+
+        rows.append(
+            (
+                entry.scope,
+                "usd" if usd else entry.channel.value,
+                show(entry.limit),
+                show(entry.used),
+                show(entry.remaining),
+                f"{entry.percent:g}%",
+                entry.status.value,
+            )
+        )
+    table = tabulate(
+        rows,
+        ["budget", "channel", "limit", "used", "remaining", "used %", "status"],
+        colalign=("left", "left", "right", "right", "right", "right", "left"),
+    )
+    return ["", "Budgets:", *table.splitlines()]
+
+
 def render_report(report: TokenReport, *, tables: bool = True) -> list[str]:
     """The lines of the Token & Cost section (without its title bar)."""
     if report.summary.totals.records == 0:
-        return ["No tokens recorded."]
-    lines = _headline(report) + _notes(report)
+        return ["No tokens recorded.", *_budgets(report)]
+    lines = _headline(report) + _notes(report) + _budgets(report)
     if tables:
         lines += _tables(report)
     return lines

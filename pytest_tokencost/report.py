@@ -14,7 +14,15 @@ from .errors import ReportFileError
 from .outdir import atomic_write_text
 from .summary import TokenSummary
 
-__all__ = ["SCHEMA_VERSION", "BudgetEntry", "PriceInfo", "RunInfo", "TokenReport", "read_report", "report_schema"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "BudgetEntry",
+    "PriceInfo",
+    "RunInfo",
+    "TokenReport",
+    "read_report",
+    "report_schema",
+]
 
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 SCHEMA_VERSION = 1

@@ -32,15 +32,16 @@ REPORT_NAME = "token-report.json"
 RECORDS_NAME = "records.jsonl"
 
 
-def export_tracker(tracker: InMemoryTokenTracker) -> dict[str, list[dict[str, Any]]]:
+def export_tracker(tracker: InMemoryTokenTracker) -> dict[str, list[Any]]:
     """A test tracker's priced records and scope runs as JSON-ready data (for the test report)."""
     from dataclasses import asdict
 
     return {
         "records": [record.model_dump(mode="json") for record in tracker.records()],
         "runs": [run.model_dump(mode="json") for run in tracker.scope_runs()],
-        "budgets": [asdict(status) for scope in tracker.budget_scopes
-                    for status in scope.statuses()],
+        "budgets": [
+            asdict(status) for scope in tracker.budget_scopes for status in scope.statuses()
+        ],
         "budget_warnings": list(tracker.budget_warnings),
     }
 
@@ -144,7 +145,10 @@ class RunState:
             return
         now = datetime.now(UTC)
         for model in models:
-            if self.pricer().price(model, None, Usage(input=1, output=1), now).total_micro_usd is None:
+            if (
+                self.pricer().price(model, None, Usage(input=1, output=1), now).total_micro_usd
+                is None
+            ):
                 raise UnpricedUnderBudget(
                     f"{where}: a USD budget covers model {model!r}, which has no known price: "
                     "add it to a --cost-prices file or pass --cost-default-rate-unknown"
@@ -162,10 +166,12 @@ class RunState:
 
         budget = None
         if limits or self.ledger is not None:
-            budget = BudgetScope(f"test {test_id}", dict(limits or {}),
-                                 warn_at=self.settings.warn_at)
-        return InMemoryTokenTracker(test_id=test_id, pricer=self.pricer(), budget=budget,
-                                    ledger=self.ledger, warn=warn)
+            budget = BudgetScope(
+                f"test {test_id}", dict(limits or {}), warn_at=self.settings.warn_at
+            )
+        return InMemoryTokenTracker(
+            test_id=test_id, pricer=self.pricer(), budget=budget, ledger=self.ledger, warn=warn
+        )
 
     # -- collecting -------------------------------------------------------------------------
 

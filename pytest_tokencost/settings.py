@@ -150,9 +150,11 @@ class Settings:
                 target = ReportTarget(target.kind, invocation / target.path)
             targets.append(target)
         budgets: dict[str, float | None] = {}
-        for name, ini in (("budget_usd", "tokencost_budget_usd"),
-                          ("budget_tokens", "tokencost_budget_tokens"),
-                          ("warn_at", "tokencost_warn_at")):
+        for name, ini in (
+            ("budget_usd", "tokencost_budget_usd"),
+            ("budget_tokens", "tokencost_budget_tokens"),
+            ("warn_at", "tokencost_warn_at"),
+        ):
             value = config.getoption(f"tokencost_{name}")
             if value is None and config.getini(ini):
                 parse = parse_fraction if name == "warn_at" else parse_positive

@@ -195,9 +195,15 @@ class InMemoryTokenTracker:
         """
         _check_name("case id", case_id)
         outer = self._scope.get()
-        budget = self._budget_for(f"case {case_id}", {
-            "max_tokens": max_tokens, "max_input": max_input, "max_output": max_output,
-            "max_usd": max_usd})
+        budget = self._budget_for(
+            f"case {case_id}",
+            {
+                "max_tokens": max_tokens,
+                "max_input": max_input,
+                "max_output": max_output,
+                "max_usd": max_usd,
+            },
+        )
         token = self._scope.set(_Scope(case_id, outer.step, budget))
         started = time.perf_counter()
         try:
@@ -223,9 +229,15 @@ class InMemoryTokenTracker:
         _check_name("step name", name)
         outer = self._scope.get()
         path = name if outer.step is None else f"{outer.step}/{name}"
-        budget = self._budget_for(f"step {path}", {
-            "max_tokens": max_tokens, "max_input": max_input, "max_output": max_output,
-            "max_usd": max_usd})
+        budget = self._budget_for(
+            f"step {path}",
+            {
+                "max_tokens": max_tokens,
+                "max_input": max_input,
+                "max_output": max_output,
+                "max_usd": max_usd,
+            },
+        )
         token = self._scope.set(_Scope(outer.case, path, budget))
         started = time.perf_counter()
         try:
@@ -307,15 +319,19 @@ class InMemoryTokenTracker:
         """Charge a record to its budget scopes and the session ledger; raise on crossing."""
         record = _Entry._make(entry)
         usage = record.usage
-        spent = {Channel.TOKENS: usage.total, Channel.INPUT: usage.input,
-                 Channel.OUTPUT: usage.output}
+        spent = {
+            Channel.TOKENS: usage.total,
+            Channel.INPUT: usage.input,
+            Channel.OUTPUT: usage.output,
+        }
         usd_limited = (scope is not None and Channel.MICRO_USD in scope.limited_channels()) or (
-            self._ledger is not None and self._ledger.limits_usd)
+            self._ledger is not None and self._ledger.limits_usd
+        )
         unpriced = None
         if usd_limited:
             price = self._pricer_or_default().price(
-                record.model, record.provider, usage,
-                datetime.fromtimestamp(record.timestamp, UTC))
+                record.model, record.provider, usage, datetime.fromtimestamp(record.timestamp, UTC)
+            )
             self._prices[index] = price
             if price.total_micro_usd is None:
                 unpriced = UnpricedUnderBudget(

@@ -130,3 +130,37 @@ def test_the_api_runs_without_pytest(tmp_path: Path) -> None:
     assert report.metrics.m18_total_prompt_tokens == state.report.summary.totals.usage.input
     assert (tmp_path / "calibration-report.json").is_file()
     assert (tmp_path / "token-report.json").is_file()
+
+
+def test_scenario_files_declare_case_and_step_budgets(plugin_pytester: pytest.Pytester) -> None:
+    scenario = copy_scenario(plugin_pytester.path, cases=2)
+    scenario_file = scenario / "scenario.toml"
+    text = scenario_file.read_text()
+    scenario_file.write_text(
+        text.replace('name = "triage"\n', 'name = "triage"\nbudget = { max_tokens = 200 }\n')
+    )
+    case_file = scenario / "cases" / "case-02.toml"
+    case_file.write_text(
+        case_file.read_text().replace("[inputs]", "budget = { max_tokens = 500 }\n\n[inputs]")
+    )
+    result = plugin_pytester.runpytest("-m", "calibration", "--adapter=stub", "--cost-report")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*case case-01 of scenario ptp-mock:*",
+            "*triage: ERROR token budget exceeded: step triage spent * of its 200 tokens budget",
+            "*case case-02 of scenario ptp-mock:*",
+            "*recall: ERROR token budget exceeded: case case-02 spent * of its 500 tokens budget",
+            "Budgets:",
+        ]
+    )
+    budgets = _json(plugin_pytester.path / ".tokencost" / "token-report.json")["budgets"]
+    assert {(b["scope"], b["status"]) for b in budgets} >= {
+        ("step triage", "exceeded"),
+        ("case case-02", "exceeded"),
+    }
+    case_file.write_text(case_file.read_text().replace("max_tokens = 500", "max_tokns = 500"))
+    result = plugin_pytester.runpytest("-m", "calibration", "--adapter=stub")
+    result.stdout.fnmatch_lines(
+        ["*case-02.toml: case 'case-02': budget: unknown budget 'max_tokns'*"]
+    )

@@ -23,6 +23,13 @@ token and cost accounting (pytest-tokencost):
                         Also price models that no price source knows at the
                         default rate (labelled) instead of leaving them not
                         recorded. Default: False
+  --cost-budget-usd=USD
+                        Session budget in dollars, shared by xdist workers: warn
+                        at --cost-warn-at, stop the run at 100%. Default: None
+  --cost-budget-tokens=N
+                        Session budget in tokens (input + output). Default: None
+  --cost-warn-at=FRACTION
+                        Share of a budget at which to warn. Default: 0.8
 """.splitlines()
 
 
@@ -52,6 +59,8 @@ def test_help_lists_the_options_and_ini_keys(
         (["--cost-report=html"], "'html' is not a report target; use term, json or json:PATH"),
         (["--cost-report=term:x"], "term takes no path"),
         (["--cost-default-rate=3"], "'3' is not a rate; give INPUT,OUTPUT"),
+        (["--cost-warn-at=1.5"], "'1.5' is not a fraction in (0, 1]"),
+        (["--cost-budget-usd=-2"], "'-2' is not a positive number"),
     ],
 )
 def test_bad_option_values_are_usage_errors(
