@@ -24,11 +24,19 @@ from pytest_tokencost.ledger import BudgetLedger
 N = 100_000
 
 
-def _charge_many(path: str, run_id: str, charges: int) -> float:
+SPEND = {Channel.TOKENS: 10, Channel.INPUT: 8, Channel.OUTPUT: 2}
+
+
+def _charge_many(path: str, run_id: str, charges: int, reserve: bool) -> float:
+    """`charges` commits, or (reserve=True) reserve + reconcile cycles, to the ledger."""
     ledger = BudgetLedger(Path(path), run_id)
     started = time.perf_counter()
     for _ in range(charges):
-        ledger.charge({Channel.TOKENS: 10, Channel.INPUT: 8, Channel.OUTPUT: 2})
+        if reserve:
+            ledger.reserve(SPEND)
+            ledger.reconcile(SPEND, SPEND)
+        else:
+            ledger.charge(SPEND)
     ledger.close()
     return time.perf_counter() - started
 
@@ -51,25 +59,28 @@ def main() -> None:
     print(f"  test budget (tokens):      {in_test * 1e6:7.3f} us  = {in_test / base:.1f}x")
     print(f"  test + step budget:        {in_step * 1e6:7.3f} us  = {in_step / base:.1f}x")
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = str(Path(folder) / "ledger.sqlite")
-        limits = {Channel.TOKENS: 10**15, Channel.INPUT: 10**15, Channel.OUTPUT: 10**15}
-        BudgetLedger.create(Path(path), "bench", limits).close()
-        single = _charge_many(path, "bench", args.charges)
-        with multiprocessing.Pool(4) as pool:
-            started = time.perf_counter()
-            pool.starmap(_charge_many, [(path, "bench", args.charges)] * 4)
-            four = time.perf_counter() - started
-        ledger = BudgetLedger(Path(path), "bench")
-        (tokens,) = [s for s in ledger.statuses() if s.channel is Channel.TOKENS]
-        assert tokens.used == 10 * args.charges * 5, "a charge was lost"
-    print("(2) session ledger (SQLite, WAL), one charge = one transaction:")
-    each_us = single / args.charges * 1e6
-    print(f"  1 process:   {args.charges / single:9,.0f} charges/s ({each_us:.0f} us each)")
-    print(
-        f"  4 processes: {4 * args.charges / four:9,.0f} charges/s in all "
-        f"({4 * args.charges / four / (args.charges / single):.2f}x one process); no charge lost"
-    )
+    print("(2) session ledger (SQLite, WAL), one operation = one short transaction:")
+    for reserve, label in ((False, "commit"), (True, "reserve+reconcile")):
+        with tempfile.TemporaryDirectory() as folder:
+            path = str(Path(folder) / "ledger.sqlite")
+            BudgetLedger.create(Path(path), "bench", dict.fromkeys(SPEND, 10**15)).close()
+            single = _charge_many(path, "bench", args.charges, reserve)
+            with multiprocessing.Pool(4) as pool:
+                started = time.perf_counter()
+                pool.starmap(_charge_many, [(path, "bench", args.charges, reserve)] * 4)
+                four = time.perf_counter() - started
+            (tokens,) = [
+                s
+                for s in BudgetLedger(Path(path), "bench").statuses()
+                if s.channel is Channel.TOKENS
+            ]
+            assert tokens.used == 10 * args.charges * 5 and tokens.reserved == 0, "lost"
+        one_rate, four_rate = args.charges / single, 4 * args.charges / four
+        print(
+            f"  {label:<18} 1 process: {one_rate:8,.0f}/s ({1e6 / one_rate:.0f} us each); "
+            f"4 processes: {four_rate:8,.0f}/s in all ({four_rate / one_rate:.2f}x); "
+            "none lost"
+        )
 
 
 if __name__ == "__main__":

@@ -340,3 +340,22 @@ def test_a_session_budget_holds_across_xdist_workers(
     # at most one record in flight per worker when the cap was hit.
     assert session["used"] == recorded["input"] + recorded["output"]
     assert limit <= session["used"] < limit + bound * record
+
+
+def test_the_ledger_reserves_reconciles_and_conserves(tmp_path: Path) -> None:
+    from pytest_tokencost.ledger import BudgetLedger
+
+    ledger = BudgetLedger.create(tmp_path / "ledger.sqlite", "run-1", {T: 1_000})
+    ledger.reserve({T: 700})
+    with pytest.raises(TokenBudgetExceeded, match="session spent 1,100 of its 1,000"):
+        ledger.reserve({T: 400})  # refused: nothing reserved
+    ledger.reconcile({T: 700}, {T: 650})
+    (status,) = ledger.statuses()  # statuses() checks total == free + reserved + committed
+    assert (status.used, status.reserved, status.remaining) == (650, 0, 350)
+    other = BudgetLedger(tmp_path / "ledger.sqlite", "run-1")  # another process's view
+    assert other.charge({T: 100}) == []
+    with pytest.raises(TokenBudgetExceeded):
+        other.charge({T: 300})
+    assert ledger.exhausted() and ledger.statuses()[0].used == 1_050
+    stale = BudgetLedger.create(tmp_path / "ledger.sqlite", "run-2", {T: 10})
+    assert not stale.exhausted()  # a new run starts a fresh pool
