@@ -8,24 +8,15 @@ collection classes (`calibrate.items`) are imported only with it.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_tokencost.settings import parse_positive
+
 SCENARIO_FILES = ("scenario.toml", "scenario.json")
 _HARNESS_PLUGIN_NAME = "tokencost-calibrate-run"
-
-
-def _positive_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
-    return seconds
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--adapter-timeout",
         dest="calibrate_timeout",
         metavar="SECONDS",
-        type=_positive_seconds,
+        type=parse_positive,
         default=600.0,
         help="How long a dispatch may take before its step fails. Default: %(default)r",
     )

@@ -9,16 +9,16 @@ estimates by the per-step "*" ratios and labels them `calibrated`.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from pytest_tokencost.errors import TokenCostError
+from pytest_tokencost.errors import ReportFileError, TokenCostError
 from pytest_tokencost.outdir import atomic_write_text
+from pytest_tokencost.report import read_json_model
 
 from .report import CalibrationReport
 
@@ -196,10 +196,8 @@ def write_ratios(document: RatioDocument, markdown: Path, json_path: Path) -> No
 def load_ratios(path: Path) -> dict[str, tuple[float, float]]:
     """Per-step (prompt, artifact) scale factors from a ratio JSON file (the "*" rows)."""
     try:
-        document = RatioDocument.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise RatioError(f"cannot read ratio file {path}: {exc.strerror or exc}") from exc
-    except (json.JSONDecodeError, ValidationError) as exc:
+        document = read_json_model(path, RatioDocument, "ratio file")
+    except ReportFileError as exc:
         raise RatioError(f"{path} is not a ratio file written by `tokencost ratio`: {exc}") from exc
     factors = {}
     for row in document.rows:

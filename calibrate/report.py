@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pytest_tokencost.errors import ReportFileError
 from pytest_tokencost.outdir import atomic_write_text
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.render import format_duration, format_usd
+from pytest_tokencost.report import read_json_model
 from pytest_tokencost.summary import TokenSummary
 
 from .metrics import CalibrationMetrics
@@ -48,25 +47,10 @@ class CalibrationReport(BaseModel):
 
 
 def read_calibration_report(path: Path) -> CalibrationReport:
-    """Load a `calibration-report.json`, with an error naming the file and the problem."""
+    """Load a `calibration-report.json` (or the one in the folder `path`)."""
     if path.is_dir():
         path = path / CALIBRATION_REPORT_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportFileError(
-            f"cannot read calibration report {path}: {exc.strerror or exc}"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise ReportFileError(f"calibration report {path} is not JSON: {exc.msg}") from exc
-    try:
-        return CalibrationReport.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ReportFileError(
-            f"calibration report {path} is invalid at {where}: {first['msg']}"
-        ) from exc
+    return read_json_model(path, CalibrationReport, "calibration report")
 
 
 def render_calibration(report: CalibrationReport) -> list[str]:

@@ -182,22 +182,22 @@ def _describe(exc: ValidationError, path: Path, prefix: str = "") -> str:
 def _validate(scenario: Scenario, sources: dict[str, Path], scenario_file: Path) -> None:
     from pytest_tokencost.budget import limits_from_kwargs
 
-    seen: set[str] = set()
-    for step in scenario.steps:
+    def check_budget(budget: dict[str, float], where: str) -> None:
         try:
-            limits_from_kwargs(step.budget, f"{scenario_file}: step {step.name!r}: budget")
+            limits_from_kwargs(budget, f"{where}: budget")
         except ValueError as exc:
             raise ScenarioError(str(exc)) from None
+
+    seen: set[str] = set()
+    for step in scenario.steps:
+        check_budget(step.budget, f"{scenario_file}: step {step.name!r}")
         if step.name in seen:
             raise ScenarioError(f"{scenario_file}: step {step.name!r} appears twice")
         seen.add(step.name)
     case_ids: set[str] = set()
     for case in scenario.cases:
         where = f"{sources[case.id]}: case {case.id!r}"
-        try:
-            limits_from_kwargs(case.budget, f"{where}: budget")
-        except ValueError as exc:
-            raise ScenarioError(str(exc)) from None
+        check_budget(case.budget, where)
         if case.id in case_ids:
             raise ScenarioError(f"{where}: the id is used by another case")
         case_ids.add(case.id)

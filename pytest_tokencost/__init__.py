@@ -6,8 +6,9 @@ this package) does not pay for pydantic, tiktoken or genai-prices in a suite tha
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .counting import count_messages, count_tokens
@@ -42,14 +43,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # Not cached in globals(): the home module stays the single source of each name, even when
-    # a host (pytester's in-process runs) unloads and re-imports it.
-    return getattr(import_module(f".{module}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, __all__, globals())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,6 +23,8 @@ __all__ = [
     "read_report",
     "report_schema",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 SCHEMA_VERSION = 1
@@ -100,28 +102,38 @@ def report_schema() -> dict[str, object]:
     return schema
 
 
-def read_report(path: Path) -> TokenReport:
-    """Load a `token-report.json`, with an error naming the file and the problem."""
+def load_json(path: Path, what: str) -> Any:
+    """The JSON in `path`, with an error naming `what`, the file and the problem."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ReportFileError(f"cannot read report {path}: {exc.strerror or exc}") from exc
+        raise ReportFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReportFileError(
-            f"report {path} is not JSON ({exc.msg} at line {exc.lineno}); was the run interrupted "
-            "before writing it?"
+            f"{what} {path} is not JSON ({exc.msg} at line {exc.lineno}); was the run "
+            "interrupted before writing it?"
         ) from exc
+
+
+def read_json_model(path: Path, model: type[M], what: str, data: Any = None) -> M:
+    """`path` (or already loaded `data`) validated as `model`; errors name the first problem."""
+    try:
+        return model.model_validate(load_json(path, what) if data is None else data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ReportFileError(f"{what} {path} is invalid at {where}: {first['msg']}") from exc
+
+
+def read_report(path: Path) -> TokenReport:
+    """Load a `token-report.json`, with an error naming the file and the problem."""
+    data = load_json(path, "report")
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:
         raise ReportFileError(
             f"report {path} has schema_version {version!r}; this pytest-tokencost reads "
             f"version {SCHEMA_VERSION}: upgrade it, or re-run the suite"
         )
-    try:
-        return TokenReport.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ReportFileError(f"report {path} is invalid at {where}: {first['msg']}") from exc
+    return read_json_model(path, TokenReport, "report", data)
