@@ -228,14 +228,17 @@ class Pricer:
         if usage.cache_write:
             counts["cache_write_tokens"] = usage.cache_write
         genai_usage = genai_prices.Usage(**counts)
-        attempts: list[str | None] = [provider, None] if provider else [None]
-        for provider_id in attempts:
+        attempts: list[tuple[str | None, str]] = [(provider, model), (None, model)]
+        if "/" in model:  # a gateway's "provider/model" name (OpenRouter, LiteLLM)
+            prefix, _, rest = model.partition("/")
+            attempts += [(prefix, rest), (None, rest)]
+        for provider_id, name in dict.fromkeys(attempts):
             try:
                 # genai-prices fills private lookup caches on first use of a model.
                 with self._lock:
                     calc = genai_prices.calc_price(
                         genai_usage,
-                        model,
+                        name,
                         provider_id=provider_id,
                         genai_request_timestamp=timestamp,
                     )

@@ -6,6 +6,13 @@ Each provider's numbers are converted exactly once here:
   already includes `reasoning_tokens`.
 * OpenAI Responses: the same, with `input_tokens` / `output_tokens`.
 * Anthropic Messages: `input_tokens` *excludes* cache reads and writes, so they are added back.
+  Streams: `message_start` carries the first figures, each `message_delta` cumulative ones;
+  the last delta wins, its `input_tokens` too (server tools make the input grow).
+* Gemini: `promptTokenCount` includes `cachedContentTokenCount`, but `candidatesTokenCount`
+  *excludes* `thoughtsTokenCount`, so thoughts are added to the output. Streams repeat
+  `usageMetadata` as snapshots: the last one wins.
+* OpenAI-compatible gateways (OpenRouter) may report their own `usage.cost` in USD: it is kept
+  as `reported_cost_micro_usd`, beside the cost this package computes.
 
 SDK objects (pydantic models of the `openai` / `anthropic` packages), plain dicts and JSON text are
 all accepted; neither SDK is imported. Anything unreadable raises `UnreadablePayloadError` naming
@@ -22,7 +29,7 @@ from typing import Any
 from .errors import UnreadablePayloadError
 from .records import Usage
 
-__all__ = ["ObservedUsage", "usage_from"]
+__all__ = ["ObservedUsage", "parse_body", "usage_from", "usage_from_body", "usage_from_stream"]
 
 _MISSING = object()
 
@@ -35,6 +42,7 @@ class ObservedUsage:
     model: str | None
     provider: str
     kind: str
+    reported_cost_micro_usd: int | None = None
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -111,6 +119,18 @@ class _Reader:
             raise self.fail(str(exc)) from exc
 
 
+def _reported_cost(r: _Reader, usage: Any) -> int | None:
+    """OpenRouter's `usage.cost` (USD) in micro-USD, when present."""
+    cost = _get(usage, "cost")
+    if cost is _MISSING or cost is None:
+        return None
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost >= 0:
+        raise r.fail(f"field 'usage.cost' is {cost!r}; expected a non-negative number of USD")
+    if cost == float("inf"):
+        raise r.fail("field 'usage.cost' is infinite")
+    return round(cost * 1_000_000)
+
+
 def _openai(
     payload: Any, kind: str, label: str, input_name: str, output_name: str
 ) -> ObservedUsage:
@@ -130,7 +150,7 @@ def _openai(
         cache_write=r.count(input_details, f"{inp}_details.cache_write_tokens", required=False),
         reasoning=r.count(output_details, f"{out}_details.reasoning_tokens", required=False),
     )
-    return ObservedUsage(result, r.model(), "openai", kind)
+    return ObservedUsage(result, r.model(), "openai", kind, _reported_cost(r, usage))
 
 
 def _anthropic_message(payload: Any) -> ObservedUsage:
@@ -152,6 +172,32 @@ def _anthropic_message(payload: Any) -> ObservedUsage:
         ),
     )
     return ObservedUsage(result, r.model(), "anthropic", "anthropic.message")
+
+
+def _gemini(payload: Any) -> ObservedUsage:
+    r = _Reader(payload, "Gemini generateContent response")
+    meta = r.section(payload, "usageMetadata")
+    prompt = r.count(meta, "usageMetadata.promptTokenCount")
+    thoughts = r.count(meta, "usageMetadata.thoughtsTokenCount", required=False)
+    candidates = r.count(meta, "usageMetadata.candidatesTokenCount", required=False)
+    if candidates is None:
+        # Absent in prompt-only snapshots; the total then says there were none.
+        total = r.count(meta, "usageMetadata.totalTokenCount")
+        assert prompt is not None and total is not None
+        if total != prompt + (thoughts or 0):
+            raise r.fail(
+                "field 'usageMetadata.candidatesTokenCount' is missing and totalTokenCount "
+                f"({total}) does not show it to be 0"
+            )
+        candidates = 0
+    model = _get(payload, "modelVersion")
+    result = r.usage(
+        input=prompt,
+        output=candidates + (thoughts or 0),
+        cache_read=r.count(meta, "usageMetadata.cachedContentTokenCount", required=False),
+        reasoning=thoughts,
+    )
+    return ObservedUsage(result, model if isinstance(model, str) else None, "google", "gemini")
 
 
 def _decode(payload: Any) -> Any:
@@ -185,8 +231,194 @@ def usage_from(payload: Any) -> ObservedUsage:
         return _openai(payload, "openai.responses", "OpenAI Responses response", "input", "output")
     if message_type == "message":
         return _anthropic_message(payload)
+    if _get(payload, "usageMetadata") is not _MISSING:
+        return _gemini(payload)
+    if isinstance(payload, list):
+        return usage_from_stream(payload)
     raise UnreadablePayloadError(
         f"cannot read usage from {type(payload).__name__}: not an OpenAI ChatCompletion "
-        "(object='chat.completion'), OpenAI Response (object='response') or Anthropic Message "
-        "(type='message'); pass usage=Usage(...) to record() instead"
+        "(object='chat.completion'), OpenAI Response (object='response'), Anthropic Message "
+        "(type='message') or Gemini response (usageMetadata); pass usage=Usage(...) to "
+        "record() instead"
     )
+
+
+def _event_type(event: Any) -> str:
+    kind = _get(event, "type")
+    if isinstance(kind, str):
+        return kind
+    obj = _get(event, "object")
+    if obj == "chat.completion.chunk":
+        return "chat.completion.chunk"
+    if _get(event, "usageMetadata") is not _MISSING or _get(event, "candidates") is not _MISSING:
+        return "gemini.chunk"
+    return ""
+
+
+def _anthropic_stream(events: list[Any]) -> ObservedUsage:
+    start = next((e for e in events if _get(e, "type") == "message_start"), None)
+    if start is None:
+        raise UnreadablePayloadError(
+            "cannot read usage from an Anthropic stream without a message_start event"
+        )
+    message = _get(start, "message")
+    r = _Reader(start, "Anthropic stream")
+    usage = r.section(message, "message_start.message.usage")
+    figures = {
+        key: r.count(usage, f"message_start.message.usage.{key}", required=key == "input_tokens")
+        for key in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        )
+    }
+    thinking = None
+    deltas = [e for e in events if _get(e, "type") == "message_delta"]
+    for delta in deltas:  # cumulative: the last one holds the final figures
+        delta_usage = r.section(delta, "message_delta.usage")
+        for key in figures:
+            value = r.count(delta_usage, f"message_delta.usage.{key}", required=False)
+            if value is not None:
+                figures[key] = value
+        details = r.section(
+            delta_usage, "message_delta.usage.output_tokens_details", required=False
+        )
+        value = r.count(
+            details, "message_delta.usage.output_tokens_details.thinking_tokens", required=False
+        )
+        if value is not None:
+            thinking = value
+    if not deltas:
+        raise UnreadablePayloadError(
+            "cannot read usage from an Anthropic stream that ended before its message_delta "
+            "(the final output_tokens); the stream was cut short"
+        )
+    cache_read, cache_write = (
+        figures["cache_read_input_tokens"],
+        figures["cache_creation_input_tokens"],
+    )
+    uncached = figures["input_tokens"]
+    assert uncached is not None
+    result = r.usage(
+        input=uncached + (cache_read or 0) + (cache_write or 0),
+        output=figures["output_tokens"],
+        cache_read=cache_read,
+        cache_write=cache_write,
+        reasoning=thinking,
+    )
+    model = _get(message, "model")
+    return ObservedUsage(
+        result, model if isinstance(model, str) else None, "anthropic", "anthropic.stream"
+    )
+
+
+def usage_from_stream(events: Any) -> ObservedUsage:
+    """Final usage of a streamed response: its chunks or events (SDK objects or dicts).
+
+    OpenAI Chat chunks (with ``stream_options.include_usage``), OpenAI Responses events (usage
+    in ``response.completed``), Anthropic events and Gemini chunks. A stream that ended before
+    its usage arrived raises `UnreadablePayloadError`; nothing is guessed.
+    """
+    items = [_decode(event) for event in events]
+    kinds = {_event_type(event) for event in items} - {""}
+    if not items or not kinds:
+        raise UnreadablePayloadError("cannot read usage from a stream with no recognisable events")
+    if "chat.completion.chunk" in kinds:
+        with_usage = [e for e in items if _get(e, "usage") not in (_MISSING, None)]
+        if not with_usage:
+            raise UnreadablePayloadError(
+                "cannot read usage from an OpenAI chat stream: no chunk carries usage (was "
+                "stream_options.include_usage set, and did the stream finish?)"
+            )
+        last = with_usage[-1]
+        observed = _openai(
+            last, "openai.chat.stream", "OpenAI chat stream chunk", "prompt", "completion"
+        )
+        if observed.model is None:
+            model = next(
+                (_get(e, "model") for e in items if isinstance(_get(e, "model"), str)), None
+            )
+            observed = ObservedUsage(
+                observed.usage,
+                model,
+                observed.provider,
+                observed.kind,
+                observed.reported_cost_micro_usd,
+            )
+        return observed
+    if any(kind.startswith("response.") for kind in kinds):
+        done = [e for e in items if _get(e, "type") == "response.completed"]
+        if not done:
+            raise UnreadablePayloadError(
+                "cannot read usage from an OpenAI Responses stream without response.completed "
+                "(the stream was cut short)"
+            )
+        response = _get(done[-1], "response")
+        observed = _openai(
+            response, "openai.responses.stream", "OpenAI Responses stream", "input", "output"
+        )
+        return observed
+    if kinds & {"message_start", "message_delta", "message_stop"}:
+        return _anthropic_stream(items)
+    if "gemini.chunk" in kinds:
+        with_usage = [e for e in items if _get(e, "usageMetadata") not in (_MISSING, None)]
+        if not with_usage:
+            raise UnreadablePayloadError(
+                "cannot read usage from a Gemini stream: no chunk carries usageMetadata"
+            )
+        last = _gemini(with_usage[-1])
+        model = last.model or next(
+            (
+                _get(e, "modelVersion")
+                for e in reversed(items)
+                if isinstance(_get(e, "modelVersion"), str)
+            ),
+            None,
+        )
+        return ObservedUsage(last.usage, model, "google", "gemini.stream")
+    raise UnreadablePayloadError(f"cannot read usage from a stream of {sorted(kinds)} events")
+
+
+def parse_body(body: bytes | str) -> Any:
+    """A raw HTTP response body as data: gunzipped if needed; SSE becomes a list of events.
+
+    JSON bodies give their value (a JSON array is a Gemini stream); server-sent events give the
+    list of their ``data:`` objects, without ``[DONE]``.
+    """
+    import gzip
+
+    if isinstance(body, bytes):
+        try:
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            body = body.decode("utf-8")
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise UnreadablePayloadError(
+                f"cannot read a response body: it is neither UTF-8 nor valid gzip ({exc})"
+            ) from exc
+    text = body.strip()
+    if text.startswith(("{", "[")):
+        return _decode(text)
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        data = "\n".join(
+            line[5:].lstrip() for line in block.splitlines() if line.startswith("data:")
+        )
+        if data and data != "[DONE]":
+            try:
+                events.append(json.loads(data))
+            except json.JSONDecodeError as exc:
+                raise UnreadablePayloadError(
+                    f"cannot read a server-sent event: its data is not JSON ({exc.msg}): "
+                    f"{data[:80]!r}"
+                ) from exc
+    if not events:
+        raise UnreadablePayloadError("cannot read usage from an empty response body")
+    return events
+
+
+def usage_from_body(body: bytes | str) -> ObservedUsage:
+    """Usage of a raw HTTP response body: JSON, server-sent events, or a JSON array stream."""
+    data = parse_body(body)
+    return usage_from_stream(data) if isinstance(data, list) else usage_from(data)

@@ -33,6 +33,11 @@ def format_usd(micro_usd: int | None) -> str:
     return f"-${-dollars:,}" if dollars < 0 else f"${dollars:,}"
 
 
+def _exact_usd(micro_usd: int | None) -> str:
+    """Every micro-dollar shown, for comparisons: ``$0.002196``."""
+    return "not recorded" if micro_usd is None else f"${Decimal(micro_usd) / 1_000_000:.6f}"
+
+
 def format_duration(seconds: float) -> str:
     """``4m 32s``, ``1h 02m 05s`` or ``0.42s``."""
     if seconds < 60:
@@ -103,6 +108,17 @@ def _notes(report: TokenReport) -> list[str]:
         notes.append(
             f"Not recorded: {totals.unpriced_records} record(s) have no known price, for "
             f"{', '.join(report.summary.unpriced_models)}; add them to a --cost-prices file"
+        )
+    disagreements = [check for check in report.cost_checks if not check.agrees]
+    if report.cost_checks:
+        notes.append(
+            f"Cost check: {len(report.cost_checks)} record(s) came with the source's own cost; "
+            f"{len(disagreements)} disagree with the computed cost"
+        )
+    for check in disagreements[:5]:
+        notes.append(
+            f"  {check.test_id}: {check.model}: computed {_exact_usd(check.computed_micro_usd)}, "
+            f"reported {_exact_usd(check.reported_micro_usd)}"
         )
     notes.extend(f"Warning: {warning}" for warning in report.warnings)
     return notes

@@ -17,9 +17,12 @@ from .summary import TokenSummary
 __all__ = [
     "SCHEMA_VERSION",
     "BudgetEntry",
+    "CostCheck",
     "PriceInfo",
     "RunInfo",
     "TokenReport",
+    "load_json",
+    "read_json_model",
     "read_report",
     "report_schema",
 ]
@@ -60,6 +63,18 @@ class BudgetEntry(BaseModel):
     children: int = Field(description="Spent by its nested scopes; own + children = used.")
 
 
+class CostCheck(BaseModel):
+    """A record whose source reported its own cost: that figure beside the computed one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    test_id: str | None
+    model: str | None
+    computed_micro_usd: int | None
+    reported_micro_usd: int
+    agrees: bool = Field(description="Computed and reported differ by at most 1 micro-USD.")
+
+
 class RunInfo(BaseModel):
     """When, where and how the run happened."""
 
@@ -87,6 +102,9 @@ class TokenReport(BaseModel):
     prices: PriceInfo
     summary: TokenSummary
     budgets: list[BudgetEntry] = Field(default_factory=list)
+    cost_checks: list[CostCheck] = Field(
+        default_factory=list, description="Records whose source reported its own cost."
+    )
     warnings: list[str] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:

@@ -227,7 +227,7 @@ class RunState:
         from importlib.metadata import PackageNotFoundError, version
 
         from .pricing import Rate, price_data_version
-        from .report import BudgetEntry, PriceInfo, RunInfo, TokenReport
+        from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport
         from .summary import TokenSummary
 
         try:
@@ -257,6 +257,18 @@ class RunState:
             ),
             summary=TokenSummary.from_records(self.records, self.runs),
             budgets=[BudgetEntry.model_validate(b) for b in self._budget_statuses()],
+            cost_checks=[
+                CostCheck(
+                    test_id=r.test_id,
+                    model=r.model,
+                    computed_micro_usd=r.cost_micro_usd,
+                    reported_micro_usd=r.reported_cost_micro_usd,
+                    agrees=r.cost_micro_usd is not None
+                    and abs(r.cost_micro_usd - r.reported_cost_micro_usd) <= 1,
+                )
+                for r in self.records
+                if r.reported_cost_micro_usd is not None
+            ],
             warnings=list(self.warnings),
         )
 

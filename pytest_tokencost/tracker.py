@@ -80,6 +80,7 @@ class _Entry(NamedTuple):
     artifact_bytes: int | None
     wall_ms: float | None
     own_step: bool
+    reported_cost: int | None
 
 
 _REPORTED = Provenance.REPORTED
@@ -267,6 +268,7 @@ class InMemoryTokenTracker:
         artifact: str | None = None,
         wall_ms: float | None = None,
         provenance: Provenance | None = None,
+        reported_cost_micro_usd: int | None = None,
     ) -> None:
         """Record one call or step.
 
@@ -309,6 +311,7 @@ class InMemoryTokenTracker:
             wall_ms,
             # A record outside any step scope (or naming another step) is a step of its own.
             scope_step is None or (step is not None and step != scope_step),
+            reported_cost_micro_usd,
         )
         # list.append is atomic (also on free-threaded builds), so the hot path takes no lock.
         self._entries.append(entry)
@@ -394,6 +397,7 @@ class InMemoryTokenTracker:
             provider=observed.provider,
             usage=observed.usage,
             provenance=Provenance.REPORTED,
+            reported_cost_micro_usd=observed.reported_cost_micro_usd,
         )
         return observed.usage
 
@@ -460,6 +464,7 @@ class InMemoryTokenTracker:
             output_cost_micro_usd=price.output_micro_usd,
             price_source=price.source,
             priced_as=price.priced_as,
+            reported_cost_micro_usd=entry.reported_cost,
         )
 
     def summary(self) -> TokenSummary:

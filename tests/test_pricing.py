@@ -61,6 +61,14 @@ def test_cache_reads_are_cheaper_than_fresh_input() -> None:
     assert cached.total_micro_usd == 1_000 * 3 + 9_000 * Decimal("0.3")
 
 
+def test_gateway_model_names_are_priced_as_the_upstream_model() -> None:
+    usage = Usage(input=4_000, output=100)
+    gateway = Pricer().price("openai/gpt-4o", "openai", usage, WHEN)
+    direct = Pricer().price("gpt-4o", "openai", usage, WHEN)
+    assert gateway.source is PriceSource.GENAI_PRICES
+    assert gateway.total_micro_usd == direct.total_micro_usd == 4_000 * 2.5 + 100 * 10
+
+
 def test_sub_micro_dollar_costs_round_half_up() -> None:
     # 7 gpt-4o input tokens at $2.50/MTok = 17.5 micro-USD.
     price = Pricer().price("gpt-4o", None, Usage(input=7, output=0), WHEN)
