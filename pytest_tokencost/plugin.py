@@ -33,6 +33,7 @@ TRACKER_KEY = pytest.StashKey["InMemoryTokenTracker"]()
 _RUN_PLUGIN_NAME = "tokencost-run"
 _CARRIER_PLUGIN_NAME = "tokencost-carrier"
 _GATE_PLUGIN_NAME = "tokencost-budget-gate"
+_CAPTURE_PLUGIN_NAME = "tokencost-capture"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -121,6 +122,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Share of a budget at which to warn. Default: 0.8",
     )
+    group.addoption(
+        "--cost-capture",
+        action="store_true",
+        dest="tokencost_capture",
+        default=False,
+        help="Record every call the openai and anthropic SDKs make during a test (through "
+        "httpx2), with no change to the tests. Default: %(default)r",
+    )
+    parser.addini(
+        "tokencost_capture", "Capture SDK calls as with --cost-capture.", type="bool", default=False
+    )
     parser.addini("tokencost_budget_usd", "Session budget in dollars.", default="")
     parser.addini("tokencost_budget_tokens", "Session budget in tokens.", default="")
     parser.addini("tokencost_warn_at", "Share of a budget at which to warn (0.8).", default="")
@@ -186,13 +198,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_RunHooks(state, config), _RUN_PLUGIN_NAME)
     if state.ledger is not None:
         config.pluginmanager.register(_SessionBudgetGate(state), _GATE_PLUGIN_NAME)
+    if config.getoption("tokencost_capture") or config.getini("tokencost_capture"):
+        config.pluginmanager.register(_CaptureHooks(), _CAPTURE_PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the per-run hooks (pytester runs many sessions in one process)."""
-    for name in (_RUN_PLUGIN_NAME, _CARRIER_PLUGIN_NAME, _GATE_PLUGIN_NAME):
+    for name in (_RUN_PLUGIN_NAME, _CARRIER_PLUGIN_NAME, _GATE_PLUGIN_NAME, _CAPTURE_PLUGIN_NAME):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
+            if isinstance(plugin, _CaptureHooks):
+                plugin.capture.uninstall()
             config.pluginmanager.unregister(plugin)
     if STATE_KEY in config.stash:
         del config.stash[STATE_KEY]
@@ -256,6 +272,46 @@ class _SessionBudgetGate:
         assert self.state.ledger is not None
         if self.state.ledger.exhausted():
             pytest.skip("not run: the session token budget is exhausted")
+
+
+class _CaptureHooks:
+    """--cost-capture: SDK calls made while a test runs are recorded on that test's tracker."""
+
+    def __init__(self) -> None:
+        from .capture import Capture
+
+        self.item: pytest.Item | None = None
+        self.capture = Capture(lambda: tracker_for_item(self.item) if self.item else None)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Wrap httpx2's clients (after collection imported the user's SDKs, or not)."""
+        if not self.capture.install():
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(
+                    "tokencost: --cost-capture needs httpx2 (the transport of "
+                    "the openai and anthropic SDKs); nothing is captured",
+                    yellow=True,
+                )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        """Point capture at the running test."""
+        self.item = item
+        try:
+            return (yield)
+        finally:
+            self.item = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Record streams the test abandoned before its records are exported."""
+        try:
+            return (yield)
+        finally:
+            tracker = item.stash.get(TRACKER_KEY, None)
+            if tracker is not None:
+                self.capture.flush(tracker)
 
 
 class _RecordCarrier:

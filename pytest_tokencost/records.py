@@ -123,6 +123,9 @@ class TokenRecord(BaseModel):
     input_cost_micro_usd: int | None = None
     output_cost_micro_usd: int | None = None
     price_source: PriceSource = PriceSource.NOT_RECORDED
+    partial: bool = Field(
+        default=False, description="A response cut short before its usage: counts estimated."
+    )
     reported_cost_micro_usd: int | None = Field(
         default=None, description="The cost the source itself reported (OpenRouter's usage.cost)."
     )

@@ -42,7 +42,7 @@ def export_tracker(tracker: InMemoryTokenTracker) -> dict[str, list[Any]]:
         "budgets": [
             asdict(status) for scope in tracker.budget_scopes for status in scope.statuses()
         ],
-        "budget_warnings": list(tracker.budget_warnings),
+        "warnings": list(tracker.warnings),
     }
 
 
@@ -193,7 +193,7 @@ class RunState:
         self.records.extend(records)
         self.runs.extend(runs)
         self.budgets.extend(payload.get("budgets", []))
-        self.warnings.extend(payload.get("budget_warnings", []))
+        self.warnings.extend(payload.get("warnings", []))
         if self.writes_files and records:
             self._append_records(records)
 

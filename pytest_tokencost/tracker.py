@@ -81,6 +81,7 @@ class _Entry(NamedTuple):
     wall_ms: float | None
     own_step: bool
     reported_cost: int | None
+    partial: bool
 
 
 _REPORTED = Provenance.REPORTED
@@ -141,7 +142,7 @@ class InMemoryTokenTracker:
         # Only a tracker with a budget somewhere pays for charging on record().
         self._budgeted = ledger is not None or (budget is not None and budget.limited)
         self.budget_scopes: list[BudgetScope] = [budget] if budget and budget.pools else []
-        self.budget_warnings: list[str] = []
+        self.warnings: list[str] = []  # budget warnings, capture problems
         self._prices: dict[int, Price] = {}
         self._warn = warn
         if budget is not None:
@@ -161,7 +162,7 @@ class InMemoryTokenTracker:
             f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
             f"{channel.value} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
         )
-        self.budget_warnings.append(message)
+        self.warnings.append(message)
         if self._warn is not None:
             self._warn(message)
 
@@ -254,6 +255,11 @@ class InMemoryTokenTracker:
         with self._lock:
             self._runs.append(run)
 
+    def current_scope(self) -> tuple[str | None, str | None]:
+        """The (case, step) that a record made now would be attributed to."""
+        scope = self._scope.get()
+        return scope.case, scope.step
+
     # -- recording --------------------------------------------------------------------------
 
     def record(
@@ -269,6 +275,7 @@ class InMemoryTokenTracker:
         wall_ms: float | None = None,
         provenance: Provenance | None = None,
         reported_cost_micro_usd: int | None = None,
+        partial: bool = False,
     ) -> None:
         """Record one call or step.
 
@@ -312,6 +319,7 @@ class InMemoryTokenTracker:
             # A record outside any step scope (or naming another step) is a step of its own.
             scope_step is None or (step is not None and step != scope_step),
             reported_cost_micro_usd,
+            partial,
         )
         # list.append is atomic (also on free-threaded builds), so the hot path takes no lock.
         self._entries.append(entry)
@@ -347,7 +355,7 @@ class InMemoryTokenTracker:
         if self._ledger is not None:  # the session hears of the spend even if a scope raises
             try:
                 for warning in self._ledger.charge(spent):
-                    self.budget_warnings.append(warning)
+                    self.warnings.append(warning)
                     if self._warn is not None:
                         self._warn(warning)
             except TokenBudgetExceeded as exc:
@@ -465,6 +473,7 @@ class InMemoryTokenTracker:
             price_source=price.source,
             priced_as=price.priced_as,
             reported_cost_micro_usd=entry.reported_cost,
+            partial=entry.partial,
         )
 
     def summary(self) -> TokenSummary:

@@ -1,0 +1,240 @@
+"""--cost-capture with the real openai and anthropic SDKs against a local replay server.
+
+`ProviderReplay` stands in for the OpenAI and Anthropic APIs (no remote API can be reached
+here): it listens on 127.0.0.1 and answers each endpoint with a real recorded response body
+from ../shared/corpus, streamed in small chunks when the request asks for a stream.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pytest_tokencost.providers import parse_body
+
+from .test_corpus_conformance import EXPECTED
+
+# (path, streamed) -> (corpus file, interaction)
+ROUTES = {
+    ("/v1/chat/completions", False): ("openai/pydantic-ai__chat_prompt_cache_e2e.yaml", 0),
+    ("/v1/chat/completions", True): (
+        "openai/pydantic-ai__chat_stream_include_usage_gpt-4o-mini.yaml",
+        1,
+    ),
+    ("/v1/responses", False): ("openai/pydantic-ai__responses_prompt_cache_e2e.yaml", 1),
+    ("/v1/responses", True): ("openai/pydantic-ai__responses_streaming_usage.yaml", 0),
+    ("/v1/messages", False): ("anthropic/pydantic-ai__messages_cache_read_and_write.yaml", 1),
+    ("/v1/messages", True): ("anthropic/pydantic-ai__messages_stream_thinking.yaml", 0),
+}
+
+
+def _body(corpus: Path, name: str, index: int) -> tuple[bytes, str]:
+    response = yaml.safe_load((corpus / name).read_text())["interactions"][index]["response"]
+    if response.get("parsed_body") is not None:
+        return json.dumps(response["parsed_body"]).encode(), "application/json"
+    return response["body"]["string"].encode(), "text/event-stream"
+
+
+class ProviderReplay:
+    """Stand-in for the providers: replays recorded bodies, streams them in 64-byte chunks."""
+
+    def __init__(self, corpus: Path) -> None:
+        bodies = {route: _body(corpus, *source) for route, source in ROUTES.items()}
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body, kind = bodies[(self.path.split("?")[0], bool(request.get("stream")))]
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                if kind == "application/json":
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(body), 64):
+                    part = body[start : start + 64]
+                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> ProviderReplay:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+SUITE = """
+import asyncio, json, os
+import anthropic, openai
+
+BASE = os.environ["REPLAY_URL"]
+TEXT = json.loads(open(os.environ["REPLAY_TEXT"]).read())
+MESSAGES = [{"role": "user", "content": "Where is my refund?"}]
+
+
+def oa():
+    return openai.OpenAI(base_url=BASE + "/v1", api_key="test-key", max_retries=0)
+
+
+def an():
+    return anthropic.Anthropic(base_url=BASE, api_key="test-key", max_retries=0)
+
+
+def test_chat():
+    response = oa().chat.completions.create(model="gpt-5.6-sol", messages=MESSAGES)
+    assert response.usage.prompt_tokens == 4020
+
+
+def test_chat_stream():
+    stream = oa().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                                          stream_options={"include_usage": True})
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == TEXT["chat"]  # the stream reached the caller intact
+
+
+def test_responses():
+    assert oa().responses.create(model="gpt-5.6-sol", input="hi").usage.input_tokens == 4020
+
+
+def test_responses_stream():
+    events = list(oa().responses.create(model="gpt-5", input="hi", stream=True))
+    assert events[-1].type == "response.completed"
+
+
+def test_anthropic():
+    message = an().messages.create(model="claude-sonnet-4-5", max_tokens=100,
+                                   messages=MESSAGES)
+    assert message.usage.cache_read_input_tokens == 1111
+
+
+def test_anthropic_stream():
+    with an().messages.stream(model="claude-sonnet-4-0", max_tokens=100,
+                              messages=MESSAGES) as stream:
+        assert "".join(stream.text_stream) == TEXT["anthropic"]
+
+
+def test_async_both():
+    async def main():
+        client = openai.AsyncOpenAI(base_url=BASE + "/v1", api_key="k", max_retries=0)
+        await client.chat.completions.create(model="gpt-5.6-sol", messages=MESSAGES)
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True,
+            stream_options={"include_usage": True})
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        assert text == TEXT["chat"]
+        aclient = anthropic.AsyncAnthropic(base_url=BASE, api_key="k", max_retries=0)
+        async with aclient.messages.stream(model="claude-sonnet-4-0", max_tokens=100,
+                                           messages=MESSAGES) as s:
+            assert "".join([t async for t in s.text_stream]) == TEXT["anthropic"]
+    asyncio.run(main())
+
+
+def test_abandoned_stream():
+    stream = oa().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                                          stream_options={"include_usage": True})
+    next(iter(stream))  # the caller stops reading before the usage chunk
+"""
+
+
+def _usage(name: str, index: int) -> dict[str, Any]:
+    for (file, position), _ in zip(ROUTES.values(), ROUTES, strict=True):
+        if (file, position) == (name, index):
+            return EXPECTED[file][position][1].model_dump()
+    raise KeyError(name)
+
+
+@pytest.fixture
+def replay(
+    corpus: Path, plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ProviderReplay]:
+    chat = parse_body(_body(corpus, *ROUTES[("/v1/chat/completions", True)])[0])
+    anthropic_events = parse_body(_body(corpus, *ROUTES[("/v1/messages", True)])[0])
+    texts = {
+        "chat": "".join(
+            c["choices"][0]["delta"].get("content") or "" for c in chat if c.get("choices")
+        ),
+        "anthropic": "".join(
+            e["delta"].get("text", "")
+            for e in anthropic_events
+            if e.get("type") == "content_block_delta"
+        ),
+    }
+    assert texts["chat"] and texts["anthropic"]
+    (plugin_pytester.path / "texts.json").write_text(json.dumps(texts))
+    plugin_pytester.makepyfile(test_calls=SUITE)
+    with ProviderReplay(corpus) as server:
+        monkeypatch.setenv("REPLAY_URL", server.url)
+        monkeypatch.setenv("REPLAY_TEXT", str(plugin_pytester.path / "texts.json"))
+        yield server
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_capture_records_every_sdk_call(
+    replay: ProviderReplay, plugin_pytester: pytest.Pytester, workers: str | None
+) -> None:
+    args = ["--cost-capture", "-p", "no:cacheprovider"] + (["-n", workers] if workers else [])
+    result = plugin_pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=8)
+    report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
+    by_test = report["summary"]["by_test"]
+    chat = _usage(*ROUTES[("/v1/chat/completions", False)])
+    chat_stream = _usage(*ROUTES[("/v1/chat/completions", True)])
+    expected = {
+        "test_chat": chat,
+        "test_chat_stream": chat_stream,
+        "test_responses": _usage(*ROUTES[("/v1/responses", False)]),
+        "test_responses_stream": _usage(*ROUTES[("/v1/responses", True)]),
+        "test_anthropic": _usage(*ROUTES[("/v1/messages", False)]),
+        "test_anthropic_stream": _usage(*ROUTES[("/v1/messages", True)]),
+    }
+    for name, usage in expected.items():
+        got = by_test[f"test_calls.py::{name}"]
+        assert (got["records"], got["usage"]) == (1, usage), name
+    # The async test made three calls; their usage adds up exactly.
+    asynchronous = by_test["test_calls.py::test_async_both"]
+    anthropic_stream = expected["test_anthropic_stream"]
+    assert asynchronous["records"] == 3
+    assert asynchronous["usage"]["input"] == (
+        chat["input"] + chat_stream["input"] + anthropic_stream["input"]
+    )
+    assert asynchronous["tokens_by_provenance"] == {
+        "reported": sum(u["input"] + u["output"] for u in (chat, chat_stream, anthropic_stream))
+    }
+    # The abandoned stream is recorded, as partial with estimated counts, not dropped.
+    records = [
+        json.loads(line)
+        for line in (plugin_pytester.path / ".tokencost" / "records.jsonl").read_text().splitlines()
+    ]
+    (abandoned,) = [r for r in records if r["test_id"].endswith("test_abandoned_stream")]
+    assert abandoned["partial"] and abandoned["provenance"] == "estimated"
+    assert abandoned["model"] == "gpt-4o-mini" and abandoned["usage"]["input"] > 0
+    assert any("ended before its usage" in w for w in report["warnings"])
+
+
+def test_without_the_option_nothing_is_captured(
+    replay: ProviderReplay, plugin_pytester: pytest.Pytester
+) -> None:
+    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8)
+    assert not (plugin_pytester.path / ".tokencost").exists()
