@@ -46,6 +46,61 @@ def _ratio(args: argparse.Namespace) -> int:
     return 0
 
 
+INGEST_LABELS = {"test": "session", "case": "day", "step": "source"}
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .records import Provenance, TokenRecord
+    from .render import TITLE, render_report
+    from .session import RunState
+    from .settings import Settings
+    from .transcripts import read_transcripts
+
+    transcripts = read_transcripts(args.paths)
+    state = RunState(
+        Settings(output_dir=args.out.resolve()),
+        writes_files=True,
+        argv=list(sys.argv),
+        pytest_version="(not run under pytest)",
+    )
+    pricer = state.pricer()
+    records = []
+    for seq, response in enumerate(transcripts.responses):
+        when = response.timestamp or datetime.now(UTC)
+        provider = "anthropic" if response.source == "claude-code" else "openai"
+        price = pricer.price(response.model, provider, response.usage, when)
+        records.append(
+            TokenRecord(
+                seq=seq,
+                test_id=f"{response.source}:{response.session}",
+                case_id=response.timestamp.date().isoformat() if response.timestamp else None,
+                step=f"{response.source} (subagent)" if response.sidechain else response.source,
+                provider=provider,
+                model=response.model,
+                usage=response.usage,
+                provenance=Provenance.REPORTED,
+                timestamp=when,
+                cost_micro_usd=price.total_micro_usd,
+                input_cost_micro_usd=price.input_micro_usd,
+                output_cost_micro_usd=price.output_micro_usd,
+                price_source=price.source,
+                priced_as=price.priced_as,
+                reported_cost_micro_usd=response.reported_cost_micro_usd,
+            )
+        )
+    state.add_records(records)
+    state.warnings.extend(transcripts.problems)
+    report = state.finish(0)
+    assert report is not None
+    print(f" {TITLE} ".center(76, "="))
+    print(f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}")
+    for line in render_report(report, labels=INGEST_LABELS):
+        print(line)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokencost", description="Read the token and cost reports of pytest-tokencost."
@@ -83,6 +138,17 @@ def _parser() -> argparse.ArgumentParser:
         help="ratio file for --cost-calibration (default: --out with .json)",
     )
     ratio.set_defaults(run=_ratio)
+    ingest = commands.add_parser(
+        "ingest", help="token report of Claude Code and Codex transcripts (JSONL files/folders)"
+    )
+    ingest.add_argument("paths", type=Path, nargs="+", help="transcript files or folders")
+    ingest.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".tokencost") / "ingest",
+        help="output folder (default: .tokencost/ingest)",
+    )
+    ingest.set_defaults(run=_ingest)
     schema = commands.add_parser("schema", help="print the JSON Schema of token-report.json")
     schema.set_defaults(run=_schema)
     return parser

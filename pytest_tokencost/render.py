@@ -13,7 +13,10 @@ from .records import PriceSource, Provenance
 from .report import TokenReport
 from .summary import TokenTotals
 
-__all__ = ["TITLE", "format_duration", "format_usd", "render_report"]
+__all__ = ["TEST_LABELS", "TITLE", "format_duration", "format_usd", "render_report"]
+
+#: What the summary's test, case and step groups are called in a pytest run.
+TEST_LABELS = {"test": "test", "case": "case", "step": "step"}
 
 TITLE = "Token & Cost"
 _TOP_TESTS = 10
@@ -66,7 +69,7 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
     return tokens, text + (" + not recorded" if totals.unpriced_records else "")
 
 
-def _headline(report: TokenReport) -> list[str]:
+def _headline(report: TokenReport, labels: dict[str, str]) -> list[str]:
     summary = report.summary
     totals = summary.totals
     usage = totals.usage
@@ -76,16 +79,17 @@ def _headline(report: TokenReport) -> list[str]:
         ("Total:", usage.total, _cost(totals, totals.cost_micro_usd)),
     ]
     groups: Mapping[str, TokenTotals] = summary.by_case
-    label = "Per case avg:"
+    label = f"Per {labels['case']} avg:"
     if not groups:
-        groups, label = summary.by_test, "Per test avg:"
+        groups, label = summary.by_test, f"Per {labels['test']} avg:"
     if groups:
         rows.append((label, *_average(sum(groups.values(), TokenTotals()), len(groups))))
     if totals.steps:
-        rows.append(("Per step avg:", *_average(totals, totals.steps)))
+        rows.append((f"Per {labels['step']} avg:", *_average(totals, totals.steps)))
     width = max(len(f"{count:,}") for _, count, _ in rows)
-    lines = [f"{label:<17}{count:>{width},} tokens ({cost})" for label, count, cost in rows]
-    lines.append(f"{'Wall clock:':<17}{format_duration(report.run.wall_s)}")
+    pad = max(17, *(len(label) + 1 for label, _, _ in rows))
+    lines = [f"{label:<{pad}}{count:>{width},} tokens ({cost})" for label, count, cost in rows]
+    lines.append(f"{'Wall clock:':<{pad}}{format_duration(report.run.wall_s)}")
     return lines
 
 
@@ -128,7 +132,7 @@ def _opt(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _tables(report: TokenReport) -> list[str]:
+def _tables(report: TokenReport, labels: dict[str, str]) -> list[str]:
     from tabulate import tabulate
 
     summary = report.summary
@@ -139,7 +143,7 @@ def _tables(report: TokenReport) -> list[str]:
         key=lambda item: (-(item[1].cost_micro_usd or 0), -item[1].usage.total, item[0]),
     )[:_TOP_TESTS]
     if tests:
-        lines += ["", f"Top tests by cost (of {len(summary.by_test)}):"]
+        lines += ["", f"Top {labels['test']}s by cost (of {len(summary.by_test)}):"]
         rows = [
             (
                 name,
@@ -152,11 +156,11 @@ def _tables(report: TokenReport) -> list[str]:
         ]
         lines += tabulate(
             rows,
-            ["test", "prompt", "artifact", "total", "cost"],
+            [labels["test"], "prompt", "artifact", "total", "cost"],
             colalign=("left", "right", "right", "right", "right"),
         ).splitlines()
     if summary.by_step:
-        lines += ["", "Per step:"]
+        lines += ["", f"Per {labels['step']}:"]
         rows = [
             (
                 name,
@@ -171,7 +175,7 @@ def _tables(report: TokenReport) -> list[str]:
         ]
         lines += tabulate(
             rows,
-            ["step", "runs", "prompt", "artifact", "total", "cost", "wall"],
+            [labels["step"], "runs", "prompt", "artifact", "total", "cost", "wall"],
             colalign=("left", "right", "right", "right", "right", "right", "right"),
         ).splitlines()
     if summary.by_model:
@@ -252,11 +256,17 @@ def _budgets(report: TokenReport) -> list[str]:
     return ["", "Budgets:", *table.splitlines()]
 
 
-def render_report(report: TokenReport, *, tables: bool = True) -> list[str]:
-    """The lines of the Token & Cost section (without its title bar)."""
+def render_report(
+    report: TokenReport, *, tables: bool = True, labels: dict[str, str] = TEST_LABELS
+) -> list[str]:
+    """The lines of the Token & Cost section (without its title bar).
+
+    `labels` names the summary's test, case and step groups (an ingest report's are
+    sessions, days and sources).
+    """
     if report.summary.totals.records == 0:
         return ["No tokens recorded.", *_budgets(report)]
-    lines = _headline(report) + _notes(report) + _budgets(report)
+    lines = _headline(report, labels) + _notes(report) + _budgets(report)
     if tables:
-        lines += _tables(report)
+        lines += _tables(report, labels)
     return lines

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from .budget import Channel
     from .ledger import BudgetLedger
@@ -190,10 +190,14 @@ class RunState:
         except (TypeError, KeyError, ValidationError) as exc:
             self.warnings.append(f"records of {source} could not be read and are left out: {exc}")
             return
-        self.records.extend(records)
-        self.runs.extend(runs)
+        self.add_records(records, runs)
         self.budgets.extend(payload.get("budgets", []))
         self.warnings.extend(payload.get("warnings", []))
+
+    def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
+        """Take records (and scope runs); append them to `records.jsonl` at once."""
+        self.records.extend(records)
+        self.runs.extend(runs)
         if self.writes_files and records:
             self._append_records(records)
 

@@ -1,0 +1,231 @@
+"""Agent transcripts: the tokens Claude Code and Codex sessions really used.
+
+* Claude Code session JSONL (``~/.claude/projects/*/*.jsonl``, subagents' side chains too):
+  usage sits in ``message.usage`` in Anthropic's shape (``input_tokens`` excludes the cache).
+  One response is often written on several lines (one per content block) sharing
+  ``message.id`` and ``requestId``; it counts once, with the figures of its last line.
+* Codex rollouts (``~/.codex/sessions/**/rollout-*.jsonl``): ``token_count`` events carry the
+  session's cumulative ``total_token_usage`` and repeat (each is often written twice, and a
+  forked session repeats its parent's history). Per-turn usage is the difference between
+  successive distinct totals; a turn seen before (same timestamp and totals) is not counted
+  again, across files too. Codex counts cached input inside ``input_tokens`` and, in real
+  rollouts, reasoning inside ``output_tokens``; where ``total_tokens`` shows reasoning outside
+  the output (some hand-written fixtures), it is added back.
+
+Unreadable lines are reported (file and line number) and skipped; nothing is guessed as zero.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .records import Usage
+
+__all__ = ["TranscriptResponse", "TranscriptSet", "read_transcripts"]
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptResponse:
+    """One model response of an agent session, counted once with its final usage."""
+
+    source: str  # "claude-code" or "codex"
+    session: str
+    response_id: str
+    timestamp: datetime | None
+    model: str | None
+    usage: Usage
+    sidechain: bool = False
+    reported_cost_micro_usd: int | None = None
+
+
+@dataclass
+class TranscriptSet:
+    """Responses read from one or more transcript files, and the problems met."""
+
+    responses: list[TranscriptResponse] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    _codex_seen: set[tuple[Any, ...]] = field(default_factory=set)
+
+    def read(self, path: Path) -> None:
+        """Read one transcript file (its kind is told from its lines)."""
+        try:
+            handle = path.open(encoding="utf-8")
+        except OSError as exc:
+            self.problems.append(f"cannot read transcript {path}: {exc.strerror or exc}")
+            return
+        with handle:
+            first = handle.readline()
+            handle.seek(0)
+            if '"token_count"' in first or '"session_meta"' in first or '"turn_context"' in first:
+                self._read_codex(path, handle)
+            else:
+                self._read_claude_code(path, handle)
+
+    # -- Claude Code ----------------------------------------------------------------------------
+
+    def _read_claude_code(self, path: Path, lines: Iterable[str]) -> None:
+        latest: dict[tuple[str, str], TranscriptResponse] = {}
+        for number, line in enumerate(lines, start=1):
+            if '"usage"' not in line:
+                continue
+            entry = self._json(path, number, line)
+            if not isinstance(entry, dict) or not isinstance(entry.get("message"), dict):
+                continue
+            message: dict[str, Any] = entry["message"]
+            usage = message.get("usage")
+            if not isinstance(usage, dict):
+                continue
+            try:
+                uncached = _count(usage, "input_tokens")
+                read = _optional(usage, "cache_read_input_tokens")
+                written = _optional(usage, "cache_creation_input_tokens")
+                normalised = Usage(
+                    input=uncached + (read or 0) + (written or 0),
+                    output=_count(usage, "output_tokens"),
+                    cache_read=read,
+                    cache_write=written,
+                )
+            except ValueError as exc:
+                self.problems.append(f"{path}:{number}: {exc}")
+                continue
+            key = (
+                str(message.get("id") or entry.get("uuid") or number),
+                str(entry.get("requestId") or ""),
+            )
+            cost = entry.get("costUSD")
+            latest[key] = TranscriptResponse(  # a later line of the same response wins
+                source="claude-code",
+                session=str(entry.get("sessionId") or path.stem),
+                response_id=":".join(key),
+                timestamp=_timestamp(entry.get("timestamp")),
+                model=message.get("model") if isinstance(message.get("model"), str) else None,
+                usage=normalised,
+                sidechain=bool(entry.get("isSidechain")),
+                reported_cost_micro_usd=round(cost * 1_000_000)
+                if isinstance(cost, int | float) and not isinstance(cost, bool)
+                else None,
+            )
+        self.responses.extend(latest.values())
+
+    # -- Codex ----------------------------------------------------------------------------------
+
+    def _read_codex(self, path: Path, lines: Iterable[str]) -> None:
+        model: str | None = None
+        session = path.stem
+        previous = (0, 0, 0, 0)
+        for number, line in enumerate(lines, start=1):
+            if (
+                '"token_count"' not in line
+                and '"turn_context"' not in line
+                and ('"session_meta"' not in line)
+            ):
+                continue
+            entry = self._json(path, number, line)
+            payload = entry.get("payload") if isinstance(entry, dict) else None
+            if not isinstance(payload, dict):
+                continue
+            kind = entry.get("type")
+            if kind == "session_meta" and isinstance(payload.get("id"), str):
+                session = payload["id"]
+            if kind == "turn_context" and isinstance(payload.get("model"), str):
+                model = payload["model"]
+            if kind != "event_msg" or payload.get("type") != "token_count":
+                continue
+            info = payload.get("info")
+            if not isinstance(info, dict):
+                continue  # rate limits only
+            if isinstance(info.get("model"), str):
+                model = info["model"]
+            totals = info.get("total_token_usage")
+            try:
+                if not isinstance(totals, dict):
+                    raise ValueError("token_count without total_token_usage")
+                current = (
+                    _count(totals, "input_tokens"),
+                    _optional(totals, "cached_input_tokens") or 0,
+                    _count(totals, "output_tokens"),
+                    _optional(totals, "reasoning_output_tokens") or 0,
+                )
+                reported_total = _optional(totals, "total_tokens")
+            except ValueError as exc:
+                self.problems.append(f"{path}:{number}: {exc}")
+                continue
+            seen = (entry.get("timestamp"), current)
+            if current == previous or seen in self._codex_seen:
+                previous = current
+                continue  # a repeated event, or a forked session's copy of its parent's
+            self._codex_seen.add(seen)
+            delta = [now - before for now, before in zip(current, previous, strict=True)]
+            if min(delta) < 0:  # a new session in the same file: totals restarted
+                delta = list(current)
+            previous = current
+            inp, cached, out, reasoning = delta
+            if (
+                reported_total is not None
+                and reasoning
+                and (reported_total == current[0] + current[2] + current[3])
+            ):
+                out += reasoning  # this writer keeps reasoning outside output_tokens
+            try:
+                usage = Usage(input=inp, output=out, cache_read=cached, reasoning=reasoning)
+            except ValueError as exc:
+                self.problems.append(f"{path}:{number}: {exc}")
+                continue
+            self.responses.append(
+                TranscriptResponse(
+                    source="codex",
+                    session=session,
+                    response_id=f"{path.name}:{number}",
+                    timestamp=_timestamp(entry.get("timestamp")),
+                    model=model,
+                    usage=usage,
+                )
+            )
+
+    def _json(self, path: Path, number: int, line: str) -> Any:
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError as exc:
+            self.problems.append(f"{path}:{number}: not JSON ({exc.msg}); line skipped")
+            return None
+
+
+def _optional(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key} is {value!r}; expected a non-negative integer")
+    return value
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    value = _optional(data, key)
+    if value is None:
+        raise ValueError(f"{key} is missing")
+    return value
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def read_transcripts(paths: Iterable[Path]) -> TranscriptSet:
+    """Read transcript files and folders (``*.jsonl`` below them), in sorted order."""
+    result = TranscriptSet()
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
+    for file in files:
+        result.read(file)
+    return result
