@@ -11,6 +11,7 @@ from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.render import TITLE, render_report
 from pytest_tokencost.session import RunState, export_tracker
 from pytest_tokencost.settings import Settings
+from pytest_tokencost.transcripts import TranscriptWatch
 
 from .adapters import AdapterContext, resolve_adapter
 from .ratio import load_ratios
@@ -32,6 +33,7 @@ def run_scenario(
     timeout_s: float = 600.0,
     base_url: str | None = None,
     ratios_file: Path | None = None,
+    transcripts: list[Path] | None = None,
 ) -> tuple[RunState, CalibrationReport]:
     """Run every case of the scenario at `path`; write token-report.json, records.jsonl and
     calibration-report.json into `output_dir`; return the run state and the report."""
@@ -56,6 +58,7 @@ def run_scenario(
             base_url=base_url,
         ),
         ratios=load_ratios(ratios_file) if ratios_file else {},
+        transcripts=TranscriptWatch(transcripts) if transcripts else None,
     )
     collector = CalibrationCollector(adapter, chosen.provenance, ratios_file)
     for case in scenario.cases:
@@ -89,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--adapter-timeout", dest="timeout_s", type=float, default=600.0)
     run.add_argument("--openai-base-url", dest="base_url", default=None)
     run.add_argument("--cost-calibration", dest="ratios_file", type=Path, default=None)
+    run.add_argument(
+        "--cost-transcripts",
+        dest="transcripts",
+        type=Path,
+        action="append",
+        default=None,
+        help="agent transcripts whose usage charges each step",
+    )
     args = parser.parse_args(argv)
     try:
         state, report = run_scenario(
@@ -100,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout_s=args.timeout_s,
             base_url=args.base_url,
             ratios_file=args.ratios_file,
+            transcripts=args.transcripts,
         )
     except TokenCostError as exc:
         print(f"calibrate: error: {exc}", file=sys.stderr)

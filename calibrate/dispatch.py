@@ -21,13 +21,16 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_tokencost.counting import counter_for
 from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.outdir import atomic_write_text
 from pytest_tokencost.records import Provenance, Usage
 from pytest_tokencost.tracker import InMemoryTokenTracker
+
+if TYPE_CHECKING:
+    from pytest_tokencost.transcripts import TranscriptWatch
 
 __all__ = [
     "DispatchError",
@@ -169,7 +172,9 @@ class TokenTrackingDispatcher:
 
     Tokens are the provider's when the inner dispatcher reports usage (`reported`), else
     counted with the model's tokenizer when the model is known (`counted`), else estimated
-    at bytes/4 (`estimated`), then scaled by `ratios` when given (`calibrated`).
+    at bytes/4 (`estimated`), then scaled by `ratios` when given (`calibrated`). With
+    `transcripts`, the agent's own logged usage inside the dispatch window wins (`reported`),
+    one record per model.
     """
 
     def __init__(
@@ -179,18 +184,28 @@ class TokenTrackingDispatcher:
         *,
         model: str | None = None,
         ratios: dict[str, tuple[float, float]] | None = None,
+        transcripts: TranscriptWatch | None = None,
     ) -> None:
         self.inner = inner
         self.tracker = tracker
         self.model = model
         self.ratios = ratios or {}
+        self.transcripts = transcripts
 
     def dispatch(self, request: DispatchRequest) -> TrackedDispatch:
         """Dispatch through `inner` and record the result."""
+        window_start = datetime.now(UTC)
         started = time.perf_counter()
         result = self.inner.dispatch(request)
         wall_ms = (time.perf_counter() - started) * 1000.0
         model = result.model or request.model or self.model
+        if self.transcripts is not None:
+            logged = self.transcripts.take(window_start, datetime.now(UTC))
+            for problem in self.transcripts.problems:  # unreadable files or lines: say so
+                if problem not in self.tracker.warnings:
+                    self.tracker.warnings.append(problem)
+            if logged:
+                return self._record_transcript(request, result, logged, wall_ms)
         if result.usage is not None:
             usage, provenance = result.usage, Provenance.REPORTED
         else:
@@ -215,3 +230,27 @@ class TokenTrackingDispatcher:
             wall_ms=wall_ms,
         )
         return TrackedDispatch(result, usage, provenance, model, wall_ms)
+
+    def _record_transcript(
+        self, request: DispatchRequest, result: DispatchResult, logged: list[Any], wall_ms: float
+    ) -> TrackedDispatch:
+        by_model: dict[str | None, Usage] = {}
+        for response in logged:
+            by_model[response.model] = by_model.get(response.model, Usage()) + response.usage
+        total = Usage()
+        for index, (model, usage) in enumerate(by_model.items()):
+            total = total + usage
+            first = index == 0  # the texts' sizes and the round trip belong to the step once
+            self.tracker.record(
+                model=model,
+                provider="anthropic" if (model or "").startswith("claude") else None,
+                usage=usage,
+                provenance=Provenance.REPORTED,
+                prompt=request.prompt if first else None,
+                artifact=result.artifact if first else None,
+                wall_ms=wall_ms if first else None,
+            )
+        models = [m for m in by_model if m]
+        return TrackedDispatch(
+            result, total, Provenance.REPORTED, models[0] if len(models) == 1 else None, wall_ms
+        )

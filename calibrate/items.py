@@ -109,6 +109,7 @@ class Harness:
         config = self._configs.get(scenario.id)
         if config is None:
             from pytest_tokencost.plugin import STATE_KEY
+            from pytest_tokencost.transcripts import TranscriptWatch
 
             from .adapters import AdapterContext
             from .runner import RunConfig
@@ -125,8 +126,17 @@ class Harness:
                 timeout_s=option("calibrate_timeout"),
                 base_url=option("calibrate_base_url"),
             )
+            transcripts = option("calibrate_transcripts")
             config = self._configs[scenario.id] = RunConfig(
-                scenario=scenario, adapter=self.adapter, context=context, ratios=self.ratios
+                scenario=scenario,
+                adapter=self.adapter,
+                context=context,
+                ratios=self.ratios,
+                transcripts=TranscriptWatch(
+                    [Path(self.config.invocation_params.dir, p) for p in transcripts]
+                )
+                if transcripts
+                else None,
             )
         return config
 

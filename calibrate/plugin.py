@@ -62,6 +62,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Default: %(default)r",
     )
     group.addoption(
+        "--cost-transcripts",
+        dest="calibrate_transcripts",
+        metavar="PATH",
+        action="append",
+        default=None,
+        help="Agent transcripts (Claude Code or Codex JSONL, files or folders) to charge each "
+        "step with the usage logged during its dispatch (reported counts). Repeatable. "
+        "Default: %(default)r",
+    )
+    group.addoption(
         "--cost-calibration",
         dest="calibrate_ratios",
         metavar="PATH",

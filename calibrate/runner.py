@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pytest_tokencost.budget import TokenBudgetExceeded
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.tracker import InMemoryTokenTracker
+from pytest_tokencost.transcripts import TranscriptWatch
 
 from .adapters import Adapter, AdapterContext
 from .dispatch import Dispatcher, DispatchError, DispatchRequest, TokenTrackingDispatcher
@@ -92,6 +93,7 @@ class RunConfig:
     adapter: Adapter
     context: AdapterContext
     ratios: dict[str, tuple[float, float]] = field(default_factory=dict)
+    transcripts: TranscriptWatch | None = None
     _dispatcher: Dispatcher | None = None
 
     def dispatcher(self) -> Dispatcher:
@@ -119,7 +121,11 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
             error=str(exc),
         )
     dispatcher = TokenTrackingDispatcher(
-        inner, tracker, model=config.context.model, ratios=config.ratios
+        inner,
+        tracker,
+        model=config.context.model,
+        ratios=config.ratios,
+        transcripts=config.transcripts,
     )
     artifacts: dict[str, str] = {}
     steps: list[StepResult] = []

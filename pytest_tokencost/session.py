@@ -273,7 +273,7 @@ class RunState:
                 for r in self.records
                 if r.reported_cost_micro_usd is not None
             ],
-            warnings=list(self.warnings),
+            warnings=list(dict.fromkeys(self.warnings)),  # each once, in order
         )
 
     def _budget_statuses(self) -> list[dict[str, Any]]:

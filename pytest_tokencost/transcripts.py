@@ -26,7 +26,7 @@ from typing import Any
 
 from .records import Usage
 
-__all__ = ["TranscriptResponse", "TranscriptSet", "read_transcripts"]
+__all__ = ["TranscriptResponse", "TranscriptSet", "TranscriptWatch", "read_transcripts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,3 +229,30 @@ def read_transcripts(paths: Iterable[Path]) -> TranscriptSet:
     for file in files:
         result.read(file)
     return result
+
+
+class TranscriptWatch:
+    """The responses an agent logged in a time window, each handed out once.
+
+    Used by wet calibration runs (``--cost-transcripts``): after each dispatch, the responses
+    whose timestamps fall inside its window are that step's real usage. The transcripts are
+    re-read every time, as the agent keeps appending to them.
+    """
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.paths = list(paths)
+        self._taken: set[tuple[str, str]] = set()
+        self.problems: list[str] = []
+
+    def take(self, start: datetime, end: datetime) -> list[TranscriptResponse]:
+        """Responses stamped within [start, end] not handed out before."""
+        found = read_transcripts(self.paths)
+        self.problems = found.problems
+        chosen = []
+        for response in found.responses:
+            key = (response.session, response.response_id)
+            stamp = response.timestamp
+            if stamp is not None and start <= stamp <= end and key not in self._taken:
+                self._taken.add(key)
+                chosen.append(response)
+        return chosen

@@ -6,7 +6,11 @@ truth, writing the artifact and then the done marker. Per case it can misbehave 
 agents do:
 
     python agent_responder.py DISPATCH_DIR SCENARIO_DIR --seconds 30 \
-        --slow case-02=1.5 --partial case-03 --missing case-04
+        --slow case-02=1.5 --partial case-03 --missing case-04 [--transcript FILE]
+
+With --transcript it also logs each answer the way Claude Code does (one JSONL line with
+`message.usage`, stamped when the answer is written): 10 uncached input tokens, the prompt's
+length / 4 as cache reads, the answer's length / 4 as output tokens.
 """
 
 from __future__ import annotations
@@ -14,9 +18,31 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from calibrate.scenario import load_scenario
+
+
+def _log(transcript: Path, case: str, step: str, prompt: str, artifact: str) -> None:
+    line = {
+        "sessionId": "responder-session",
+        "requestId": f"req-{case}-{step}",
+        "type": "assistant",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "message": {
+            "id": f"msg-{case}-{step}",
+            "model": "claude-sonnet-4-5-20250929",
+            "usage": {
+                "input_tokens": 10,
+                "cache_read_input_tokens": len(prompt) // 4,
+                "cache_creation_input_tokens": 0,
+                "output_tokens": len(artifact) // 4,
+            },
+        },
+    }
+    with transcript.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
 
 
 def main() -> None:
@@ -27,6 +53,7 @@ def main() -> None:
     parser.add_argument("--slow", action="append", default=[], help="CASE=SECONDS delay")
     parser.add_argument("--partial", action="append", default=[], help="write half, no marker")
     parser.add_argument("--missing", action="append", default=[], help="never answer")
+    parser.add_argument("--transcript", type=Path, default=None, help="log usage like Claude Code")
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
     slow = {case: float(delay) for case, delay in (item.split("=") for item in args.slow)}
@@ -51,6 +78,9 @@ def main() -> None:
                     continue
                 time.sleep(slow.get(case, 0.05))
                 handle.write(artifact[len(artifact) // 2 :])
+            if args.transcript is not None:
+                prompt = Path(manifest["prompt_file"]).read_text(encoding="utf-8")
+                _log(args.transcript, case, manifest["step"], prompt, artifact)
             Path(manifest["done_file"]).touch()
         time.sleep(0.02)
 

@@ -135,3 +135,47 @@ def test_cursor_adapter_end_to_end(plugin_pytester: pytest.Pytester) -> None:
     assert by_case["case-03"]["step_count"] == 1 and by_case["case-03"]["error"]
     assert report["metrics"]["passed"] == 2
     assert report["tokens"]["totals"]["records"] == 8  # 2 cases x 4 steps; failed steps: none
+
+
+def test_transcripts_charge_each_step_with_the_agents_logged_usage(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    scenario = copy_scenario(plugin_pytester.path, cases=2)
+    dispatch = plugin_pytester.path / "dispatch"
+    transcript = plugin_pytester.path / "agent" / "session.jsonl"
+    transcript.parent.mkdir()
+    agent = _start(
+        [str(dispatch), str(scenario), "--seconds", "60", "--transcript", str(transcript)]
+    )
+    try:
+        result = plugin_pytester.runpytest_subprocess(
+            "-m",
+            "calibration",
+            "--adapter=cursor",
+            "--dispatch-dir",
+            str(dispatch),
+            "--adapter-timeout",
+            "20",
+            f"--cost-transcripts={transcript.parent}",
+        )
+    finally:
+        agent.kill()
+        agent.wait()
+    result.assert_outcomes(passed=2)
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "calibration-report.json").read_text())
+    from calibrate.scenario import load_scenario
+
+    truth = load_scenario(scenario)
+    for case in report["cases"]:
+        for step in case["steps"]:
+            prompt = (dispatch / case["case_id"] / f"{step['step']}.prompt.md").read_text()
+            artifact = truth.case(case["case_id"]).truth[step["step"]]
+            assert step["provenance"] == "reported"
+            assert step["model"] == "claude-sonnet-4-5-20250929"
+            # The responder's logged usage: 10 + cache reads of len(prompt) // 4 as input.
+            assert step["prompt_tokens"] == 10 + len(prompt) // 4
+            assert step["artifact_tokens"] == len(artifact) // 4
+    tokens = json.loads((out / "token-report.json").read_text())["summary"]
+    assert tokens["totals"]["tokens_by_provenance"].keys() == {"reported"}
+    assert tokens["by_model"]["claude-sonnet-4-5-20250929"]["records"] == 8
