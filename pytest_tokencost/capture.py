@@ -84,6 +84,7 @@ class _Call:
             usage=observed.usage,
             provenance=Provenance.REPORTED,
             reported_cost_micro_usd=observed.reported_cost_micro_usd,
+            reported_total_tokens=observed.reported_total,
         )
 
     def _partial(self, body: bytes, reason: Exception) -> None:

@@ -43,6 +43,7 @@ class ObservedUsage:
     provider: str
     kind: str
     reported_cost_micro_usd: int | None = None
+    reported_total: int | None = None
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -150,7 +151,8 @@ def _openai(
         cache_write=r.count(input_details, f"{inp}_details.cache_write_tokens", required=False),
         reasoning=r.count(output_details, f"{out}_details.reasoning_tokens", required=False),
     )
-    return ObservedUsage(result, r.model(), "openai", kind, _reported_cost(r, usage))
+    total = r.count(usage, "usage.total_tokens", required=False)
+    return ObservedUsage(result, r.model(), "openai", kind, _reported_cost(r, usage), total)
 
 
 def _anthropic_message(payload: Any) -> ObservedUsage:
@@ -191,13 +193,20 @@ def _gemini(payload: Any) -> ObservedUsage:
             )
         candidates = 0
     model = _get(payload, "modelVersion")
+    reported_total = r.count(meta, "usageMetadata.totalTokenCount", required=False)
     result = r.usage(
         input=prompt,
         output=candidates + (thoughts or 0),
         cache_read=r.count(meta, "usageMetadata.cachedContentTokenCount", required=False),
         reasoning=thoughts,
     )
-    return ObservedUsage(result, model if isinstance(model, str) else None, "google", "gemini")
+    return ObservedUsage(
+        result,
+        model if isinstance(model, str) else None,
+        "google",
+        "gemini",
+        reported_total=reported_total,
+    )
 
 
 def _decode(payload: Any) -> Any:
@@ -345,6 +354,7 @@ def usage_from_stream(events: Any) -> ObservedUsage:
                 observed.provider,
                 observed.kind,
                 observed.reported_cost_micro_usd,
+                observed.reported_total,
             )
         return observed
     if any(kind.startswith("response.") for kind in kinds):
@@ -376,7 +386,9 @@ def usage_from_stream(events: Any) -> ObservedUsage:
             ),
             None,
         )
-        return ObservedUsage(last.usage, model, "google", "gemini.stream")
+        return ObservedUsage(
+            last.usage, model, "google", "gemini.stream", reported_total=last.reported_total
+        )
     raise UnreadablePayloadError(f"cannot read usage from a stream of {sorted(kinds)} events")
 
 

@@ -126,6 +126,9 @@ class TokenRecord(BaseModel):
     partial: bool = Field(
         default=False, description="A response cut short before its usage: counts estimated."
     )
+    reported_total_tokens: int | None = Field(
+        default=None, description="The source's own total_tokens, kept to cross-check the sum."
+    )
     reported_cost_micro_usd: int | None = Field(
         default=None, description="The cost the source itself reported (OpenRouter's usage.cost)."
     )

@@ -124,6 +124,16 @@ def _notes(report: TokenReport) -> list[str]:
             f"  {check.test_id}: {check.model}: computed {_exact_usd(check.computed_micro_usd)}, "
             f"reported {_exact_usd(check.reported_micro_usd)}"
         )
+    if report.total_checks:
+        notes.append(
+            f"Total check: {len(report.total_checks)} record(s) whose source's own "
+            "total_tokens differs from input + output"
+        )
+    for total in report.total_checks[:5]:
+        notes.append(
+            f"  {total.test_id}: {total.model}: input + output {total.computed:,}, "
+            f"reported total {total.reported:,}"
+        )
     notes.extend(f"Warning: {warning}" for warning in report.warnings)
     return notes
 

@@ -21,6 +21,7 @@ __all__ = [
     "PriceInfo",
     "RunInfo",
     "TokenReport",
+    "TotalCheck",
     "load_json",
     "read_json_model",
     "read_report",
@@ -75,6 +76,17 @@ class CostCheck(BaseModel):
     agrees: bool = Field(description="Computed and reported differ by at most 1 micro-USD.")
 
 
+class TotalCheck(BaseModel):
+    """A record whose source's own total_tokens differs from its input + output."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    test_id: str | None
+    model: str | None
+    computed: int
+    reported: int
+
+
 class RunInfo(BaseModel):
     """When, where and how the run happened."""
 
@@ -104,6 +116,10 @@ class TokenReport(BaseModel):
     budgets: list[BudgetEntry] = Field(default_factory=list)
     cost_checks: list[CostCheck] = Field(
         default_factory=list, description="Records whose source reported its own cost."
+    )
+    total_checks: list[TotalCheck] = Field(
+        default_factory=list,
+        description="Records whose source's total_tokens disagrees with input + output.",
     )
     warnings: list[str] = Field(default_factory=list)
 

@@ -231,7 +231,7 @@ class RunState:
         from importlib.metadata import PackageNotFoundError, version
 
         from .pricing import Rate, price_data_version
-        from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport
+        from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport, TotalCheck
         from .summary import TokenSummary
 
         try:
@@ -272,6 +272,16 @@ class RunState:
                 )
                 for r in self.records
                 if r.reported_cost_micro_usd is not None
+            ],
+            total_checks=[
+                TotalCheck(
+                    test_id=r.test_id,
+                    model=r.model,
+                    computed=r.usage.total,
+                    reported=r.reported_total_tokens,
+                )
+                for r in self.records
+                if r.reported_total_tokens is not None and r.reported_total_tokens != r.usage.total
             ],
             warnings=list(dict.fromkeys(self.warnings)),  # each once, in order
         )

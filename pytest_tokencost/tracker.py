@@ -82,6 +82,7 @@ class _Entry(NamedTuple):
     own_step: bool
     reported_cost: int | None
     partial: bool
+    reported_total: int | None
 
 
 _REPORTED = Provenance.REPORTED
@@ -276,6 +277,7 @@ class InMemoryTokenTracker:
         provenance: Provenance | None = None,
         reported_cost_micro_usd: int | None = None,
         partial: bool = False,
+        reported_total_tokens: int | None = None,
     ) -> None:
         """Record one call or step.
 
@@ -320,6 +322,7 @@ class InMemoryTokenTracker:
             scope_step is None or (step is not None and step != scope_step),
             reported_cost_micro_usd,
             partial,
+            reported_total_tokens,
         )
         # list.append is atomic (also on free-threaded builds), so the hot path takes no lock.
         self._entries.append(entry)
@@ -406,6 +409,7 @@ class InMemoryTokenTracker:
             usage=observed.usage,
             provenance=Provenance.REPORTED,
             reported_cost_micro_usd=observed.reported_cost_micro_usd,
+            reported_total_tokens=observed.reported_total,
         )
         return observed.usage
 
@@ -474,6 +478,7 @@ class InMemoryTokenTracker:
             priced_as=price.priced_as,
             reported_cost_micro_usd=entry.reported_cost,
             partial=entry.partial,
+            reported_total_tokens=entry.reported_total,
         )
 
     def summary(self) -> TokenSummary:

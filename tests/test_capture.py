@@ -150,6 +150,12 @@ def test_async_both():
     asyncio.run(main())
 
 
+def test_inside_a_step(token_tracker):
+    with token_tracker.step("triage"):
+        oa().chat.completions.create(model="gpt-5.6-sol", messages=MESSAGES)
+    assert token_tracker.summary().by_step["triage"].records == 1
+
+
 def test_abandoned_stream():
     stream = oa().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
                                           stream_options={"include_usage": True})
@@ -195,7 +201,7 @@ def test_capture_records_every_sdk_call(
 ) -> None:
     args = ["--cost-capture", "-p", "no:cacheprovider"] + (["-n", workers] if workers else [])
     result = plugin_pytester.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
     by_test = report["summary"]["by_test"]
     chat = _usage(*ROUTES[("/v1/chat/completions", False)])
@@ -221,6 +227,7 @@ def test_capture_records_every_sdk_call(
     assert asynchronous["tokens_by_provenance"] == {
         "reported": sum(u["input"] + u["output"] for u in (chat, chat_stream, anthropic_stream))
     }
+    assert report["summary"]["by_step"]["triage"]["usage"] == chat  # the step open at the call
     # The abandoned stream is recorded, as partial with estimated counts, not dropped.
     records = [
         json.loads(line)
@@ -235,6 +242,6 @@ def test_capture_records_every_sdk_call(
 def test_without_the_option_nothing_is_captured(
     replay: ProviderReplay, plugin_pytester: pytest.Pytester
 ) -> None:
-    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=8)
+    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "not step")
+    result.assert_outcomes(passed=8, deselected=1)
     assert not (plugin_pytester.path / ".tokencost").exists()

@@ -150,6 +150,10 @@ def test_corpus_file_gives_the_documented_usage(corpus: Path, name: str) -> None
             usage,
             cost,
         ), f"{name} #{index}"
+        # Where the source states its own total, ours (input + output) is the same: no cache
+        # or reasoning token was counted twice or dropped.
+        if observed.reported_total is not None:
+            assert observed.reported_total == observed.usage.total, f"{name} #{index}"
 
 
 OPENROUTER_TEST = """
@@ -186,3 +190,19 @@ def test_a_reported_cost_is_kept_and_cross_checked(
             check["computed_micro_usd"] is not None
             and abs(check["computed_micro_usd"] - check["reported_micro_usd"]) <= 1
         )
+
+
+def test_a_total_that_disagrees_is_listed(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile("""
+        def test_a(token_tracker):
+            token_tracker.observe({"object": "chat.completion", "model": "gpt-4o", "usage": {
+                "prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 9}})
+    """)
+    result = plugin_pytester.runpytest("--cost-report")
+    result.stdout.fnmatch_lines(
+        [
+            "Total check: 1 record(s) whose source's own total_tokens differs from input + output",
+            "  test_a_total_that_disagrees_is_listed.py::test_a: gpt-4o: input + output 8, "
+            "reported total 9",
+        ]
+    )
