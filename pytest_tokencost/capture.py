@@ -76,16 +76,7 @@ class _Call:
         except Exception as exc:  # capture must never break the caller's test
             self.tracker.warnings.append(f"capture: could not read a response: {exc}")
             return
-        self.tracker.record(
-            step=self.step,
-            case=self.case,
-            model=observed.model,
-            provider=observed.provider,
-            usage=observed.usage,
-            provenance=Provenance.REPORTED,
-            reported_cost_micro_usd=observed.reported_cost_micro_usd,
-            reported_total_tokens=observed.reported_total,
-        )
+        self.tracker.record_observed(observed, step=self.step, case=self.case)
 
     def _partial(self, body: bytes, reason: Exception) -> None:
         """A stream cut before its usage: estimate from the request and what did arrive."""

@@ -82,11 +82,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 usage=response.usage,
                 provenance=Provenance.REPORTED,
                 timestamp=when,
-                cost_micro_usd=price.total_micro_usd,
-                input_cost_micro_usd=price.input_micro_usd,
-                output_cost_micro_usd=price.output_micro_usd,
-                price_source=price.source,
-                priced_as=price.priced_as,
+                **price.record_fields(),
                 reported_cost_micro_usd=response.reported_cost_micro_usd,
             )
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -98,6 +98,16 @@ class Price:
     output_micro_usd: int | None
     source: PriceSource
     priced_as: str | None = None
+
+    def record_fields(self) -> dict[str, Any]:
+        """The cost fields of a `TokenRecord` priced this way."""
+        return {
+            "cost_micro_usd": self.total_micro_usd,
+            "input_cost_micro_usd": self.input_micro_usd,
+            "output_cost_micro_usd": self.output_micro_usd,
+            "price_source": self.source,
+            "priced_as": self.priced_as,
+        }
 
 
 _NOT_RECORDED = Price(None, None, None, PriceSource.NOT_RECORDED)

@@ -19,7 +19,7 @@ from .budget import BudgetScope, Channel, TokenBudgetExceeded, limits_from_kwarg
 from .counting import counter_for
 from .errors import TokenCostError
 from .pricing import Price, Pricer
-from .providers import usage_from
+from .providers import ObservedUsage, usage_from
 from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .summary import TokenSummary
 
@@ -401,6 +401,13 @@ class InMemoryTokenTracker:
         `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
         """
         observed = usage_from(response)
+        self.record_observed(observed, step=step, case=case)
+        return observed.usage
+
+    def record_observed(
+        self, observed: ObservedUsage, *, step: str | None = None, case: str | None = None
+    ) -> None:
+        """Record what a provider payload said (usage, model, provider, its own cost/total)."""
         self.record(
             step=step,
             case=case,
@@ -411,7 +418,6 @@ class InMemoryTokenTracker:
             reported_cost_micro_usd=observed.reported_cost_micro_usd,
             reported_total_tokens=observed.reported_total,
         )
-        return observed.usage
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -471,11 +477,7 @@ class InMemoryTokenTracker:
             artifact_bytes=entry.artifact_bytes,
             timestamp=timestamp,
             wall_ms=entry.wall_ms,
-            cost_micro_usd=price.total_micro_usd,
-            input_cost_micro_usd=price.input_micro_usd,
-            output_cost_micro_usd=price.output_micro_usd,
-            price_source=price.source,
-            priced_as=price.priced_as,
+            **price.record_fields(),
             reported_cost_micro_usd=entry.reported_cost,
             partial=entry.partial,
             reported_total_tokens=entry.reported_total,
