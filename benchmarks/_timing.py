@@ -24,6 +24,18 @@ def per_call_seconds(func: Callable[[], object], number: int, repeat: int = 7) -
     return min(timeit.repeat(func, number=number, repeat=repeat)) / number
 
 
+def interleaved_per_call(
+    funcs: dict[str, Callable[[], object]], number: int, rounds: int = 15
+) -> dict[str, float]:
+    """Best per-call time of each function, their batches alternating round by round, so that
+    a noisy spell of the machine hits every function alike."""
+    best = dict.fromkeys(funcs, float("inf"))
+    for _ in range(rounds):
+        for name, func in funcs.items():
+            best[name] = min(best[name], timeit.timeit(func, number=number) / number)
+    return best
+
+
 @dataclass(frozen=True)
 class CommandTimes:
     """Wall and CPU seconds of every run of one command."""

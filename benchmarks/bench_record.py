@@ -5,7 +5,7 @@ python benchmarks/bench_record.py
 
 from __future__ import annotations
 
-from _timing import per_call_seconds
+from _timing import interleaved_per_call
 
 from pytest_tokencost import InMemoryTokenTracker, Usage
 
@@ -23,10 +23,10 @@ def main() -> None:
     def record() -> None:
         tracker.record(model="gpt-4o", usage=usage)
 
-    base = per_call_seconds(baseline, N)
-    bare = per_call_seconds(record, N)
+    best = interleaved_per_call({"base": baseline, "bare": record}, N // 10)
+    base, bare = best["base"], best["bare"]
     with tracker.case("case-1"), tracker.step("triage"):
-        scoped = per_call_seconds(record, N)
+        scoped = interleaved_per_call({"scoped": record}, N // 10)["scoped"]
     print(f"list.append(tuple):            {base * 1e6:7.3f} us  (baseline)")
     print(f"tracker.record(usage=...):     {bare * 1e6:7.3f} us  = {bare / base:5.1f}x baseline")
     print(

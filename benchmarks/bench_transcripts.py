@@ -59,11 +59,15 @@ def main() -> None:
         started = time.perf_counter()
         transcripts = read_transcripts([path])
         ours = time.perf_counter() - started
-    print(f"{megabytes:.1f} MB transcript ({copies} copies of the corpus lines, "
-          f"{len(transcripts.responses):,} unique responses):")
+    print(
+        f"{megabytes:.1f} MB transcript ({copies} copies of the corpus lines, "
+        f"{len(transcripts.responses):,} unique responses):"
+    )
     print(f"  json.loads of every line: {megabytes / baseline:7.1f} MB/s  (baseline)")
-    print(f"  read_transcripts:         {megabytes / ours:7.1f} MB/s  = "
-          f"{baseline / ours:.2f}x the baseline's throughput")
+    print(
+        f"  read_transcripts:         {megabytes / ours:7.1f} MB/s  = "
+        f"{baseline / ours:.2f}x the baseline's throughput"
+    )
 
 
 if __name__ == "__main__":
