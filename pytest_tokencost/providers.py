@@ -222,13 +222,29 @@ def _decode(payload: Any) -> Any:
     return payload
 
 
-def usage_from(payload: Any) -> ObservedUsage:
-    """Normalised usage, model and provider of one provider response.
+def usage_from(payload: Any, provider: str | None = None) -> ObservedUsage:
+    """Normalised usage, model and provider of one provider response (or a list of stream
+    chunks/events).
 
-    Accepts the OpenAI SDK's `ChatCompletion` and `Response`, the Anthropic SDK's `Message`, their
-    plain-dict forms and their JSON text.
+    Accepts the OpenAI SDK's `ChatCompletion` and `Response`, the Anthropic SDK's `Message`,
+    Gemini responses, their plain-dict forms and their JSON text. `provider` names who served
+    the call (``"openrouter"`` for a gateway, so that its prices apply) and tells how to read a
+    payload that does not say what it is (``"anthropic"`` for a message without ``type``).
     """
-    payload = _decode(payload)
+    observed = _read(_decode(payload), provider)
+    if provider is None or provider == observed.provider:
+        return observed
+    return ObservedUsage(
+        observed.usage,
+        observed.model,
+        provider,
+        observed.kind,
+        observed.reported_cost_micro_usd,
+        observed.reported_total,
+    )
+
+
+def _read(payload: Any, provider: str | None) -> ObservedUsage:
     object_type = _get(payload, "object")
     message_type = _get(payload, "type")
     usage = _get(payload, "usage")
@@ -244,6 +260,10 @@ def usage_from(payload: Any) -> ObservedUsage:
         return _gemini(payload)
     if isinstance(payload, list):
         return usage_from_stream(payload)
+    if provider == "anthropic" and _get(usage, "input_tokens") is not _MISSING:
+        return _anthropic_message(payload)
+    if provider is not None and _get(usage, "input_tokens") is not _MISSING:
+        return _openai(payload, "openai.responses", "OpenAI Responses response", "input", "output")
     raise UnreadablePayloadError(
         f"cannot read usage from {type(payload).__name__}: not an OpenAI ChatCompletion "
         "(object='chat.completion'), OpenAI Response (object='response'), Anthropic Message "

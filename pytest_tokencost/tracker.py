@@ -53,7 +53,14 @@ class TokenTracker(Protocol):
         """Record one call or step, from a known `usage` or from `prompt`/`artifact` texts."""
         ...
 
-    def observe(self, response: Any, *, step: str | None = None, case: str | None = None) -> Usage:
+    def observe(
+        self,
+        response: Any,
+        *,
+        step: str | None = None,
+        case: str | None = None,
+        provider: str | None = None,
+    ) -> Usage:
         """Record the usage a provider reported in `response`; return it."""
         ...
 
@@ -394,13 +401,22 @@ class InMemoryTokenTracker:
         )
         return usage, sizes[0], sizes[1], counter.provenance
 
-    def observe(self, response: Any, *, step: str | None = None, case: str | None = None) -> Usage:
-        """Record the usage reported in an OpenAI or Anthropic response (object, dict or JSON).
+    def observe(
+        self,
+        response: Any,
+        *,
+        step: str | None = None,
+        case: str | None = None,
+        provider: str | None = None,
+    ) -> Usage:
+        """Record the usage reported in a provider response (object, dict, JSON, or a list of
+        stream chunks/events).
 
-        The model and provider are taken from the response. Raises
+        The model and provider are taken from the response (`provider` overrides the latter,
+        e.g. ``"openrouter"`` for a gateway, and helps read an untyped payload). Raises
         `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
         """
-        observed = usage_from(response)
+        observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case)
         return observed.usage
 

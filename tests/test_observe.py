@@ -165,3 +165,26 @@ def test_reasoning_and_cache_parts_are_not_double_counted() -> None:
     )
     assert observed.usage == Usage(input=100, output=50, cache_read=80, reasoning=30)
     assert observed.usage.total == 150
+
+
+def test_a_provider_hint_names_the_provider_and_reads_untyped_payloads() -> None:
+    untyped = {
+        "model": "claude-sonnet-4",
+        "usage": {"input_tokens": 3, "output_tokens": 10, "cache_read_input_tokens": 100},
+    }
+    with pytest.raises(UnreadablePayloadError):
+        usage_from(untyped)
+    observed = usage_from(untyped, provider="anthropic")
+    assert (observed.usage.input, observed.provider) == (103, "anthropic")
+    gateway = usage_from(
+        {
+            "object": "chat.completion",
+            "model": "openai/gpt-4o",
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+        },
+        "openrouter",
+    )
+    assert (gateway.provider, gateway.kind) == ("openrouter", "openai.chat")
+    tracker = InMemoryTokenTracker()
+    tracker.observe(untyped, provider="anthropic")
+    assert tracker.records()[0].provider == "anthropic"
