@@ -56,7 +56,7 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the case; fail when a step errored or a scored field did not match."""
-        from pytest_tokencost.plugin import tracker_for_item
+        from pytest_tokencost.item_hooks import tracker_for_item
 
         from .runner import run_case
 

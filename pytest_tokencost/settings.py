@@ -7,10 +7,8 @@ string work, and the price file (which needs pydantic) is only read when one is 
 from __future__ import annotations
 
 import argparse
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 __all__ = [
     "DEFAULT_DIR",
@@ -25,11 +23,12 @@ DEFAULT_DIR = ".tokencost"
 DEFAULT_RATE_TEXT = "3,15"
 REPORT_KINDS = ("term", "json")
 _NUMBER = r"\s*\d+(?:\.\d+)?\s*"
-_RATE = re.compile(rf"^{_NUMBER},{_NUMBER}$")
+_RATE = rf"^{_NUMBER},{_NUMBER}$"
 
 
-@dataclass(frozen=True)
-class ReportTarget:
+# NamedTuples, not dataclasses: this module loads at every pytest start, and a frozen
+# dataclass costs several times more to define.
+class ReportTarget(NamedTuple):
     """One `--cost-report` value: a kind (`term`, `json`) and, for `json`, an optional path."""
 
     kind: str
@@ -72,21 +71,26 @@ def parse_positive(value: str) -> float:
 
 def parse_rate(value: str) -> str:
     """argparse `type=` for `--cost-default-rate`: ``INPUT,OUTPUT`` USD per million tokens."""
-    if not _RATE.match(value):
+    import re
+
+    if not re.match(_RATE, value):
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a rate; give INPUT,OUTPUT in USD per million tokens, e.g. 3,15"
         )
     return value
 
 
-class _Config(Protocol):
-    @property
-    def rootpath(self) -> Path: ...
-    @property
-    def invocation_params(self) -> Any: ...
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def getoption(self, name: str) -> Any: ...
-    def getini(self, name: str) -> Any: ...
+    class _Config(Protocol):
+        @property
+        def rootpath(self) -> Path: ...
+        @property
+        def invocation_params(self) -> Any: ...
+
+        def getoption(self, name: str) -> Any: ...
+        def getini(self, name: str) -> Any: ...
 
 
 def _ini_bool(value: Any) -> bool:
@@ -95,8 +99,7 @@ def _ini_bool(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything the plugin was told, resolved: command line > ini > default."""
 
     output_dir: Path

@@ -11,6 +11,7 @@ import tabulate
 
 import calibrate.items
 import pytest_tokencost.cli
+import pytest_tokencost.item_hooks
 import pytest_tokencost.render
 import pytest_tokencost.session
 import pytest_tokencost.tracker
@@ -24,6 +25,7 @@ _KEEP = (
     genai_prices.data,
     tabulate,
     pytest_tokencost.cli,
+    pytest_tokencost.item_hooks,
     pytest_tokencost.render,
     pytest_tokencost.session,
     pytest_tokencost.tracker,
