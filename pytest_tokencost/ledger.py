@@ -143,15 +143,15 @@ class BudgetLedger:
 
     def reserve(self, amounts: Mapping[Channel, int]) -> None:
         """Set `amounts` aside if they fit on every channel; else raise and reserve nothing."""
-        params = [(a, a, self.run_id, ch.value, a) for ch, a in amounts.items() if a]
+        wanted = {channel.value: amount for channel, amount in amounts.items() if amount}
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                for amount, _, run_id, channel, _ in params:
+                for channel, amount in wanted.items():
                     row = self._db.execute(
                         "SELECT total, free, committed, reserved FROM pools "
                         "WHERE run_id = ? AND channel = ?",
-                        (run_id, channel),
+                        (self.run_id, channel),
                     ).fetchone()
                     if row is not None and amount > row[1]:
                         self._db.execute("ROLLBACK")
@@ -160,8 +160,8 @@ class BudgetLedger:
                         )
                 self._db.executemany(
                     "UPDATE pools SET reserved = reserved + ?, free = free - ? "
-                    "WHERE run_id = ? AND channel = ? AND ? > 0",
-                    params,
+                    "WHERE run_id = ? AND channel = ?",
+                    [(a, a, self.run_id, channel) for channel, a in wanted.items()],
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:

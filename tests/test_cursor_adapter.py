@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,21 +18,24 @@ from .conftest import copy_scenario
 RESPONDER = Path(__file__).with_name("agent_responder.py")
 
 
-def _start(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, str(RESPONDER), *args])
+@contextmanager
+def _responder(args: list[str]) -> Iterator[None]:
+    """Runs `agent_responder.py` (the stand-in agent) with `args` for the block's duration."""
+    agent = subprocess.Popen([sys.executable, str(RESPONDER), *args])
+    try:
+        yield
+    finally:
+        agent.kill()
+        agent.wait()
 
 
 def test_file_dispatch_round_trip_and_manifest(tmp_path: Path) -> None:
     scenario = copy_scenario(tmp_path, cases=1)
     dispatch = tmp_path / "dispatch"
-    agent = _start([str(dispatch), str(scenario), "--seconds", "20"])
-    try:
+    with _responder([str(dispatch), str(scenario), "--seconds", "20"]):
         dispatcher = FileDispatcher(dispatch, timeout_s=15, poll_s=0.02)
         request = DispatchRequest("ptp-mock", "case-01", "recall", "Which incident is it?")
         result = dispatcher.dispatch(request)
-    finally:
-        agent.kill()
-        agent.wait()
     assert result.artifact.startswith("matched_incident: INC-1184\n")
     manifest = json.loads((dispatch / "case-01" / "recall.request.json").read_text())
     assert manifest["prompt_file"].endswith("case-01/recall.prompt.md")
@@ -88,7 +93,7 @@ def test_ids_cannot_escape_the_dispatch_folder(tmp_path: Path) -> None:
 def test_cursor_adapter_end_to_end(plugin_pytester: pytest.Pytester) -> None:
     scenario = copy_scenario(plugin_pytester.path, cases=4)
     dispatch = plugin_pytester.path / "dispatch"
-    agent = _start(
+    with _responder(
         [
             str(dispatch),
             str(scenario),
@@ -101,8 +106,7 @@ def test_cursor_adapter_end_to_end(plugin_pytester: pytest.Pytester) -> None:
             "--missing",
             "case-04",
         ]
-    )
-    try:
+    ):
         result = plugin_pytester.runpytest_subprocess(
             "-m",
             "calibration",
@@ -113,9 +117,6 @@ def test_cursor_adapter_end_to_end(plugin_pytester: pytest.Pytester) -> None:
             "2.5",
             "--cost-report",
         )
-    finally:
-        agent.kill()
-        agent.wait()
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(
         [
@@ -144,10 +145,9 @@ def test_transcripts_charge_each_step_with_the_agents_logged_usage(
     dispatch = plugin_pytester.path / "dispatch"
     transcript = plugin_pytester.path / "agent" / "session.jsonl"
     transcript.parent.mkdir()
-    agent = _start(
+    with _responder(
         [str(dispatch), str(scenario), "--seconds", "60", "--transcript", str(transcript)]
-    )
-    try:
+    ):
         result = plugin_pytester.runpytest_subprocess(
             "-m",
             "calibration",
@@ -158,9 +158,6 @@ def test_transcripts_charge_each_step_with_the_agents_logged_usage(
             "20",
             f"--cost-transcripts={transcript.parent}",
         )
-    finally:
-        agent.kill()
-        agent.wait()
     result.assert_outcomes(passed=2)
     out = plugin_pytester.path / ".tokencost"
     report = json.loads((out / "calibration-report.json").read_text())
