@@ -284,9 +284,7 @@ class Pricer:
         resolved = self._resolve(model, provider, timestamp)
         if resolved is None:
             return None
-        calc = resolved.calc(usage, timestamp)
-        total = to_micro_usd(calc.total * 1_000_000)
-        input_cost = to_micro_usd(calc.input * 1_000_000)
+        total, input_cost = resolved.micro_usd(usage, timestamp)
         # Units without a direction (web searches, per-request fees) are in the output part.
         return Price(
             total, input_cost, total - input_cost, PriceSource.GENAI_PRICES, resolved.priced_as
