@@ -49,6 +49,18 @@ def _ratio(args: argparse.Namespace) -> int:
 INGEST_LABELS = {"test": "session", "case": "day", "step": "source"}
 
 
+def _transcript_files(paths: Sequence[Path]) -> None:
+    """Refuse, before reading anything, paths that do not exist and folders without JSONL."""
+    for path in paths:
+        if not path.exists():
+            raise TokenCostError(f"no such file or folder: {path}")
+        if path.is_dir() and next(path.rglob("*.jsonl"), None) is None:
+            raise TokenCostError(
+                f"no *.jsonl transcript in folder {path} (Claude Code keeps them in "
+                "~/.claude/projects, Codex in ~/.codex/sessions)"
+            )
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -58,7 +70,18 @@ def _ingest(args: argparse.Namespace) -> int:
     from .settings import Settings
     from .transcripts import read_transcripts
 
+    _transcript_files(args.paths)
     transcripts = read_transcripts(args.paths)
+    if not transcripts.responses and transcripts.problems:
+        raise TokenCostError(
+            f"no usage could be read from {', '.join(map(str, args.paths))}: "
+            f"{transcripts.problems[0]}"
+            + (
+                f" (and {len(transcripts.problems) - 1} more)"
+                if len(transcripts.problems) > 1
+                else ""
+            )
+        )
     state = RunState(
         Settings(output_dir=args.out.resolve()),
         writes_files=True,
@@ -88,12 +111,39 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     state.add_records(records)
     state.warnings.extend(transcripts.problems)
+    notes: list[str] = []
+    if transcripts.skipped_synthetic:
+        notes.append(
+            f"{transcripts.skipped_synthetic} zero-usage <synthetic> line(s) skipped (API errors "
+            "Claude Code logged; no request was billed)"
+        )
+    if transcripts.repeated_responses:
+        notes.append(
+            f"{transcripts.repeated_responses} response(s) met again in another file (resumed "
+            "sessions copy earlier responses) counted once"
+        )
+    if transcripts.repeated_files:
+        notes.append(f"{transcripts.repeated_files} file(s) given more than once read once")
+    state.warnings.extend(notes)  # in the report too: what was left out, and why
     report = state.finish(0)
-    assert report is not None
     print(f" {TITLE} ".center(76, "="))
+    if report is None:  # nothing recorded (only lines without usage, or skipped ones)
+        print(f"0 responses from {len(args.paths)} path(s): no tokens recorded")
+        for note in notes:
+            print(f"Note: {note}")
+        return 0
     print(f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}")
     for line in render_report(report, labels=INGEST_LABELS):
         print(line)
+    if transcripts.problems:
+        # The report is written and lists each problem; the exit status says it is incomplete.
+        print(
+            f"tokencost: error: {len(transcripts.problems)} unreadable input(s) in the "
+            f"transcripts (listed above as warnings, and in {args.out}); first: "
+            f"{transcripts.problems[0]}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -135,7 +185,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ratio.set_defaults(run=_ratio)
     ingest = commands.add_parser(
-        "ingest", help="token report of Claude Code and Codex transcripts (JSONL files/folders)"
+        "ingest",
+        help="token report of Claude Code and Codex transcripts (JSONL files/folders); exit "
+        "status 2 when some input could not be read (the report still lists it)",
     )
     ingest.add_argument("paths", type=Path, nargs="+", help="transcript files or folders")
     ingest.add_argument(
