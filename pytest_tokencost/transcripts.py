@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -108,42 +109,46 @@ class TranscriptSet:
             return
         self._files_read.add(real)
         try:
-            handle = path.open(encoding="utf-8", newline="")
+            handle = path.open("rb")
         except OSError as exc:
             self.problems.append(f"cannot read transcript {path}: {exc.strerror or exc}")
             return
         with handle:
-            if not self._is_text(path):
+            try:
+                head = handle.read(8192)
+                handle.seek(0)
+            except OSError as exc:
+                self.problems.append(f"cannot read transcript {path}: {exc.strerror or exc}")
                 return
-            first = handle.readline()
-            handle.seek(0)
+            if b"\x00" in head:
+                self.problems.append(f"{path}: a binary file, not a JSONL transcript; skipped")
+                return
+            first = head.split(b"\n", 1)[0]
             lines = self._lines(path, handle)
-            if '"token_count"' in first or '"session_meta"' in first or '"turn_context"' in first:
+            if (
+                b'"token_count"' in first
+                or b'"session_meta"' in first
+                or b'"turn_context"' in first
+            ):
                 self._read_codex(path, lines)
             else:
                 self._read_claude_code(path, lines)
 
-    def _is_text(self, path: Path) -> bool:
-        try:
-            with path.open("rb") as raw:
-                head = raw.read(8192)
-        except OSError as exc:
-            self.problems.append(f"cannot read transcript {path}: {exc.strerror or exc}")
-            return False
-        if b"\x00" in head:
-            self.problems.append(f"{path}: a binary file, not a JSONL transcript; skipped")
-            return False
-        return True
-
-    def _lines(self, path: Path, handle: IO[str]) -> Iterator[tuple[int, str]]:
+    def _lines(self, path: Path, handle: IO[bytes]) -> Iterator[tuple[int, str]]:
+        """Numbered lines, decoded one by one so that a bad byte names its own line."""
         number = 0
         try:
-            for number, line in enumerate(handle, start=1):  # number: also after the loop
-                yield number, line
-        except UnicodeDecodeError as exc:
+            for number, raw in enumerate(handle, start=1):  # number: also used below
+                try:
+                    yield number, raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.problems.append(
+                        f"{path}:{number}: not UTF-8 text ({exc.reason}); line skipped"
+                    )
+        except OSError as exc:
             self.problems.append(
-                f"{path}:{number + 1}: not UTF-8 text ({exc.reason}); the rest of the file "
-                "is skipped"
+                f"{path}:{number + 1}: cannot read on ({exc.strerror or exc}); the rest of the "
+                "file is skipped"
             )
 
     # -- Claude Code ----------------------------------------------------------------------------
@@ -382,15 +387,14 @@ def _timestamp(value: Any) -> datetime | None:
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
+_LEADING_STAMP = re.compile(r'\{\s*"timestamp"\s*:\s*"([^"]*)"')
+
+
 def _line_timestamp(line: str) -> datetime | None:
-    """The top-level ``timestamp`` of a Codex line, read without parsing the whole line
-    (Codex writes it first)."""
-    start = line.find('"timestamp":"')
-    if start < 0 or start > 64:
-        return None
-    start += len('"timestamp":"')
-    end = line.find('"', start)
-    return _timestamp(line[start:end]) if end > start else None
+    """The top-level ``timestamp`` of a Codex line, which Codex writes first, read without
+    parsing the whole line."""
+    match = _LEADING_STAMP.match(line)
+    return _timestamp(match.group(1)) if match else None
 
 
 def read_transcripts(paths: Iterable[Path]) -> TranscriptSet:
