@@ -134,31 +134,43 @@ class TranscriptSet:
             else:
                 self._read_claude_code(path, lines)
 
-    def _lines(self, path: Path, handle: IO[bytes]) -> Iterator[tuple[int, str]]:
-        """Numbered lines, decoded one by one so that a bad byte names its own line."""
+    def _lines(self, path: Path, handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+        """Numbered raw lines: only the lines a reader needs are decoded (see `_text`)."""
         number = 0
         try:
             for number, raw in enumerate(handle, start=1):  # number: also used below
-                try:
-                    yield number, raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    self.problems.append(
-                        f"{path}:{number}: not UTF-8 text ({exc.reason}); line skipped"
-                    )
+                yield number, raw
         except OSError as exc:
             self.problems.append(
                 f"{path}:{number + 1}: cannot read on ({exc.strerror or exc}); the rest of the "
                 "file is skipped"
             )
 
+    def _text(self, path: Path, number: int, raw: bytes) -> str | None:
+        """A line as text; a bad byte is a problem named by its own line."""
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.problems.append(f"{path}:{number}: not UTF-8 text ({exc.reason}); line skipped")
+            return None
+
+    def _torn(self, path: Path, number: int, raw: bytes) -> None:
+        """A last line without its newline is checked even when it holds no usage."""
+        if not raw.endswith(b"\n"):
+            line = self._text(path, number, raw)
+            if line is not None and line.strip():
+                self._json(path, number, line)
+
     # -- Claude Code ----------------------------------------------------------------------------
 
-    def _read_claude_code(self, path: Path, lines: Iterable[tuple[int, str]]) -> None:
+    def _read_claude_code(self, path: Path, lines: Iterable[tuple[int, bytes]]) -> None:
         latest: dict[tuple[str, str], TranscriptResponse] = {}
-        for number, line in lines:
-            if '"usage"' not in line:
-                if not line.endswith("\n"):
-                    self._json(path, number, line)  # a torn last line is reported all the same
+        for number, raw in lines:
+            if b'"usage"' not in raw:  # most lines of a session: skipped without decoding
+                self._torn(path, number, raw)
+                continue
+            line = self._text(path, number, raw)
+            if line is None:
                 continue
             entry = self._json(path, number, line)
             if not isinstance(entry, dict) or not isinstance(entry.get("message"), dict):
@@ -230,25 +242,26 @@ class TranscriptSet:
 
     # -- Codex ----------------------------------------------------------------------------------
 
-    def _read_codex(self, path: Path, lines: Iterable[tuple[int, str]]) -> None:
+    def _read_codex(self, path: Path, lines: Iterable[tuple[int, bytes]]) -> None:
         model: str | None = None
         session: str | None = None
         previous = (0, 0, 0, 0)
         fork_burst: datetime | None = None  # while set, lines belong to a fork's copied history
-        for number, line in lines:
-            stamp = None
+        for number, raw in lines:
             if fork_burst is not None:
-                stamp = _line_timestamp(line)
+                stamp = _line_timestamp(raw[:200].decode("utf-8", "replace"))
                 # A later line ends the copied burst: the fork's own turns begin, for good.
                 burst_over = stamp is None or stamp - fork_burst > _FORK_BURST
                 fork_burst = None if burst_over else stamp
             if (
-                '"token_count"' not in line
-                and '"turn_context"' not in line
-                and ('"session_meta"' not in line)
+                b'"token_count"' not in raw
+                and b'"turn_context"' not in raw
+                and b'"session_meta"' not in raw
             ):
-                if not line.endswith("\n"):
-                    self._json(path, number, line)
+                self._torn(path, number, raw)
+                continue
+            line = self._text(path, number, raw)
+            if line is None:
                 continue
             entry = self._json(path, number, line)
             payload = entry.get("payload") if isinstance(entry, dict) else None
@@ -342,11 +355,20 @@ def _claude_usage(usage: dict[str, Any]) -> Usage:
     )
     tools = usage.get("server_tool_use")
     searches = _optional(tools, "web_search_requests") if isinstance(tools, dict) else None
-    return Usage(
+    output = _count(usage, "output_tokens")
+    if one_hour is not None and one_hour > (written or 0):
+        raise ValueError(
+            f"cache_creation.ephemeral_1h_input_tokens ({one_hour}) exceeds "
+            f"cache_creation_input_tokens ({written})"
+        )
+    # Every count is checked above and input holds the cache parts by construction, so the
+    # model's own validation (a few microseconds a line, on every line) is not needed.
+    return Usage.model_construct(
         input=uncached + (read or 0) + (written or 0),
-        output=_count(usage, "output_tokens"),
+        output=output,
         cache_read=read,
         cache_write=written,
+        reasoning=None,
         cache_write_1h=one_hour,
         web_searches=searches,
     )

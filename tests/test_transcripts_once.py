@@ -225,7 +225,10 @@ def test_binary_and_non_utf8_files_are_listed(tmp_path: Path) -> None:
     latin = tmp_path / "b.jsonl"
     latin.write_bytes(
         (_line("m1", input_tokens=10, output_tokens=5) + "\n").encode()
-        + '{"message": {"id": "caf\u00e9"}}\n'.encode("latin-1")
+        + _line("caf\u00e9", input_tokens=1, output_tokens=1)
+        .replace("\\u00e9", "\u00e9")
+        .encode("latin-1")
+        + b"\n"
     )
     transcripts = read_transcripts([tmp_path])
     assert [r.usage.input for r in transcripts.responses] == [10]
