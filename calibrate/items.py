@@ -5,7 +5,7 @@ Imported only when ``--adapter`` is given (see `calibrate.plugin`).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 HARNESS_KEY = pytest.StashKey["Harness"]()
 RESULT_KEY = pytest.StashKey["CaseResult"]()
+#: The name under which a case's result rides in its test payload's extensions.
+EXTENSION = "calibration"
 
 
 class CaseFailed(Exception):
@@ -56,13 +58,18 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the case; fail when a step errored or a scored field did not match."""
-        from pytest_tokencost.item_hooks import tracker_for_item
+        from pytest_tokencost.plugin import add_test_extension, tracker_for_item
 
         from .runner import run_case
 
         harness = self.config.stash[HARNESS_KEY]
         result = run_case(harness.run_config(self.scenario), self.case, tracker_for_item(self))
         self.stash[RESULT_KEY] = result
+        add_test_extension(
+            self,
+            EXTENSION,
+            {"scenario": self.scenario.id, "result": result.model_dump(mode="json")},
+        )
         if not result.passed:
             raise CaseFailed(result)
 
@@ -108,7 +115,7 @@ class Harness:
         """The run configuration of a scenario, made once per process."""
         config = self._configs.get(scenario.id)
         if config is None:
-            from pytest_tokencost.plugin import STATE_KEY
+            from pytest_tokencost.plugin import run_state
             from pytest_tokencost.transcripts import TranscriptWatch
 
             from .adapters import AdapterContext
@@ -116,7 +123,7 @@ class Harness:
 
             option = self.config.getoption
             dispatch = option("calibrate_dispatch_dir")
-            output_dir = self.config.stash[STATE_KEY].settings.output_dir
+            output_dir = run_state(self.config).settings.output_dir
             context = AdapterContext(
                 scenario=scenario,
                 model=option("calibrate_model"),
@@ -140,33 +147,23 @@ class Harness:
             )
         return config
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Put a case's result on its call report (it travels through xdist on it)."""
-        report = yield
-        if call.when == "call" and isinstance(item, CaseItem) and RESULT_KEY in item.stash:
-            report.calibration = {  # type: ignore[attr-defined]
-                "scenario": item.scenario.id,
-                "result": item.stash[RESULT_KEY].model_dump(mode="json"),
-            }
-        return report
-
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect case results in the process that writes files."""
-        payload = getattr(report, "calibration", None)
-        if payload is not None and not hasattr(self.config, "workerinput"):
-            self.collector.add(payload)
+        """Collect case results in the process that writes files (they ride in the payload)."""
+        payload = getattr(report, "tokencost", None)
+        if not isinstance(payload, dict) or hasattr(self.config, "workerinput"):
+            return
+        extensions = payload.get("extensions")
+        if isinstance(extensions, dict) and EXTENSION in extensions:
+            self.collector.add(extensions[EXTENSION])
 
     def pytest_sessionfinish(self) -> None:
         """Write the calibration report(s) next to token-report.json."""
         if hasattr(self.config, "workerinput") or not self.collector.results:
             return
         from pytest_tokencost.outdir import ensure_output_dir
-        from pytest_tokencost.plugin import STATE_KEY
+        from pytest_tokencost.plugin import run_state
 
-        state = self.config.stash[STATE_KEY]
+        state = run_state(self.config)
         self.reports = self.collector.reports(state.run_id, state.records, state.runs)
         ensure_output_dir(state.settings.output_dir)
         for scenario, report in self.reports.items():

@@ -84,7 +84,6 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     state = RunState(
         Settings(output_dir=args.out.resolve()),
-        writes_files=True,
         argv=list(sys.argv),
         pytest_version="(not run under pytest)",
     )
