@@ -11,9 +11,13 @@ front of providers answer 502 with an HTML page; ``/html`` routes give that.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -377,3 +381,40 @@ def test_no_secret_reaches_the_terminal_or_a_report(
     report = json.loads((out / "token-report.json").read_text())
     report["run"].pop("argv")
     assert URL_SECRET not in json.dumps(report)
+
+
+def test_no_secret_reaches_the_output_of_python_m_calibrate(
+    tmp_path: Path, echoing: EchoingServer
+) -> None:
+    scenario = copy_scenario(tmp_path, cases=1)
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "calibrate",
+            "run",
+            str(scenario),
+            "--adapter",
+            "openai",
+            "--adapter-model",
+            "gpt-4o-mini",
+            f"--openai-base-url={echoing.root}/v1?api_key={URL_SECRET}",
+            "--out",
+            str(out),
+        ],
+        env={**os.environ, "OPENAI_API_KEY": ENV_KEY},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr  # the case failed: its step got a 401
+    assert echoing.requests == [(f"/v1/chat/completions?api_key={URL_SECRET}", f"Bearer {ENV_KEY}")]
+    assert "Traceback" not in completed.stderr
+    texts = [completed.stdout, completed.stderr]
+    texts += [path.read_text() for path in out.iterdir() if path.is_file()]
+    assert len(texts) >= 4  # token-report.json, calibration-report.json, records.jsonl
+    for text in texts:
+        assert ENV_KEY not in text and URL_SECRET not in text
+    argv = json.loads((out / "token-report.json").read_text())["run"]["argv"]
+    assert f"--openai-base-url={echoing.root}/v1?api_key=[REDACTED]" in argv
