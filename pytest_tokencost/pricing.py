@@ -169,8 +169,7 @@ def load_price_overrides(path: Path) -> dict[str, Rate]:
         raise PriceFileError(f"cannot read price file {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise PriceFileError(
-            f"price file {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
-            "save it as UTF-8 TOML"
+            f"price file {path} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8"
         ) from exc
     try:
         data = tomllib.loads(text)
