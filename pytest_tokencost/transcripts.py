@@ -20,13 +20,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .records import Usage
 
-__all__ = ["TranscriptResponse", "TranscriptSet", "TranscriptWatch", "read_transcripts"]
+__all__ = [
+    "LateAnswer",
+    "TranscriptResponse",
+    "TranscriptSet",
+    "TranscriptWatch",
+    "read_transcripts",
+    "response_key",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,28 +238,119 @@ def read_transcripts(paths: Iterable[Path]) -> TranscriptSet:
     return result
 
 
+#: How far a done marker's modification time may lag the clock that stamped the responses
+#: written just before it (file systems stamp with a coarse clock, a few milliseconds behind).
+MARKER_GRACE = timedelta(milliseconds=20)
+
+
+def response_key(response: TranscriptResponse) -> str:
+    """A response's identity across reads: its source and its id (message id and request id
+    for Claude Code), not its session, so a copy in a resumed session is the same response."""
+    return f"{response.source}:{response.response_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LateAnswer:
+    """Responses of a step that timed out, logged after its deadline and before its late
+    done marker: they belong to that step, not to the window they fell in."""
+
+    case: str
+    step: str
+    deadline: datetime
+    responses: tuple[TranscriptResponse, ...]
+
+
+@dataclass
+class _Expired:
+    case: str
+    step: str
+    deadline: datetime
+    marker: Path
+
+
 class TranscriptWatch:
-    """The responses an agent logged in a time window, each handed out once.
+    """The responses an agent logged in each dispatch window, each handed out once.
 
     Used by wet calibration runs (``--cost-transcripts``): after each dispatch, the responses
-    whose timestamps fall inside its window are that step's real usage. The transcripts are
-    re-read every time, as the agent keeps appending to them.
+    whose timestamps fall inside its window are that step's real usage, one record each. The
+    transcripts are re-read every time, as the agent keeps appending to them.
+
+    A step that timed out is registered with `expire` (its deadline and its done marker). When
+    its done marker appears later, the responses stamped between the deadline and the marker
+    are that step's late answer (`late_answers`), never the usage of the window they fall in.
     """
 
     def __init__(self, paths: Iterable[Path]) -> None:
         self.paths = list(paths)
-        self._taken: set[tuple[str, str]] = set()
+        self.taken: set[str] = set()
         self.problems: list[str] = []
+        self._expired: list[_Expired] = []
+        self._late: list[LateAnswer] = []
 
-    def take(self, start: datetime, end: datetime) -> list[TranscriptResponse]:
-        """Responses stamped within [start, end] not handed out before."""
+    def read(self) -> list[TranscriptResponse]:
+        """Every response of the transcripts as they are now (problems kept in `problems`)."""
         found = read_transcripts(self.paths)
         self.problems = found.problems
+        return found.responses
+
+    def take(self, start: datetime, end: datetime) -> list[TranscriptResponse]:
+        """Responses stamped within [start, end] not handed out before (late answers of
+        expired steps are set aside first, see `late_answers`)."""
+        responses = self.read()
+        self._claim_late(responses)
+        return self._claim(responses, start, end)
+
+    def expire(self, case: str, step: str, deadline: datetime, marker: Path) -> None:
+        """A step gave up waiting at `deadline`; its answer may still come (`marker`)."""
+        self._expired.append(_Expired(case, step, deadline, marker))
+
+    def late_answers(self) -> list[LateAnswer]:
+        """Late answers found so far and not yet handed out."""
+        found, self._late = self._late, []
+        return found
+
+    def sweep(self, since: datetime) -> list[TranscriptResponse]:
+        """At the end of a run: late answers are set aside, then every response stamped since
+        `since` that no window took (unattributed usage)."""
+        responses = self.read()
+        self._claim_late(responses)
+        return self._claim(responses, since, None)
+
+    def _claim(
+        self,
+        responses: list[TranscriptResponse],
+        low: datetime,
+        high: datetime | None,
+        *,
+        after: bool = False,
+    ) -> list[TranscriptResponse]:
+        """Hand out the untaken responses stamped in [low, high] ((low, high] with `after`)."""
         chosen = []
-        for response in found.responses:
-            key = (response.session, response.response_id)
+        for response in responses:
+            key = response_key(response)
             stamp = response.timestamp
-            if stamp is not None and start <= stamp <= end and key not in self._taken:
-                self._taken.add(key)
-                chosen.append(response)
+            if stamp is not None and stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=UTC)  # a stamp without a zone is UTC
+            if (
+                stamp is None
+                or key in self.taken
+                or stamp < low
+                or (after and stamp == low)
+                or (high is not None and stamp > high)
+            ):
+                continue
+            self.taken.add(key)
+            chosen.append(response)
         return chosen
+
+    def _claim_late(self, responses: list[TranscriptResponse]) -> None:
+        pending = []
+        for expired in self._expired:
+            try:
+                marked = datetime.fromtimestamp(expired.marker.stat().st_mtime, UTC)
+            except OSError:  # no answer yet
+                pending.append(expired)
+                continue
+            late = self._claim(responses, expired.deadline, marked + MARKER_GRACE, after=True)
+            self._late.append(LateAnswer(expired.case, expired.step, expired.deadline, tuple(late)))
+        self._expired = pending

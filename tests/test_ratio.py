@@ -24,10 +24,19 @@ def _report(
     adapter: str, steps: dict[str, list[tuple[str, str | None, int, int]]]
 ) -> CalibrationReport:
     """A calibration report whose cases have the given (step, model, prompt, artifact) tokens."""
+    kind = Provenance.ESTIMATED if adapter == "stub" else Provenance.REPORTED
     cases = []
     for case_id, rows in steps.items():
         results = [
-            StepResult(step=step, model=model, prompt_tokens=p, artifact_tokens=a)
+            StepResult(
+                step=step,
+                model=model,
+                models=[model] if model else [],
+                model_tokens={model: (p, a)} if model else {},
+                provenance=kind,
+                prompt_tokens=p,
+                artifact_tokens=a,
+            )
             for step, model, p, a in rows
         ]
         cases.append(
@@ -45,7 +54,8 @@ def _report(
         run_id=f"run-{adapter}",
         scenario="tiny",
         adapter=adapter,
-        adapter_provenance=Provenance.ESTIMATED if adapter == "stub" else Provenance.REPORTED,
+        adapter_provenance=kind,
+        token_counts=kind.value,
         metrics=compute_metrics(cases, TokenSummary()),
         cases=cases,
         tokens=TokenSummary(),
@@ -104,13 +114,20 @@ def test_the_cli_writes_markdown_and_json(tmp_path: Path, pytester: pytest.Pytes
     result = pytester.run(TOKENCOST, "ratio", str(stub), str(wet), "--out", str(out))
     assert result.ret == 0
     text = out.read_text()
-    assert "| triage | * | 2 | 1.233 | 1.250 ± 0.071 | 1.200..1.300 | 1.333 |" in text
+    assert (
+        "| triage | * | 2 | 300 | 370 | 1.233 | 1.250 ± 0.071 | 1.200..1.300 | 30 | 40 | 1.333 |"
+    ) in text
+    assert "* triage: gpt-4o (o200k_base) 160, gpt-4o-mini (o200k_base) 250" in text
     ratios = json.loads(out.with_suffix(".json").read_text())
     assert ratios["wet_adapter"] == "openai"
-    assert load_ratios(out.with_suffix(".json"))["triage"] == (
-        pytest.approx(370 / 300),
-        pytest.approx(40 / 30),
-    )
+    assert ratios["steps"] == ["triage", "report"]
+    assert ratios["wet_models"] == {
+        "triage": {"gpt-4o": 160, "gpt-4o-mini": 250},
+        "report": {"gpt-4o": 240},
+    }
+    factors = load_ratios(out.with_suffix(".json")).factors
+    assert factors["triage"] == (pytest.approx(370 / 300), pytest.approx(40 / 30), None)
+    assert factors["report"].model == "gpt-4o"  # one wet model: calibrated records priced as it
 
 
 def test_a_later_stub_run_applies_the_ratios(
@@ -122,7 +139,9 @@ def test_a_later_stub_run_applies_the_ratios(
     plain = json.loads((out / "calibration-report.json").read_text())
     # A ratio file saying real prompts are 1.5x the estimate and real artifacts 0.5x it.
     document = compute_ratios(
-        CalibrationReport.model_validate(plain), CalibrationReport.model_validate(plain)
+        CalibrationReport.model_validate(plain),
+        CalibrationReport.model_validate(plain),
+        allow_estimated=True,
     )
     doubled = document.model_copy(
         update={
