@@ -58,6 +58,7 @@ class StepOutcome:
     model_tokens: dict[str, tuple[int, int]] = field(default_factory=dict)
     response_ids: list[str] = field(default_factory=list)
     late_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     budget_error: TokenBudgetExceeded | None = None
 
     @property
@@ -237,12 +238,15 @@ class StepRecorder:
                 self._kinds.pop()  # not this step's usage
                 usage = usage + response.usage
                 outcome.late_ids.append(response_key(response))
-            self.tracker.warnings.append(
+            warning = (
                 f"late answer: case {late.case!r} step {late.step!r} was answered after its "
                 f"deadline ({late.deadline:%H:%M:%S} UTC); its {len(late.responses)} logged "
                 f"response(s) ({usage.input:,} input, {usage.output:,} output tokens) are "
-                f"counted in that step, not in the window they fell in"
+                "counted in that step (beside the prompt it was charged when it timed out), "
+                f"not in the window of case {self.tracker.current_scope()[0]!r} they fell in"
             )
+            self.tracker.warnings.append(warning)
+            outcome.warnings.append(warning)
 
     # -- the dispatch's situation -------------------------------------------------------------
 

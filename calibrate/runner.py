@@ -83,6 +83,7 @@ class CaseResult(BaseModel):
         description="Transcript responses of earlier, timed-out steps found (and counted in "
         "their own steps) while this case ran.",
     )
+    warnings: list[str] = Field(default_factory=list, description="Late answers found.")
 
 
 def _normalise(value: str) -> str:
@@ -145,6 +146,7 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
     artifacts: dict[str, str] = {}
     steps: list[StepResult] = []
     late: list[str] = []
+    warnings: list[str] = []
     error = None
     with tracker.case(case.id, **case.budget):
         for step in scenario.steps:
@@ -163,6 +165,7 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
             except TokenBudgetExceeded as exc:
                 outcome.error = outcome.error or str(exc)
             late += outcome.late_ids
+            warnings += outcome.warnings
             artifact = outcome.result.artifact if outcome.result is not None else None
             matched, mismatches = 0, list[FieldMismatch]()
             if outcome.error is None and artifact is not None:
@@ -202,4 +205,5 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
         passed=error is None and all(not s.mismatches for s in steps),
         error=error,
         late_response_ids=late,
+        warnings=warnings,
     )

@@ -45,6 +45,7 @@ class CalibrationCollector:
             self.warnings.append(f"a calibration case result could not be read: {exc}")
             return
         self.results.setdefault(scenario, {})[result.case_id] = result
+        self.warnings.extend(result.warnings)
 
     def counted_responses(self) -> set[str]:
         """Identities of every transcript response some case already counted."""
