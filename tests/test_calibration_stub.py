@@ -165,3 +165,14 @@ def test_scenario_files_declare_case_and_step_budgets(plugin_pytester: pytest.Py
     result.stdout.fnmatch_lines(
         ["*case-02.toml: case 'case-02': budget: unknown budget 'max_tokns'*"]
     )
+
+
+def test_every_run_rewrites_its_calibration_reports(scenario_pytester: pytest.Pytester) -> None:
+    out = scenario_pytester.path / ".tokencost"
+    scenario_pytester.runpytest("-m", "calibration", "--adapter=stub").assert_outcomes(passed=12)
+    assert (out / "calibration-report.json").exists()
+    (out / "old-scenario.calibration-report.json").write_text("{}")  # an earlier run's
+    result = scenario_pytester.runpytest("-m", "calibration", "--adapter=stub", "-k", "no-such")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    # This run calibrated nothing: no earlier run's calibration report is left beside its files.
+    assert not list(out.glob("*calibration-report.json"))
