@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.render import TITLE, render_report
-from pytest_tokencost.session import RunState, export_tracker
+from pytest_tokencost.session import RunState
 from pytest_tokencost.settings import Settings
 from pytest_tokencost.transcripts import TranscriptWatch
 
@@ -44,11 +44,11 @@ def run_scenario(
     out = Path(output_dir).resolve()
     state = RunState(
         Settings(output_dir=out),
-        writes_files=True,
         argv=list(sys.argv),
         pytest_version="(not run under pytest)",
     )
     state.adapter = adapter
+    state.report_required = True
     config = RunConfig(
         scenario=scenario,
         adapter=chosen,
@@ -67,10 +67,10 @@ def run_scenario(
     for case in scenario.cases:
         tracker = state.new_tracker(f"{scenario.id}::{case.id}")
         result = run_case(config, case, tracker)
-        state.add(export_tracker(tracker), f"{scenario.id}::{case.id}")
+        state.add(state.export(tracker))
         collector.add({"scenario": scenario.id, "result": result.model_dump(mode="json")})
     if config.transcripts is not None:
-        swept = collector.sweep(config.transcripts, state.started, state.pricer())
+        swept = collector.sweep(config.transcripts, state.started, state.pricer(), state.run_id)
         state.add_records(swept)
         state.warnings.extend(collector.warnings)
     failed = any(

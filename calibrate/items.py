@@ -5,7 +5,7 @@ Imported only when ``--adapter`` is given (see `calibrate.plugin`).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 HARNESS_KEY = pytest.StashKey["Harness"]()
 RESULT_KEY = pytest.StashKey["CaseResult"]()
+#: The name under which a case's result rides in its test payload's extensions.
+EXTENSION = "calibration"
 
 
 class CaseFailed(Exception):
@@ -62,13 +64,18 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the case; fail when a step errored or a scored field did not match."""
-        from pytest_tokencost.item_hooks import tracker_for_item
+        from pytest_tokencost.plugin import add_test_extension, tracker_for_item
 
         from .runner import run_case
 
         harness = self.config.stash[HARNESS_KEY]
         result = run_case(harness.run_config(self.scenario), self.case, tracker_for_item(self))
         self.stash[RESULT_KEY] = result
+        add_test_extension(
+            self,
+            EXTENSION,
+            {"scenario": self.scenario.id, "result": result.model_dump(mode="json")},
+        )
         if not result.passed:
             raise CaseFailed(result)
 
@@ -134,14 +141,14 @@ class Harness:
         """The run configuration of a scenario, made once per process."""
         config = self._configs.get(scenario.id)
         if config is None:
-            from pytest_tokencost.plugin import STATE_KEY
+            from pytest_tokencost.plugin import run_state
 
             from .adapters import AdapterContext
             from .runner import RunConfig
 
             option = self.config.getoption
             dispatch = option("calibrate_dispatch_dir")
-            output_dir = self.config.stash[STATE_KEY].settings.output_dir
+            output_dir = run_state(self.config).settings.output_dir
             context = AdapterContext(
                 scenario=scenario,
                 model=option("calibrate_model"),
@@ -160,24 +167,14 @@ class Harness:
             )
         return config
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Put a case's result on its call report (it travels through xdist on it)."""
-        report = yield
-        if call.when == "call" and isinstance(item, CaseItem) and RESULT_KEY in item.stash:
-            report.calibration = {  # type: ignore[attr-defined]
-                "scenario": item.scenario.id,
-                "result": item.stash[RESULT_KEY].model_dump(mode="json"),
-            }
-        return report
-
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect case results in the process that writes files."""
-        payload = getattr(report, "calibration", None)
-        if payload is not None and not hasattr(self.config, "workerinput"):
-            self.collector.add(payload)
+        """Collect case results in the process that writes files (they ride in the payload)."""
+        payload = getattr(report, "tokencost", None)
+        if not isinstance(payload, dict) or hasattr(self.config, "workerinput"):
+            return
+        extensions = payload.get("extensions")
+        if isinstance(extensions, dict) and EXTENSION in extensions:
+            self.collector.add(extensions[EXTENSION])
 
     def pytest_sessionfinish(self) -> None:
         """Count the transcript usage no window took, then write the calibration report(s)
@@ -189,14 +186,14 @@ class Harness:
         if hasattr(self.config, "workerinput"):
             return
         from pytest_tokencost.outdir import ensure_output_dir
-        from pytest_tokencost.plugin import STATE_KEY
+        from pytest_tokencost.plugin import run_state
 
         from .session import remove_stale_reports
 
-        state = self.config.stash[STATE_KEY]
+        state = run_state(self.config)
         watch = self.transcripts()
         if watch is not None and self.collector.results:
-            swept = self.collector.sweep(watch, state.started, state.pricer())
+            swept = self.collector.sweep(watch, state.started, state.pricer(), state.run_id)
             if swept:
                 state.add_records(swept)
                 state.warnings.extend(self.collector.warnings)

@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not name:
         return
     from pytest_tokencost.errors import TokenCostError
-    from pytest_tokencost.plugin import STATE_KEY
+    from pytest_tokencost.plugin import run_state
 
     from .adapters import resolve_adapter
     from .items import HARNESS_KEY, Harness
@@ -108,10 +108,9 @@ def pytest_configure(config: pytest.Config) -> None:
         ratios = load_ratios(ratios_file) if ratios_file else None
     except TokenCostError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if STATE_KEY not in config.stash:
-        raise pytest.UsageError("--adapter needs the tokencost plugin; drop -p no:tokencost")
-    state = config.stash[STATE_KEY]
+    state = run_state(config)
     state.adapter = name
+    state.report_required = True  # a calibration run always rewrites all its reports
     collector = CalibrationCollector(name, adapter.provenance, ratios_file)
     harness = Harness(config, adapter, ratios, collector)
     config.stash[HARNESS_KEY] = harness

@@ -30,7 +30,12 @@ from pytest_tokencost.budget import TokenBudgetExceeded
 from pytest_tokencost.counting import counter_for
 from pytest_tokencost.records import Provenance, Usage
 from pytest_tokencost.tracker import InMemoryTokenTracker
-from pytest_tokencost.transcripts import TranscriptResponse, TranscriptWatch, response_key
+from pytest_tokencost.transcripts import (
+    TranscriptResponse,
+    TranscriptWatch,
+    response_ids,
+    response_key,
+)
 
 from .dispatch import Dispatcher, DispatchError, DispatchRequest, DispatchResult
 
@@ -82,6 +87,11 @@ def provider_of(response: TranscriptResponse) -> str | None:
     return {"claude-code": "anthropic", "codex": "openai"}.get(response.source)
 
 
+def _identity(response: TranscriptResponse) -> dict[str, str | None]:
+    response_id, request_id = response_ids(response)
+    return {"response_id": response_id, "request_id": request_id}
+
+
 _STRENGTH = [Provenance.REPORTED, Provenance.COUNTED, Provenance.CALIBRATED, Provenance.ESTIMATED]
 
 
@@ -127,7 +137,7 @@ class StepRecorder:
         if self.transcripts is not None:
             logged = self.transcripts.take(window_start, window_end)
             self._note_problems()
-            self._record_late(outcome)
+            self._record_late(outcome, request.scenario_id)
         if logged:
             self._record_responses(outcome, request, logged)
         elif result is not None:
@@ -137,7 +147,9 @@ class StepRecorder:
         if result is None and self.transcripts is not None:
             marker = self._waiting_marker(request)
             if marker is not None:  # timed out: the agent may still answer
-                self.transcripts.expire(request.case_id, request.step, window_end, marker)
+                self.transcripts.expire(
+                    request.case_id, request.step, window_end, marker, request.scenario_id
+                )
         outcome.provenance = weakest(self._kinds)
         outcome.budget_error = self._budget_error
         return outcome
@@ -166,6 +178,7 @@ class StepRecorder:
                 artifact=artifact if first else None,
                 wall_ms=outcome.wall_ms if first else None,
                 reported_cost_micro_usd=response.reported_cost_micro_usd,
+                **_identity(response),
             )
             outcome.add(response.model, response.usage)
             outcome.response_ids.append(response_key(response))
@@ -219,9 +232,9 @@ class StepRecorder:
         # Calibrated against a wet run: price it as that run's model when the file names one.
         return scaled, Provenance.CALIBRATED, model or ratio.model
 
-    def _record_late(self, outcome: StepOutcome) -> None:
+    def _record_late(self, outcome: StepOutcome, scenario: str) -> None:
         assert self.transcripts is not None
-        for late in self.transcripts.late_answers():
+        for late in self.transcripts.late_answers(scenario):
             if not late.responses:
                 continue
             usage = Usage()
@@ -234,6 +247,7 @@ class StepRecorder:
                     model=response.model,
                     provider=provider_of(response),
                     reported_cost_micro_usd=response.reported_cost_micro_usd,
+                    **_identity(response),
                 )
                 self._kinds.pop()  # not this step's usage
                 usage = usage + response.usage

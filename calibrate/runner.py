@@ -148,7 +148,7 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
     late: list[str] = []
     warnings: list[str] = []
     error = None
-    with tracker.case(case.id, **case.budget):
+    with tracker.case(case.id, scenario=scenario.id, **case.budget):
         for step in scenario.steps:
             request = DispatchRequest(
                 scenario_id=scenario.id,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_tokencost.records import Provenance, ScopeRun, TokenRecord, Usage
 from pytest_tokencost.summary import TokenSummary
+from pytest_tokencost.transcripts import response_ids
 
 from .metrics import compute_metrics
 from .recording import provider_of
@@ -17,7 +18,7 @@ from .runner import CaseResult
 
 if TYPE_CHECKING:
     from pytest_tokencost.pricing import Pricer
-    from pytest_tokencost.transcripts import TranscriptResponse, TranscriptWatch
+    from pytest_tokencost.transcripts import LateAnswer, TranscriptResponse, TranscriptWatch
 
 __all__ = ["LATE_ANSWER", "CalibrationCollector", "remove_stale_reports"]
 
@@ -60,7 +61,7 @@ class CalibrationCollector:
         }
 
     def sweep(
-        self, watch: TranscriptWatch, since: datetime, pricer: Pricer, first_seq: int = 0
+        self, watch: TranscriptWatch, since: datetime, pricer: Pricer, run_id: str | None = None
     ) -> list[TokenRecord]:
         """At the end of a run: records for the transcript usage no window took.
 
@@ -74,9 +75,7 @@ class CalibrationCollector:
         records: list[TokenRecord] = []
         for late in watch.late_answers():
             for response in late.responses:
-                records.append(
-                    _record(response, first_seq + len(records), pricer, LATE_ANSWER, late)
-                )
+                records.append(_record(response, len(records), pricer, run_id, LATE_ANSWER, late))
             if late.responses:
                 self.warnings.append(
                     f"late answer: case {late.case!r} step {late.step!r} was answered after "
@@ -84,7 +83,7 @@ class CalibrationCollector:
                     "logged response(s) are counted in that step"
                 )
         for response in loose:
-            record = _record(response, first_seq + len(records), pricer, UNATTRIBUTED, None)
+            record = _record(response, len(records), pricer, run_id, UNATTRIBUTED, None)
             records.append(record)
             self.unattributed.append(record)
         if loose:
@@ -110,9 +109,11 @@ class CalibrationCollector:
         reports = {}
         for scenario, by_case in sorted(self.results.items()):
             results = [by_case[case_id] for case_id in sorted(by_case)]
+            # Scenarios may share case ids: a case is (scenario, case id), and a plain test's
+            # case() (no scenario) is never part of a scenario's figures.
             tokens = TokenSummary.from_records(
-                [r for r in records if r.case_id in by_case],
-                [r for r in runs if r.case_id in by_case],
+                [r for r in records if r.scenario == scenario and r.case_id in by_case],
+                [r for r in runs if r.scenario == scenario and r.case_id in by_case],
             )
             provenance, label = counts_of(tokens, self.provenance)
             reports[scenario] = CalibrationReport(
@@ -147,16 +148,24 @@ def remove_stale_reports(folder: Path, written: Iterable[str]) -> None:
 
 
 def _record(
-    response: TranscriptResponse, seq: int, pricer: Pricer, test_id: str, late: Any
+    response: TranscriptResponse,
+    seq: int,
+    pricer: Pricer,
+    run_id: str | None,
+    test_id: str,
+    late: LateAnswer | None,
 ) -> TokenRecord:
     from datetime import UTC
 
     when = response.timestamp or datetime.now(UTC)
     provider = provider_of(response)
     price = pricer.price(response.model, provider, response.usage, when)
+    response_id, request_id = response_ids(response)
     return TokenRecord(
         seq=seq,
+        run_id=run_id,
         test_id=test_id,
+        scenario=late.scenario if late is not None else None,
         case_id=late.case if late is not None else None,
         step=late.step if late is not None else None,
         provider=provider,
@@ -166,4 +175,6 @@ def _record(
         timestamp=when,
         **price.record_fields(),
         reported_cost_micro_usd=response.reported_cost_micro_usd,
+        response_id=response_id,
+        request_id=request_id,
     )

@@ -32,6 +32,7 @@ __all__ = [
     "TranscriptSet",
     "TranscriptWatch",
     "read_transcripts",
+    "response_ids",
     "response_key",
 ]
 
@@ -258,6 +259,7 @@ class LateAnswer:
     step: str
     deadline: datetime
     responses: tuple[TranscriptResponse, ...]
+    scenario: str | None = None
 
 
 @dataclass
@@ -266,6 +268,17 @@ class _Expired:
     step: str
     deadline: datetime
     marker: Path
+    scenario: str | None
+
+
+def response_ids(response: TranscriptResponse) -> tuple[str, str | None]:
+    """A response's provider identity for its record: (response id, request id). Claude Code
+    keeps the message id and the request id; Codex rollouts have neither, so their place in
+    the file stands in."""
+    if response.source == "claude-code":
+        message, _, request = response.response_id.partition(":")
+        return message, request or None
+    return response.response_id, None
 
 
 class TranscriptWatch:
@@ -300,13 +313,16 @@ class TranscriptWatch:
         self._claim_late(responses)
         return self._claim(responses, start, end)
 
-    def expire(self, case: str, step: str, deadline: datetime, marker: Path) -> None:
+    def expire(
+        self, case: str, step: str, deadline: datetime, marker: Path, scenario: str | None = None
+    ) -> None:
         """A step gave up waiting at `deadline`; its answer may still come (`marker`)."""
-        self._expired.append(_Expired(case, step, deadline, marker))
+        self._expired.append(_Expired(case, step, deadline, marker, scenario))
 
-    def late_answers(self) -> list[LateAnswer]:
-        """Late answers found so far and not yet handed out."""
-        found, self._late = self._late, []
+    def late_answers(self, scenario: str | None = None) -> list[LateAnswer]:
+        """Late answers found so far and not yet handed out (of `scenario` only, if given)."""
+        found = [late for late in self._late if scenario is None or late.scenario == scenario]
+        self._late = [late for late in self._late if late not in found]
         return found
 
     def sweep(self, since: datetime) -> list[TranscriptResponse]:
@@ -352,5 +368,9 @@ class TranscriptWatch:
                 pending.append(expired)
                 continue
             late = self._claim(responses, expired.deadline, marked + MARKER_GRACE, after=True)
-            self._late.append(LateAnswer(expired.case, expired.step, expired.deadline, tuple(late)))
+            self._late.append(
+                LateAnswer(
+                    expired.case, expired.step, expired.deadline, tuple(late), expired.scenario
+                )
+            )
         self._expired = pending

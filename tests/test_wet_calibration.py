@@ -116,7 +116,7 @@ def test_each_logged_response_is_a_record_priced_on_its_own(
         when = datetime.fromisoformat(record["timestamp"])
         assert record["cost_micro_usd"] == 375_000 == _oracle(SONNET, 120_000, 0, 1_000, when)
         assert record["provenance"] == "reported" and record["provider"] == "anthropic"
-    assert tokens["summary"]["by_case"]["case-01"]["cost_micro_usd"] == 8 * 375_000
+    assert tokens["summary"]["by_case"]["ptp-mock::case-01"]["cost_micro_usd"] == 8 * 375_000
     for name in names:
         step = steps[("case-01", name)]
         assert (step["prompt_tokens"], step["artifact_tokens"]) == (240_000, 2_000)
@@ -124,6 +124,10 @@ def test_each_logged_response_is_a_record_priced_on_its_own(
             f"msg-case-01-{name}-1",
             f"msg-case-01-{name}-2",
         ]
+        # Each record carries its response's identity: message id and request id.
+        assert sorted(
+            (r["response_id"], r["request_id"]) for r in long_records if r["step"] == name
+        ) == [(f"msg-case-01-{name}-{n}", f"req-case-01-{name}-{n}") for n in (1, 2)]
 
     # case-02: per step a sonnet response written on two lines (it counts once, with its last
     # line's figures) and a haiku response: two records, two models, each priced as itself.
