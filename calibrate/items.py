@@ -133,9 +133,21 @@ class Harness:
             from pytest_tokencost.transcripts import TranscriptWatch
 
             self._watch = TranscriptWatch(
-                [Path(self.config.invocation_params.dir, p) for p in paths]
+                [Path(self.config.invocation_params.dir, p) for p in paths],
+                claims=self._claims_folder(),
             )
         return self._watch
+
+    def _claims_folder(self) -> Path | None:
+        """Under pytest-xdist: the folder where processes claim transcript responses."""
+        from pytest_tokencost.plugin import run_state
+
+        workerinput = getattr(self.config, "workerinput", None)
+        xdist_controller = bool(getattr(self.config.option, "numprocesses", None))
+        if workerinput is None and not xdist_controller:
+            return None
+        state = run_state(self.config)
+        return state.settings.output_dir / "transcript-claims" / state.run_id
 
     def run_config(self, scenario: Scenario) -> RunConfig:
         """The run configuration of a scenario, made once per process."""
@@ -197,6 +209,10 @@ class Harness:
             if swept:
                 state.add_records(swept)
                 state.warnings.extend(self.collector.warnings)
+        if watch is not None and watch.claims is not None:
+            import shutil
+
+            shutil.rmtree(watch.claims, ignore_errors=True)  # the run's claims are settled
         self.reports = self.collector.reports(state.run_id, state.records, state.runs)
         written = [self.collector.file_name(s, len(self.reports)) for s in self.reports]
         folder = state.settings.output_dir

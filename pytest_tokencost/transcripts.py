@@ -288,13 +288,19 @@ class TranscriptWatch:
     whose timestamps fall inside its window are that step's real usage, one record each. The
     transcripts are re-read every time, as the agent keeps appending to them.
 
+    With `claims` (a folder shared by the processes of one run), a response is handed out by
+    one process only, whichever reads it first: windows of concurrent workers overlap and are
+    told apart by time alone, so under pytest-xdist a response counts once but may be charged
+    to the step of another worker's case that was open at the same time.
+
     A step that timed out is registered with `expire` (its deadline and its done marker). When
     its done marker appears later, the responses stamped between the deadline and the marker
     are that step's late answer (`late_answers`), never the usage of the window they fall in.
     """
 
-    def __init__(self, paths: Iterable[Path]) -> None:
+    def __init__(self, paths: Iterable[Path], claims: Path | None = None) -> None:
         self.paths = list(paths)
+        self.claims = claims
         self.taken: set[str] = set()
         self.problems: list[str] = []
         self._expired: list[_Expired] = []
@@ -356,8 +362,29 @@ class TranscriptWatch:
             ):
                 continue
             self.taken.add(key)
+            if self._claimed_elsewhere(key):
+                continue
             chosen.append(response)
         return chosen
+
+    def _claimed_elsewhere(self, key: str) -> bool:
+        """Claim `key` in the shared `claims` folder; True when another process has it.
+
+        Under pytest-xdist every worker watches the same transcripts and their windows overlap:
+        an exclusive file per response makes each count in one process only.
+        """
+        if self.claims is None:
+            return False
+        import hashlib
+        import os
+
+        self.claims.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        try:
+            os.close(os.open(self.claims / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return True
+        return False
 
     def _claim_late(self, responses: list[TranscriptResponse]) -> None:
         pending = []

@@ -259,12 +259,17 @@ def pytest_sessionstart(session):
 """
 
 
+@pytest.mark.parametrize("workers", ["0", "2"])
 def test_usage_outside_every_window_is_counted_as_unattributed(
-    plugin_pytester: pytest.Pytester,
+    plugin_pytester: pytest.Pytester, workers: str
 ) -> None:
+    # Under xdist the controller sweeps: it knows what the workers counted from their results.
     plugin_pytester.makeconftest(STRAY_CONFTEST)
-    result, _, _ = _run(plugin_pytester, 1, [], "--adapter-timeout=30", "--cost-report")
-    result.assert_outcomes(passed=1)
+    result, _, _ = _run(
+        plugin_pytester, 2, [], "--adapter-timeout=30", "--cost-report", "-n", workers
+    )
+    result.assert_outcomes(passed=2)
+    assert len([r for r in _outputs(plugin_pytester)[2] if r["provenance"] == "reported"]) == 9
     calibration, tokens, records = _outputs(plugin_pytester)
     (stray,) = [r for r in records if r["test_id"] == "(unattributed)"]
     assert (stray["case_id"], stray["step"]) == (None, None)
