@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_tokencost.errors import TokenCostError
+from pytest_tokencost.redact import redact, redact_argv
 from pytest_tokencost.render import TITLE, render_report
 from pytest_tokencost.session import RunState
-from pytest_tokencost.settings import Settings
+from pytest_tokencost.settings import Settings, parse_seconds
 from pytest_tokencost.transcripts import TranscriptWatch
 
 from .adapters import AdapterContext, resolve_adapter
@@ -44,7 +45,7 @@ def run_scenario(
     out = Path(output_dir).resolve()
     state = RunState(
         Settings(output_dir=out),
-        argv=list(sys.argv),
+        argv=redact_argv(sys.argv),  # a key in --openai-base-url stays out of the report
         pytest_version="(not run under pytest)",
     )
     state.adapter = adapter
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run.add_argument("--adapter-model", dest="model", default=None)
     run.add_argument("--dispatch-dir", type=Path, default=None)
-    run.add_argument("--adapter-timeout", dest="timeout_s", type=float, default=600.0)
+    run.add_argument("--adapter-timeout", dest="timeout_s", type=parse_seconds, default=600.0)
     run.add_argument("--openai-base-url", dest="base_url", default=None)
     run.add_argument("--cost-calibration", dest="ratios_file", type=Path, default=None)
     run.add_argument(
@@ -123,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             transcripts=args.transcripts,
         )
     except TokenCostError as exc:
-        print(f"calibrate: error: {exc}", file=sys.stderr)
+        print(f"calibrate: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     assert state.report is not None
     for title, lines in (

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pytest_tokencost.budget import TokenBudgetExceeded
 from pytest_tokencost.records import Provenance
+from pytest_tokencost.redact import redact
 from pytest_tokencost.tracker import InMemoryTokenTracker
 from pytest_tokencost.transcripts import TranscriptWatch
 
@@ -18,6 +20,9 @@ from .recording import StepRatio, StepRecorder
 from .scenario import Case, Scenario, parse_fields
 
 __all__ = ["CaseResult", "FieldMismatch", "RunConfig", "StepResult", "run_case", "score_artifact"]
+
+#: Error text as stored and shown: redacted whoever built it (an adapter from a plugin too).
+ErrorText = Annotated[str, AfterValidator(redact)]
 
 
 class FieldMismatch(BaseModel):
@@ -39,7 +44,7 @@ class StepResult(BaseModel):
     scored_fields: int = 0
     matched_fields: int = 0
     mismatches: list[FieldMismatch] = Field(default_factory=list)
-    error: str | None = None
+    error: ErrorText | None = None
     model: str | None = Field(default=None, description="The model, when exactly one answered.")
     models: list[str] = Field(default_factory=list, description="Every model that answered.")
     model_tokens: dict[str, tuple[int, int]] = Field(
@@ -77,7 +82,7 @@ class CaseResult(BaseModel):
     step_count: int
     wall_ms: float
     passed: bool
-    error: str | None = None
+    error: ErrorText | None = None
     late_response_ids: list[str] = Field(
         default_factory=list,
         description="Transcript responses of earlier, timed-out steps found (and counted in "
