@@ -34,15 +34,49 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ratio_command(args: argparse.Namespace) -> str:
+    """The command line that writes the same document again (recorded in it)."""
+    import shlex
+
+    words = ["tokencost", "ratio"]
+    if args.tokenizers is not None:
+        words += ["--tokenizers", str(args.tokenizers)]
+    else:
+        words += [str(args.stub), str(args.wet)]
+    words += ["--out", str(args.out)]
+    if args.json is not None:
+        words += ["--json", str(args.json)]
+    if args.allow_estimated:
+        words.append("--allow-estimated")
+    return shlex.join(words)
+
+
 def _ratio(args: argparse.Namespace) -> int:
-    from calibrate.ratio import compute_ratios, render_markdown, write_ratios
+    from calibrate.ratio import compute_ratios, render_markdown, tokenizer_ratios, write_ratios
     from calibrate.report import read_calibration_report
 
-    document = compute_ratios(read_calibration_report(args.stub), read_calibration_report(args.wet))
+    command = _ratio_command(args)
+    if args.tokenizers is not None:
+        if args.stub is not None or args.wet is not None:
+            raise TokenCostError("give either STUB and WET reports or --tokenizers, not both")
+        document = tokenizer_ratios(args.tokenizers, command=command)
+        use = "documents the tokenizers; it does not calibrate"
+    else:
+        if args.stub is None or args.wet is None:
+            raise TokenCostError(
+                "tokencost ratio needs a STUB and a WET report (or --tokenizers SCENARIO)"
+            )
+        document = compute_ratios(
+            read_calibration_report(args.stub),
+            read_calibration_report(args.wet),
+            allow_estimated=args.allow_estimated,
+            command=command,
+        )
+        use = f"use: --cost-calibration {args.json or args.out.with_suffix('.json')}"
     json_path = args.json or args.out.with_suffix(".json")
     write_ratios(document, args.out, json_path)
     print(render_markdown(document), end="")
-    print(f"\nwrote {args.out} and {json_path} (use: --cost-calibration {json_path})")
+    print(f"\nwrote {args.out} and {json_path} ({use})")
     return 0
 
 
@@ -165,10 +199,27 @@ def _parser() -> argparse.ArgumentParser:
         "ratio", help="compare a stub calibration run with a wet one: real/estimated ratios"
     )
     ratio.add_argument(
-        "stub", type=Path, help="calibration-report.json of the stub run (or its folder)"
+        "stub",
+        type=Path,
+        nargs="?",
+        help="calibration-report.json of the stub run (or its folder)",
     )
     ratio.add_argument(
-        "wet", type=Path, help="calibration-report.json of the wet run (or its folder)"
+        "wet", type=Path, nargs="?", help="calibration-report.json of the wet run (or its folder)"
+    )
+    ratio.add_argument(
+        "--allow-estimated",
+        action="store_true",
+        help="keep wet samples whose counts are estimates (listed in the document); "
+        "without it such a wet run is refused",
+    )
+    ratio.add_argument(
+        "--tokenizers",
+        type=Path,
+        metavar="SCENARIO",
+        default=None,
+        help="instead of two runs: the stub's bytes/4 estimates of SCENARIO's prompts and "
+        "answers against exact o200k_base and cl100k_base counts (the documentation run)",
     )
     ratio.add_argument(
         "--out",

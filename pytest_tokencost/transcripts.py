@@ -46,7 +46,15 @@ from typing import IO, Any
 
 from .records import Usage
 
-__all__ = ["TranscriptResponse", "TranscriptSet", "TranscriptWatch", "read_transcripts"]
+__all__ = [
+    "LateAnswer",
+    "TranscriptResponse",
+    "TranscriptSet",
+    "TranscriptWatch",
+    "read_transcripts",
+    "response_ids",
+    "response_key",
+]
 
 SYNTHETIC_MODEL = "<synthetic>"
 #: Lines of a fork's copied history follow each other within this; its own turns come later.
@@ -433,28 +441,165 @@ def read_transcripts(paths: Iterable[Path]) -> TranscriptSet:
     return result
 
 
+#: How far a done marker's modification time may lag the clock that stamped the responses
+#: written just before it (file systems stamp with a coarse clock, a few milliseconds behind).
+MARKER_GRACE = timedelta(milliseconds=20)
+
+
+def response_key(response: TranscriptResponse) -> str:
+    """A response's identity across reads: its source and its id (message id and request id
+    for Claude Code), not its session, so a copy in a resumed session is the same response."""
+    return f"{response.source}:{response.response_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LateAnswer:
+    """Responses of a step that timed out, logged after its deadline and before its late
+    done marker: they belong to that step, not to the window they fell in."""
+
+    case: str
+    step: str
+    deadline: datetime
+    responses: tuple[TranscriptResponse, ...]
+    scenario: str | None = None
+
+
+@dataclass
+class _Expired:
+    case: str
+    step: str
+    deadline: datetime
+    marker: Path
+    scenario: str | None
+
+
+def response_ids(response: TranscriptResponse) -> tuple[str, str | None]:
+    """A response's provider identity for its record: (response id, request id). Claude Code
+    keeps the message id and the request id; Codex rollouts have neither, so their place in
+    the file stands in."""
+    if response.source == "claude-code":
+        message, _, request = response.response_id.partition(":")
+        return message, request or None
+    return response.response_id, None
+
+
 class TranscriptWatch:
-    """The responses an agent logged in a time window, each handed out once.
+    """The responses an agent logged in each dispatch window, each handed out once.
 
     Used by wet calibration runs (``--cost-transcripts``): after each dispatch, the responses
-    whose timestamps fall inside its window are that step's real usage. The transcripts are
-    re-read every time, as the agent keeps appending to them.
+    whose timestamps fall inside its window are that step's real usage, one record each. The
+    transcripts are re-read every time, as the agent keeps appending to them.
+
+    With `claims` (a folder shared by the processes of one run), a response is handed out by
+    one process only, whichever reads it first: windows of concurrent workers overlap and are
+    told apart by time alone, so under pytest-xdist a response counts once but may be charged
+    to the step of another worker's case that was open at the same time.
+
+    A step that timed out is registered with `expire` (its deadline and its done marker). When
+    its done marker appears later, the responses stamped between the deadline and the marker
+    are that step's late answer (`late_answers`), never the usage of the window they fall in.
     """
 
-    def __init__(self, paths: Iterable[Path]) -> None:
+    def __init__(self, paths: Iterable[Path], claims: Path | None = None) -> None:
         self.paths = list(paths)
-        self._taken: set[tuple[str, str]] = set()
+        self.claims = claims
+        self.taken: set[str] = set()
         self.problems: list[str] = []
+        self._expired: list[_Expired] = []
+        self._late: list[LateAnswer] = []
 
-    def take(self, start: datetime, end: datetime) -> list[TranscriptResponse]:
-        """Responses stamped within [start, end] not handed out before."""
+    def read(self) -> list[TranscriptResponse]:
+        """Every response of the transcripts as they are now (problems kept in `problems`)."""
         found = read_transcripts(self.paths)
         self.problems = found.problems
+        return found.responses
+
+    def take(self, start: datetime, end: datetime) -> list[TranscriptResponse]:
+        """Responses stamped within [start, end] not handed out before (late answers of
+        expired steps are set aside first, see `late_answers`)."""
+        responses = self.read()
+        self._claim_late(responses)
+        return self._claim(responses, start, end)
+
+    def expire(
+        self, case: str, step: str, deadline: datetime, marker: Path, scenario: str | None = None
+    ) -> None:
+        """A step gave up waiting at `deadline`; its answer may still come (`marker`)."""
+        self._expired.append(_Expired(case, step, deadline, marker, scenario))
+
+    def late_answers(self, scenario: str | None = None) -> list[LateAnswer]:
+        """Late answers found so far and not yet handed out (of `scenario` only, if given)."""
+        found = [late for late in self._late if scenario is None or late.scenario == scenario]
+        self._late = [late for late in self._late if late not in found]
+        return found
+
+    def sweep(self, since: datetime) -> list[TranscriptResponse]:
+        """At the end of a run: late answers are set aside, then every response stamped since
+        `since` that no window took (unattributed usage)."""
+        responses = self.read()
+        self._claim_late(responses)
+        return self._claim(responses, since, None)
+
+    def _claim(
+        self,
+        responses: list[TranscriptResponse],
+        low: datetime,
+        high: datetime | None,
+        *,
+        after: bool = False,
+    ) -> list[TranscriptResponse]:
+        """Hand out the untaken responses stamped in [low, high] ((low, high] with `after`)."""
         chosen = []
-        for response in found.responses:
-            key = (response.session, response.response_id)
+        for response in responses:
+            key = response_key(response)
             stamp = response.timestamp
-            if stamp is not None and start <= stamp <= end and key not in self._taken:
-                self._taken.add(key)
-                chosen.append(response)
+            if stamp is not None and stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=UTC)  # a stamp without a zone is UTC
+            if (
+                stamp is None
+                or key in self.taken
+                or stamp < low
+                or (after and stamp == low)
+                or (high is not None and stamp > high)
+            ):
+                continue
+            self.taken.add(key)
+            if self._claimed_elsewhere(key):
+                continue
+            chosen.append(response)
         return chosen
+
+    def _claimed_elsewhere(self, key: str) -> bool:
+        """Claim `key` in the shared `claims` folder; True when another process has it.
+
+        Under pytest-xdist every worker watches the same transcripts and their windows overlap:
+        an exclusive file per response makes each count in one process only.
+        """
+        if self.claims is None:
+            return False
+        import hashlib
+        import os
+
+        self.claims.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        try:
+            os.close(os.open(self.claims / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return True
+        return False
+
+    def _claim_late(self, responses: list[TranscriptResponse]) -> None:
+        pending = []
+        for expired in self._expired:
+            try:
+                marked = datetime.fromtimestamp(expired.marker.stat().st_mtime, UTC)
+            except OSError:  # no answer yet
+                pending.append(expired)
+                continue
+            late = self._claim(responses, expired.deadline, marked + MARKER_GRACE, after=True)
+            self._late.append(
+                LateAnswer(
+                    expired.case, expired.step, expired.deadline, tuple(late), expired.scenario
+                )
+            )
+        self._expired = pending
