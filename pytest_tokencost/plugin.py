@@ -226,9 +226,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if role is Role.WORKER:
         config.pluginmanager.register(_WorkerHooks(state, config), RUN_PLUGIN_NAME)
     else:
-        config.pluginmanager.register(_WriterHooks(state, config), RUN_PLUGIN_NAME)
-    if role is Role.CONTROLLER:
-        config.pluginmanager.register(_ControllerHooks(state), CONTROLLER_PLUGIN_NAME)
+        writer = _WriterHooks(state, config)
+        config.pluginmanager.register(writer, RUN_PLUGIN_NAME)
+        if role is Role.CONTROLLER:
+            controller = _ControllerHooks(state, config)
+            writer.before_finish = controller.drain_interrupted
+            config.pluginmanager.register(controller, CONTROLLER_PLUGIN_NAME)
     if state.ledger is not None:
         from .item_hooks import SessionBudgetGate
 
@@ -336,6 +339,8 @@ class _WriterHooks:
         self.state = state
         self.config = config
         self.errors: list[str] = []
+        #: Called before the report is built when the run was interrupted (xdist controller).
+        self.before_finish: Callable[[], None] | None = None
 
     def pytest_report_header(self) -> str:
         """One line saying where prices come from and where the output goes."""
@@ -399,10 +404,13 @@ class _WriterHooks:
             self.errors.append(message)
             self.state.warnings.append(message)
 
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist has stopped its workers
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Add the records of tests cut short by an interrupt, then publish the report."""
         state = self.state
         interrupted = int(exitstatus) == pytest.ExitCode.INTERRUPTED
+        if interrupted and self.before_finish is not None:
+            self.before_finish()
         for payload in state.export_live():
             if not interrupted:
                 payload = payload.model_copy(update={"interrupted": False})
@@ -434,8 +442,9 @@ class _WriterHooks:
 class _ControllerHooks:
     """xdist controller only: the run id goes down to workers, interrupted payloads come up."""
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
+        self.config = config
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -445,11 +454,44 @@ class _ControllerHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """Take the payloads of tests a worker was running when the run was interrupted."""
+        self._take_interrupted(node)
+
+    def _take_interrupted(self, node: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
         if self.state.collector is None:
             return
         for data in output.get("tokencost_interrupted", ()):
             self.state.collector.add_data(data, "an interrupted test on an xdist worker")
+
+    def drain_interrupted(self) -> None:
+        """After an interrupt, take the payloads still queued in pytest-xdist's controller.
+
+        A signal stops xdist's event loop wherever it is: reports that workers had already
+        sent, and the interrupted payloads of workers that stopped since, may still wait in its
+        queue. They are read from it (never processed twice: the collector counts each test
+        attempt once).
+        """
+        from queue import Empty
+
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        events = getattr(dsession, "queue", None)
+        collector = self.state.collector
+        if events is None or collector is None:
+            return
+        while True:
+            try:
+                name, kwargs = events.get_nowait()
+            except Empty:
+                return
+            except (TypeError, ValueError):
+                continue
+            if name == "testreport":
+                report = kwargs.get("rep")
+                data = getattr(report, "tokencost", None)
+                if data is not None:
+                    collector.add_data(data, getattr(report, "nodeid", "a test"))
+            elif name == "workerfinished":
+                self._take_interrupted(kwargs.get("node"))
 
 
 class _WorkerHooks:
