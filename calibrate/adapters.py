@@ -60,7 +60,7 @@ class AdapterContext:
     model: str | None = None
     dispatch_dir: Path | None = None
     timeout_s: float = 600.0
-    poll_s: float = 0.025
+    poll_s: float = 0.02
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     progress: Callable[[str], None] | None = None

@@ -172,7 +172,7 @@ class FileDispatcher:
         folder: Path,
         *,
         timeout_s: float = 600.0,
-        poll_s: float = 0.025,
+        poll_s: float = 0.02,
         progress: Callable[[str], None] | None = None,
         notify_after_s: float = 1.0,
         timeouts: TimeoutTally | None = None,
