@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.render import TITLE, render_report
-from pytest_tokencost.session import RunState, export_tracker
+from pytest_tokencost.session import RunState
 from pytest_tokencost.settings import Settings
 from pytest_tokencost.transcripts import TranscriptWatch
 
@@ -60,11 +60,11 @@ def run_scenario(
     out = Path(output_dir).resolve()
     state = RunState(
         Settings(output_dir=out),
-        writes_files=True,
         argv=list(sys.argv),
         pytest_version="(not run under pytest)",
     )
     state.adapter = adapter
+    state.report_required = True
     config = RunConfig(
         scenario=scenario,
         adapter=chosen,
@@ -86,7 +86,7 @@ def run_scenario(
             break
         tracker = state.new_tracker(f"{scenario.id}::{case.id}")
         result = run_case(config, case, tracker)
-        state.add(export_tracker(tracker), f"{scenario.id}::{case.id}")
+        state.add(state.export(tracker))
         collector.add({"scenario": scenario.id, "result": result.model_dump(mode="json")})
     failed = any(
         not result.passed for by_case in collector.results.values() for result in by_case.values()
@@ -179,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for title, lines in sections:
         print(f" {title} ".center(80, "="))
         print("\n".join(lines))
-    if state.report is None:  # every step failed before anything could be counted
+    if state.report is None or not state.report.summary.totals.records:
+        # every step failed before anything could be counted: say so, not an empty table
         print("No tokens recorded: no step of any case completed.")
     if timeouts.exhausted:
         ran = {result.case_id for result in report.cases}

@@ -5,7 +5,7 @@ Imported only when ``--adapter`` is given (see `calibrate.plugin`).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 HARNESS_KEY = pytest.StashKey["Harness"]()
 RESULT_KEY = pytest.StashKey["CaseResult"]()
+#: The name under which a case's result rides in its test payload's extensions.
+EXTENSION = "calibration"
 
 
 class CaseFailed(Exception):
@@ -57,7 +59,7 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the case; fail when a step errored or a scored field did not match."""
-        from pytest_tokencost.item_hooks import tracker_for_item
+        from pytest_tokencost.plugin import add_test_extension, tracker_for_item
 
         from .runner import run_case
 
@@ -67,6 +69,11 @@ class CaseItem(pytest.Item):
             pytest.skip(f"not run: {harness.timeouts.reason(config.context.dispatch_dir)}")
         result = run_case(config, self.case, tracker_for_item(self))
         self.stash[RESULT_KEY] = result
+        add_test_extension(
+            self,
+            EXTENSION,
+            {"scenario": self.scenario.id, "result": result.model_dump(mode="json")},
+        )
         if not result.passed:
             raise CaseFailed(result)
 
@@ -118,12 +125,12 @@ class Harness:
 
     def dispatch_folder(self, scenario_id: str) -> Path:
         """Where the file protocol's requests of a scenario go."""
-        from pytest_tokencost.plugin import STATE_KEY
+        from pytest_tokencost.plugin import run_state
 
         dispatch = self.config.getoption("calibrate_dispatch_dir")
         if dispatch:
             return Path(self.config.invocation_params.dir, dispatch)
-        return self.config.stash[STATE_KEY].settings.output_dir / "dispatch" / scenario_id
+        return run_state(self.config).settings.output_dir / "dispatch" / scenario_id
 
     def pytest_report_header(self) -> str:
         """One line: the adapter, its timeout and stop rule, and where requests are written."""
@@ -182,33 +189,23 @@ class Harness:
             )
         return config
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Put a case's result on its call report (it travels through xdist on it)."""
-        report = yield
-        if call.when == "call" and isinstance(item, CaseItem) and RESULT_KEY in item.stash:
-            report.calibration = {  # type: ignore[attr-defined]
-                "scenario": item.scenario.id,
-                "result": item.stash[RESULT_KEY].model_dump(mode="json"),
-            }
-        return report
-
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect case results in the process that writes files."""
-        payload = getattr(report, "calibration", None)
-        if payload is not None and not hasattr(self.config, "workerinput"):
-            self.collector.add(payload)
+        """Collect case results in the process that writes files (they ride in the payload)."""
+        payload = getattr(report, "tokencost", None)
+        if not isinstance(payload, dict) or hasattr(self.config, "workerinput"):
+            return
+        extensions = payload.get("extensions")
+        if isinstance(extensions, dict) and EXTENSION in extensions:
+            self.collector.add(extensions[EXTENSION])
 
     def pytest_sessionfinish(self) -> None:
         """Write the calibration report(s) next to token-report.json."""
         if hasattr(self.config, "workerinput") or not self.collector.results:
             return
         from pytest_tokencost.outdir import ensure_output_dir
-        from pytest_tokencost.plugin import STATE_KEY
+        from pytest_tokencost.plugin import run_state
 
-        state = self.config.stash[STATE_KEY]
+        state = run_state(self.config)
         self.reports = self.collector.reports(state.run_id, state.records, state.runs)
         ensure_output_dir(state.settings.output_dir)
         for scenario, report in self.reports.items():

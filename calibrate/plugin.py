@@ -112,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not name:
         return
     from pytest_tokencost.errors import TokenCostError
-    from pytest_tokencost.plugin import STATE_KEY
+    from pytest_tokencost.plugin import run_state
 
     from .adapters import resolve_adapter, startup_problem
     from .items import HARNESS_KEY, Harness
@@ -132,10 +132,9 @@ def pytest_configure(config: pytest.Config) -> None:
     problem = startup_problem(adapter, base_url=config.getoption("calibrate_base_url"))
     if problem is not None:  # one error before the run, not the same failure in every case
         raise pytest.UsageError(problem)
-    if STATE_KEY not in config.stash:
-        raise pytest.UsageError("--adapter needs the tokencost plugin; drop -p no:tokencost")
-    state = config.stash[STATE_KEY]
+    state = run_state(config)
     state.adapter = name
+    state.report_required = True  # a calibration run always rewrites all its reports
     collector = CalibrationCollector(name, adapter.provenance, ratios_file)
     harness = Harness(config, adapter, ratios, collector)
     config.stash[HARNESS_KEY] = harness

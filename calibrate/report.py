@@ -11,7 +11,7 @@ from pytest_tokencost.outdir import atomic_write_text
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.render import format_duration, format_usd
 from pytest_tokencost.report import read_json_model
-from pytest_tokencost.summary import TokenSummary
+from pytest_tokencost.summary import TokenSummary, case_key
 
 from .metrics import CalibrationMetrics
 from .runner import CaseResult
@@ -91,7 +91,7 @@ def render_calibration(report: CalibrationReport) -> list[str]:
     case_tokens = report.tokens.by_case
     rows = []
     for case in report.cases:
-        tokens = case_tokens.get(case.case_id)
+        tokens = case_tokens.get(case_key(report.scenario, case.case_id))
         rows.append(
             (
                 case.case_id,

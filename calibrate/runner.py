@@ -130,7 +130,7 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
     artifacts: dict[str, str] = {}
     steps: list[StepResult] = []
     error = None
-    with tracker.case(case.id, **case.budget):
+    with tracker.case(case.id, scenario=scenario.id, **case.budget):
         for step in scenario.steps:
             with tracker.step(step.name, **step.budget):
                 request = DispatchRequest(

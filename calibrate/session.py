@@ -44,9 +44,11 @@ class CalibrationCollector:
         reports = {}
         for scenario, by_case in sorted(self.results.items()):
             results = [by_case[case_id] for case_id in sorted(by_case)]
+            # Scenarios may share case ids: a case is (scenario, case id), and a plain test's
+            # case() (no scenario) is never part of a scenario's figures.
             tokens = TokenSummary.from_records(
-                [r for r in records if r.case_id in by_case],
-                [r for r in runs if r.case_id in by_case],
+                [r for r in records if r.scenario == scenario and r.case_id in by_case],
+                [r for r in runs if r.scenario == scenario and r.case_id in by_case],
             )
             reports[scenario] = CalibrationReport(
                 run_id=run_id,

@@ -61,7 +61,6 @@ def _ingest(args: argparse.Namespace) -> int:
     transcripts = read_transcripts(args.paths)
     state = RunState(
         Settings(output_dir=args.out.resolve()),
-        writes_files=True,
         argv=list(sys.argv),
         pytest_version="(not run under pytest)",
     )

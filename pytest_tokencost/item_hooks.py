@@ -1,7 +1,7 @@
 """Per-test hook objects of the plugin, loaded only when a run needs them.
 
 `plugin.py` is imported at every pytest start; these are not: the record carrier arrives with
-the first `token_tracker`, the budget gate with a session budget, capture with --cost-capture.
+the first tracker, the budget gate with a session budget, capture with --cost-capture.
 """
 
 from __future__ import annotations
@@ -11,43 +11,46 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .plugin import _CARRIER_PLUGIN_NAME, STATE_KEY, TRACKER_KEY
+from .stash import ATTEMPTS_KEY, CARRIER_PLUGIN_NAME, EXTENSIONS_KEY, TRACKER_KEY
 
 if TYPE_CHECKING:
     from .session import RunState
     from .tracker import InMemoryTokenTracker
 
 
-def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:
-    """The tracker of `item`, made on first use; its records reach the run's report.
+def make_tracker(item: pytest.Item, state: RunState) -> InMemoryTokenTracker:
+    """A new tracker for `item`'s current attempt, under its `token_budget` marker."""
+    marker = item.get_closest_marker("token_budget")
+    limits = None
+    if marker is not None:
+        from .budget import limits_from_kwargs
 
-    The `token_tracker` fixture uses it, and so do items that are not Python tests (the
-    calibration harness's cases).
-    """
-    tracker = item.stash.get(TRACKER_KEY, None)
-    if tracker is None:
-        config = item.config
-        state = config.stash[STATE_KEY]
-        marker = item.get_closest_marker("token_budget")
-        limits = None
-        if marker is not None:
-            from .budget import limits_from_kwargs
-
-            where = f"@pytest.mark.token_budget on {item.nodeid}"
-            if marker.args:
-                raise pytest.UsageError(f"{where}: takes keyword arguments only")
-            kwargs = dict(marker.kwargs)
-            models = kwargs.pop("models", None)
-            limits = limits_from_kwargs(kwargs, where)
-            state.check_usd_budget_models(limits, models, where)
-        tracker = item.stash[TRACKER_KEY] = state.new_tracker(item.nodeid, limits, warn_budget)
-        if not config.pluginmanager.has_plugin(_CARRIER_PLUGIN_NAME):
-            # Registered on first use, so a suite that never records pays no per-test hook.
-            config.pluginmanager.register(RecordCarrier(), _CARRIER_PLUGIN_NAME)
+        where = f"@pytest.mark.token_budget on {item.nodeid}"
+        if marker.args:
+            raise pytest.UsageError(f"{where}: takes keyword arguments only")
+        kwargs = dict(marker.kwargs)
+        models = kwargs.pop("models", None)
+        limits = limits_from_kwargs(kwargs, where)
+        state.check_usd_budget_models(limits, models, where)
+    tracker = state.new_tracker(item.nodeid, limits, warn_budget, attempt=_attempt(item))
+    item.stash[TRACKER_KEY] = tracker
+    config = item.config
+    if not config.pluginmanager.has_plugin(CARRIER_PLUGIN_NAME):
+        # Registered on first use, so a suite that never records pays no per-test hook.
+        config.pluginmanager.register(RecordCarrier(state), CARRIER_PLUGIN_NAME)
     return tracker
 
 
+def _attempt(item: pytest.Item) -> int:
+    """Which run of the test this is: pytest-rerunfailures counts them; else our own count."""
+    count = getattr(item, "execution_count", None)
+    if isinstance(count, int) and count >= 1:
+        return count
+    return item.stash.get(ATTEMPTS_KEY, 0) + 1
+
+
 def warn_budget(message: str) -> None:
+    """Emit a budget warning as a `TokenBudgetWarning` at the caller's line."""
     import warnings
 
     from .pytest_warnings import TokenBudgetWarning
@@ -64,8 +67,8 @@ class SessionBudgetGate:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Skip a test (reported as not run) once the session budget is exhausted."""
-        assert self.state.ledger is not None
-        if self.state.ledger.exhausted():
+        ledger = self.state.ledger
+        if ledger is not None and ledger.exhausted():
             pytest.skip("not run: the session token budget is exhausted")
 
 
@@ -74,6 +77,7 @@ class CaptureHooks:
 
     def __init__(self) -> None:
         from .capture import Capture
+        from .plugin import tracker_for_item
 
         self.item: pytest.Item | None = None
         self.capture = Capture(lambda: tracker_for_item(self.item) if self.item else None)
@@ -110,21 +114,44 @@ class CaptureHooks:
 
 
 class RecordCarrier:
-    """Puts each test's records on its teardown report, which carries them through xdist."""
+    """Enforces budgets crossed out of sight, and puts each attempt's payload on its teardown
+    report, which carries it through xdist."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Fail a test whose records crossed a budget even if its code caught the exception
+        (an agent loop that swallows errors) or never saw it (a call --cost-capture recorded)."""
+        result = yield
+        tracker = item.stash.get(TRACKER_KEY, None)
+        if tracker is not None and tracker.crossed is not None:
+            raise tracker.crossed
+        return result
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Attach the test's exported records to its teardown report."""
+        """Attach the attempt's payload to its teardown report; the next attempt starts anew."""
         report = yield
         if call.when == "teardown":
             tracker = item.stash.get(TRACKER_KEY, None)
             if tracker is not None:
-                from .session import export_tracker
-
+                del item.stash[TRACKER_KEY]
+                item.stash[ATTEMPTS_KEY] = tracker.attempt
+                extensions = item.stash.get(EXTENSIONS_KEY, None)
+                if extensions is not None:
+                    del item.stash[EXTENSIONS_KEY]
                 try:
-                    report.tokencost = export_tracker(tracker)  # type: ignore[attr-defined]
-                except Exception as exc:  # a broken record must not break the session
-                    report.tokencost = {"error": f"{type(exc).__name__}: {exc}"}  # type: ignore[attr-defined]
+                    payload = self.state.export(tracker, extensions=extensions)
+                    data = payload.model_dump(mode="json")
+                except Exception as exc:  # a broken export must not break the session
+                    data = {
+                        "test_id": item.nodeid,
+                        "attempt": tracker.attempt,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                report.tokencost = data  # type: ignore[attr-defined]
         return report

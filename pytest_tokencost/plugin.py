@@ -21,19 +21,23 @@ from .settings import (
     parse_rate,
     parse_report_target,
 )
+from .stash import (
+    CAPTURE_PLUGIN_NAME,
+    CONTROLLER_PLUGIN_NAME,
+    EXTENSIONS_KEY,
+    GATE_PLUGIN_NAME,
+    PER_RUN_PLUGINS,
+    RUN_PLUGIN_NAME,
+    SIGTERM_KEY,
+    STATE_KEY,
+    TRACKER_KEY,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
-    from .session import RunState
+    from .session import Role, RunState
     from .tracker import InMemoryTokenTracker
-
-STATE_KEY = pytest.StashKey["RunState"]()
-TRACKER_KEY = pytest.StashKey["InMemoryTokenTracker"]()
-_RUN_PLUGIN_NAME = "tokencost-run"
-_CARRIER_PLUGIN_NAME = "tokencost-carrier"
-_GATE_PLUGIN_NAME = "tokencost-budget-gate"
-_CAPTURE_PLUGIN_NAME = "tokencost-capture"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -158,9 +162,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _role_of(config: pytest.Config) -> Role:
+    """Single process, xdist controller or xdist worker: decided once, here."""
+    from .session import Role
+
+    if hasattr(config, "workerinput"):
+        return Role.WORKER
+    # pytest-xdist runs its controller exactly when --dist is not "no" (-n N sets it).
+    if getattr(config.option, "dist", "no") != "no" and not config.option.collectonly:
+        return Role.CONTROLLER
+    return Role.SINGLE
+
+
+def _output_dir_source(config: pytest.Config) -> str:
+    if config.getoption("tokencost_dir"):
+        return "--cost-dir"
+    if config.getini("tokencost_dir"):
+        return "ini tokencost_dir"
+    return "the output folder"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Resolve settings, create the run state, register the per-run hooks."""
-    from .session import RunState
+    """Resolve settings, choose this process's role, create the run state and its hooks."""
+    from .errors import PriceFileError, TokenCostError
+    from .runfiles import OutputDirError, check_output_dir
+    from .session import Role, RunState
 
     config.addinivalue_line(
         "markers",
@@ -172,50 +198,101 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_config(config)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    role = _role_of(config)
+    if role is not Role.WORKER:
+        try:
+            check_output_dir(settings.output_dir, _output_dir_source(config))
+        except OutputDirError as exc:
+            raise pytest.UsageError(str(exc)) from None
     numprocesses = getattr(config.option, "numprocesses", None)
     state = RunState(
         settings,
-        writes_files=not hasattr(config, "workerinput"),
+        role=role,
         argv=[str(arg) for arg in config.invocation_params.args],
         pytest_version=pytest.__version__,
         workers=numprocesses if isinstance(numprocesses, int) else 0,
         run_id=getattr(config, "workerinput", {}).get("tokencost_run_id"),
     )
     if settings.prices_file is not None:
-        from .errors import PriceFileError
-
         try:
             state.pricer()  # read the price file now: a bad one is a usage error, not 100 failures
         except PriceFileError as exc:
             raise pytest.UsageError(str(exc)) from None
-    from .errors import TokenCostError
-
     try:
         state.open_ledger()
     except TokenCostError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(_RunHooks(state, config), _RUN_PLUGIN_NAME)
+    if role is Role.WORKER:
+        config.pluginmanager.register(_WorkerHooks(state, config), RUN_PLUGIN_NAME)
+    else:
+        config.pluginmanager.register(_WriterHooks(state, config), RUN_PLUGIN_NAME)
+    if role is Role.CONTROLLER:
+        config.pluginmanager.register(_ControllerHooks(state), CONTROLLER_PLUGIN_NAME)
     if state.ledger is not None:
         from .item_hooks import SessionBudgetGate
 
-        config.pluginmanager.register(SessionBudgetGate(state), _GATE_PLUGIN_NAME)
+        config.pluginmanager.register(SessionBudgetGate(state), GATE_PLUGIN_NAME)
     if config.getoption("tokencost_capture") or config.getini("tokencost_capture"):
         from .item_hooks import CaptureHooks
 
-        config.pluginmanager.register(CaptureHooks(), _CAPTURE_PLUGIN_NAME)
+        config.pluginmanager.register(CaptureHooks(), CAPTURE_PLUGIN_NAME)
+    config.stash[SIGTERM_KEY] = _interrupt_on_sigterm()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the per-run hooks (pytester runs many sessions in one process)."""
-    for name in (_RUN_PLUGIN_NAME, _CARRIER_PLUGIN_NAME, _GATE_PLUGIN_NAME, _CAPTURE_PLUGIN_NAME):
+    for name in PER_RUN_PLUGINS:
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
-            if name == _CAPTURE_PLUGIN_NAME:
+            if name == CAPTURE_PLUGIN_NAME:
                 plugin.capture.uninstall()
             config.pluginmanager.unregister(plugin)
     if STATE_KEY in config.stash:
         del config.stash[STATE_KEY]
+    restore = config.stash.get(SIGTERM_KEY, None)
+    if restore is not None:
+        restore()
+
+
+def _interrupt_on_sigterm() -> Callable[[], None] | None:
+    """Make SIGTERM (what CI runners send on cancel or timeout) end the run like Ctrl-C.
+
+    pytest then finishes the session, and the report is written with status `interrupted`.
+    Only when nobody else handles SIGTERM; returns what puts the old handler back.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    return restore
+
+
+def run_state(config: pytest.Config) -> RunState:
+    """The tokencost run state of a pytest run (for the calibration harness and plugins).
+
+    Raises `pytest.UsageError` when the tokencost plugin is not active (`-p no:tokencost`).
+    """
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        raise pytest.UsageError(
+            "pytest-tokencost's accounting is off (-p no:tokencost); drop that option"
+        )
+    return state
 
 
 @pytest.fixture
@@ -228,18 +305,32 @@ def token_tracker(request: pytest.FixtureRequest) -> InMemoryTokenTracker:
 
 
 def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:
-    """The tracker of `item`, made on first use; its records reach the run's report.
+    """The tracker of `item`'s current attempt, made on first use; its records reach the
+    run's report when the attempt ends.
 
     The `token_tracker` fixture uses it, and so do items that are not Python tests (the
     calibration harness's cases).
     """
-    from .item_hooks import tracker_for_item as make
+    tracker = item.stash.get(TRACKER_KEY, None)
+    if tracker is not None:
+        return tracker
+    from .item_hooks import make_tracker
 
-    return make(item)
+    return make_tracker(item, run_state(item.config))
 
 
-class _RunHooks:
-    """Hooks of one run, delegating to its `RunState`."""
+def add_test_extension(item: pytest.Item, name: str, data: Any) -> None:
+    """Send `data` (plain JSON types) with `item`'s payload to the process that collects.
+
+    Read it back there from `report.tokencost["extensions"][name]` in
+    `pytest_runtest_logreport` (teardown reports). The calibration harness sends each case's
+    result this way.
+    """
+    item.stash.setdefault(EXTENSIONS_KEY, {})[name] = data
+
+
+class _WriterHooks:
+    """Hooks of the process that collects and writes: the only one, or the xdist controller."""
 
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
@@ -269,53 +360,65 @@ class _RunHooks:
         return "tokencost: " + ", ".join(parts)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect records as each test's report arrives (replayed from workers under xdist)."""
-        payload: Any = getattr(report, "tokencost", None)
-        if payload is not None and self.state.writes_files:
-            self.state.add(payload, report.nodeid)
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        """xdist: workers share the controller's run id (and so its budget ledger)."""
-        node.workerinput["tokencost_run_id"] = self.state.run_id
+        """Collect a test's payload as its report arrives (replayed from workers under xdist)."""
+        data: Any = getattr(report, "tokencost", None)
+        if data is not None and self.state.collector is not None:
+            self.state.collector.add_data(data, report.nodeid)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        """Fail the run when the session budget ran out, or (--cost-strict) went unpriced."""
+        """Fail the run when the session budget ran out, (--cost-strict) went unpriced, or the
+        run's records could not be written."""
         result = yield
-        state = self.state
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if state.writes_files and state.ledger is not None and state.ledger.exhausted():
-            message = (
-                "ERROR: session token budget exhausted: "
-                + "; ".join(state.session_budget_lines())
-                + "; tests not yet started were not run"
-            )
-            if reporter is not None:
-                reporter.write_line(message, red=True, bold=True)
-            state.warnings.append(message.removeprefix("ERROR: "))
-            session.testsfailed += 1
-        if state.settings.strict and state.writes_files and state.has_unpriced():
-            message = (
-                "ERROR: --cost-strict: no price is known for "
-                f"{', '.join(state.unpriced_models())}; add them to a --cost-prices file"
-            )
-            if reporter is not None:
-                reporter.write_line(message, red=True, bold=True)
-            state.warnings.append(message.removeprefix("ERROR: "))
+        for message in self._run_errors():
+            self._error(message)
             session.testsfailed += 1
         return result
 
+    def _run_errors(self) -> list[str]:
+        state = self.state
+        errors = []
+        if state.ledger is not None and state.ledger.exhausted():
+            errors.append(
+                "session token budget exhausted: "
+                + "; ".join(state.session_budget_lines())
+                + "; tests not yet started were not run"
+            )
+        if state.settings.strict and state.has_unpriced():
+            errors.append(
+                "--cost-strict: no price is known for "
+                f"{', '.join(state.unpriced_models())}; add them to a --cost-prices file"
+            )
+        errors.extend(state.write_problems())
+        return errors
+
+    def _error(self, message: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"ERROR: {message}", red=True, bold=True)
+        self.state.warnings.append(message)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Write token-report.json (atomically) in the process that writes files."""
-        if self.state.writes_files:
-            self.state.finish(int(exitstatus))
+        """Add the records of tests cut short by an interrupt, then publish the report."""
+        state = self.state
+        interrupted = int(exitstatus) == pytest.ExitCode.INTERRUPTED
+        for payload in state.export_live():
+            if not interrupted:
+                payload = payload.model_copy(update={"interrupted": False})
+            state.add(payload)
+        before = len(state.write_problems())
+        state.finish(int(exitstatus))
+        if len(state.write_problems()) > before:
+            for message in state.write_problems()[before:]:
+                self._error(message)
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the Token & Cost section."""
         state = self.state
         report = state.report
-        if report is None or not state.writes_files:
+        if report is None:
             return
         if not (state.settings.term or (state.settings.report_on_records and state.records)):
             return
@@ -324,3 +427,39 @@ class _RunHooks:
         terminalreporter.write_sep("=", TITLE)
         for line in render_report(report):
             terminalreporter.write_line(line)
+
+
+class _ControllerHooks:
+    """xdist controller only: the run id goes down to workers, interrupted payloads come up."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Workers share the controller's run id (and so its run folder and budget ledger)."""
+        node.workerinput["tokencost_run_id"] = self.state.run_id
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """Take the payloads of tests a worker was running when the run was interrupted."""
+        output = getattr(node, "workeroutput", None) or {}
+        if self.state.collector is None:
+            return
+        for data in output.get("tokencost_interrupted", ()):
+            self.state.collector.add_data(data, "an interrupted test on an xdist worker")
+
+
+class _WorkerHooks:
+    """xdist worker: payloads ride on test reports; nothing is written or printed here."""
+
+    def __init__(self, state: RunState, config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Send the controller the records of tests cut short by an interrupt."""
+        pending = self.state.export_live()
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if pending and workeroutput is not None:
+            workeroutput["tokencost_interrupted"] = [p.model_dump(mode="json") for p in pending]

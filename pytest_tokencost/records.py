@@ -12,7 +12,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    computed_field,
+    model_validator,
+)
 
 __all__ = ["PriceSource", "Provenance", "ScopeRun", "TokenRecord", "Usage"]
 
@@ -108,7 +116,14 @@ class TokenRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     seq: NonNegativeInt = Field(description="Order of the record within its test's tracker.")
+    run_id: str | None = Field(default=None, description="The run that made the record.")
     test_id: str | None = None
+    attempt: PositiveInt = Field(
+        default=1, description="Which run of the test made it (reruns count from 1)."
+    )
+    scenario: str | None = Field(
+        default=None, description="The calibration scenario of `case_id`, for harness records."
+    )
     case_id: str | None = None
     step: str | None = None
     provider: str | None = None
@@ -135,6 +150,18 @@ class TokenRecord(BaseModel):
     priced_as: str | None = Field(
         default=None, description="The price entry used: a genai-prices model id, an override key."
     )
+    response_id: str | None = Field(
+        default=None,
+        description="The provider's id of the response (OpenAI/OpenRouter `id`, Anthropic "
+        "message `id`, Gemini `responseId`): a response seen twice counts once.",
+    )
+    request_id: str | None = Field(
+        default=None, description="The provider's request id header, when the call was captured."
+    )
+    interrupted: bool = Field(
+        default=False,
+        description="Made by a test that was still running when the run was interrupted.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -159,6 +186,7 @@ class ScopeRun(BaseModel):
 
     kind: Literal["case", "step"]
     test_id: str | None = None
+    scenario: str | None = None
     case_id: str | None = None
     step: str | None = None
     wall_ms: float | None = Field(default=None, ge=0)

@@ -31,7 +31,10 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
-SCHEMA_VERSION = 1
+#: Version 2 added the run's status, interrupted tests, duplicates dropped and record identity
+#: (run id, attempt, scenario, response and request ids); version 1 documents still read.
+SCHEMA_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 class PriceInfo(BaseModel):
@@ -102,6 +105,16 @@ class RunInfo(BaseModel):
     adapter: str | None = None
     workers: int = Field(default=0, ge=0, description="pytest-xdist workers (0: no xdist).")
     exit_status: int | None = None
+    status: str = Field(
+        default="unknown",
+        description="passed, failed, interrupted (Ctrl-C, SIGTERM), internal-error, "
+        "usage-error, no-tests.",
+    )
+    interrupted_tests: list[str] = Field(
+        default_factory=list,
+        description="Tests still running at an interrupt; their records so far are kept, "
+        "flagged `interrupted`.",
+    )
 
 
 class TokenReport(BaseModel):
@@ -109,7 +122,7 @@ class TokenReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary
@@ -120,6 +133,12 @@ class TokenReport(BaseModel):
     total_checks: list[TotalCheck] = Field(
         default_factory=list,
         description="Records whose source's total_tokens disagrees with input + output.",
+    )
+    duplicates_dropped: int = Field(
+        default=0,
+        ge=0,
+        description="Responses seen twice within a test (by --cost-capture and observe(), or "
+        "observe() twice: same provider response id) and counted once.",
     )
     warnings: list[str] = Field(default_factory=list)
 
@@ -165,9 +184,9 @@ def read_report(path: Path) -> TokenReport:
     """Load a `token-report.json`, with an error naming the file and the problem."""
     data = load_json(path, "report")
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in _READABLE_VERSIONS:
         raise ReportFileError(
             f"report {path} has schema_version {version!r}; this pytest-tokencost reads "
-            f"version {SCHEMA_VERSION}: upgrade it, or re-run the suite"
+            f"versions {', '.join(map(str, _READABLE_VERSIONS))}: upgrade it, or re-run the suite"
         )
     return read_json_model(path, TokenReport, "report", data)

@@ -1,9 +1,10 @@
 """The run-state object behind the pytest plugin, free of pytest itself.
 
-One `RunState` lives for a pytest run. Trackers of single tests export their records as plain
-data (it rides on the test report, through pytest-xdist when there are workers); the process
-that writes files (the only process without xdist, the controller with it) collects that data,
-appends it to `records.jsonl` as it arrives, and writes `token-report.json` at the end.
+One `RunState` lives for a run. Its **role** is chosen once: a single process runs the tests,
+collects their payloads and writes the files; under pytest-xdist a worker only runs tests (its
+trackers' payloads ride on the test reports) and the controller only collects and writes. So a
+run state is three parts: what a tracker needs (settings, run id, prices, the budget ledger), a
+`Collector` (not in workers) and the `RunFiles` it writes (not in workers).
 """
 
 from __future__ import annotations
@@ -11,56 +12,71 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .runfiles import RECORDS_NAME, REPORT_NAME
 from .settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from .budget import Channel
+    from .collect import Collector
     from .ledger import BudgetLedger
+    from .payload import TestPayload
     from .pricing import Pricer
     from .records import ScopeRun, TokenRecord
     from .report import TokenReport
+    from .runfiles import RunFiles
     from .tracker import InMemoryTokenTracker
 
-__all__ = ["RECORDS_NAME", "REPORT_NAME", "RunState", "export_tracker"]
-
-REPORT_NAME = "token-report.json"
-RECORDS_NAME = "records.jsonl"
+__all__ = ["RECORDS_NAME", "REPORT_NAME", "Role", "RunState", "exit_status_name"]
 
 
-def export_tracker(tracker: InMemoryTokenTracker) -> dict[str, list[Any]]:
-    """A test tracker's priced records and scope runs as JSON-ready data (for the test report)."""
-    from dataclasses import asdict
+class Role(StrEnum):
+    """What this process does in the run, chosen once when the run starts."""
 
-    return {
-        "records": [record.model_dump(mode="json") for record in tracker.records()],
-        "runs": [run.model_dump(mode="json") for run in tracker.scope_runs()],
-        "budgets": [
-            asdict(status) for scope in tracker.budget_scopes for status in scope.statuses()
-        ],
-        "warnings": list(tracker.warnings),
-    }
+    SINGLE = "single"
+    """Runs the tests, collects and writes (no xdist, or `-n 0`)."""
+    CONTROLLER = "controller"
+    """The xdist controller: collects the workers' payloads and writes."""
+    WORKER = "worker"
+    """An xdist worker: runs tests; writes nothing, prints nothing."""
+
+
+_EXIT_NAMES = {
+    0: "passed",
+    1: "failed",
+    2: "interrupted",
+    3: "internal-error",
+    4: "usage-error",
+    5: "no-tests",
+}
+
+
+def exit_status_name(exit_status: int | None) -> str:
+    """pytest's exit code as a word for the report (`interrupted` for Ctrl-C and SIGTERM)."""
+    if exit_status is None:
+        return "unknown"
+    return _EXIT_NAMES.get(exit_status, f"exit-{exit_status}")
 
 
 class RunState:
-    """Settings, prices and collected records of one run; writes files only if `writes_files`."""
+    """Settings, prices, budgets, and (outside workers) the collected payloads and files."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        writes_files: bool,
+        role: Role = Role.SINGLE,
         argv: list[str],
         pytest_version: str,
         workers: int = 0,
         run_id: str | None = None,
     ) -> None:
         self.settings = settings
-        self.writes_files = writes_files
+        self.role = role
         self.argv = argv
         self.pytest_version = pytest_version
         self.workers = workers
@@ -69,15 +85,30 @@ class RunState:
         self.run_id = run_id or f"{self.started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         self._t0 = time.perf_counter()
         self._pricer: Pricer | None = None
-        self.records: list[TokenRecord] = []
-        self.runs: list[ScopeRun] = []
-        self.warnings: list[str] = []
-        self.budgets: list[dict[str, Any]] = []
         self.ledger: BudgetLedger | None = None
-        self._records_file: Path | None = None
         self.report: TokenReport | None = None
+        #: Trackers whose test has not exported them yet: an interrupt exports them as they are.
+        self.live: dict[int, InMemoryTokenTracker] = {}
+        #: Set by a harness whose run must always write its reports (calibration runs).
+        self.report_required = False
+        self.collector: Collector | None = None
+        self.files: RunFiles | None = None
+        if role is not Role.WORKER:
+            self._make_collector()
 
-    # -- prices -----------------------------------------------------------------------------
+    @property
+    def writes_files(self) -> bool:
+        """Whether this process collects and writes (not an xdist worker)."""
+        return self.role is not Role.WORKER
+
+    def _make_collector(self) -> None:
+        from .collect import Collector
+        from .runfiles import RunFiles
+
+        self.files = RunFiles(self.settings.output_dir, self.run_id, self.settings.json_paths)
+        self.collector = Collector(self._append_records)
+
+    # -- what trackers need -----------------------------------------------------------------
 
     def pricer(self) -> Pricer:
         """The run's pricer, built on first use (reading the override file, if any)."""
@@ -97,16 +128,16 @@ class RunState:
         return self._pricer
 
     def open_ledger(self) -> None:
-        """With a session budget: create (controller) or join (worker) the budget ledger."""
+        """With a session budget: create (writer) or join (worker) this run's budget ledger."""
         settings = self.settings
         if settings.budget_usd is None and settings.budget_tokens is None:
             return
         from .budget import Channel
         from .ledger import LEDGER_NAME, BudgetLedger
-        from .outdir import ensure_output_dir
+        from .runfiles import RUNS_DIR
 
-        path = settings.output_dir / LEDGER_NAME
-        if not self.writes_files:
+        path = settings.output_dir / RUNS_DIR / self.run_id / LEDGER_NAME
+        if self.files is None:
             self.ledger = BudgetLedger(path, self.run_id, settings.warn_at)
             return
         limits: dict[Channel, int] = {}
@@ -114,7 +145,12 @@ class RunState:
             limits[Channel.MICRO_USD] = round(settings.budget_usd * 1_000_000)
         if settings.budget_tokens is not None:
             limits[Channel.TOKENS] = settings.budget_tokens
-        ensure_output_dir(settings.output_dir)
+        try:
+            self.files.prepare_run_dir()
+        except OSError as exc:
+            from .ledger import LedgerError
+
+            raise LedgerError(f"cannot create the budget ledger {path}: {exc}") from exc
         self.ledger = BudgetLedger.create(path, self.run_id, limits, settings.warn_at)
 
     def session_budget_lines(self) -> list[str]:
@@ -159,8 +195,10 @@ class RunState:
         test_id: str,
         limits: Mapping[Channel, int] | None = None,
         warn: Callable[[str], None] | None = None,
+        attempt: int = 1,
     ) -> InMemoryTokenTracker:
-        """A tracker for one test, priced with this run's pricer, under its budgets."""
+        """A tracker for one attempt of one test, priced with this run's pricer, under its
+        budgets; kept as live until `export` takes it."""
         from .budget import BudgetScope
         from .tracker import InMemoryTokenTracker
 
@@ -169,62 +207,97 @@ class RunState:
             budget = BudgetScope(
                 f"test {test_id}", dict(limits or {}), warn_at=self.settings.warn_at
             )
-        return InMemoryTokenTracker(
-            test_id=test_id, pricer=self.pricer(), budget=budget, ledger=self.ledger, warn=warn
+        tracker = InMemoryTokenTracker(
+            test_id=test_id,
+            pricer=self.pricer(),
+            budget=budget,
+            ledger=self.ledger,
+            warn=warn,
+            run_id=self.run_id,
+            attempt=attempt,
         )
+        self.live[id(tracker)] = tracker
+        return tracker
 
-    # -- collecting -------------------------------------------------------------------------
+    def export(
+        self,
+        tracker: InMemoryTokenTracker,
+        *,
+        interrupted: bool = False,
+        extensions: dict[str, Any] | None = None,
+    ) -> TestPayload:
+        """The tracker's payload; it is no longer live."""
+        from .payload import export_tracker
 
-    def add(self, payload: Any, source: str) -> None:
-        """Take one test's exported records; a payload that does not validate becomes a warning.
+        self.live.pop(id(tracker), None)
+        return export_tracker(tracker, interrupted=interrupted, extensions=extensions)
 
-        Records are appended to `records.jsonl` at once, so an interrupted run keeps them.
-        """
-        from pydantic import ValidationError
+    def export_live(self) -> list[TestPayload]:
+        """Payloads of the trackers whose tests were cut short by an interrupt (flagged)."""
+        return [
+            self.export(tracker, interrupted=True)
+            for tracker in list(self.live.values())
+            if len(tracker) or tracker.warnings
+        ]
 
-        from .records import ScopeRun, TokenRecord
+    # -- collecting (not in workers) --------------------------------------------------------
 
-        try:
-            records = [TokenRecord.model_validate(item) for item in payload["records"]]
-            runs = [ScopeRun.model_validate(item) for item in payload["runs"]]
-        except (TypeError, KeyError, ValidationError) as exc:
-            self.warnings.append(f"records of {source} could not be read and are left out: {exc}")
-            return
-        self.add_records(records, runs)
-        self.budgets.extend(payload.get("budgets", []))
-        self.warnings.extend(payload.get("warnings", []))
+    def _collector(self) -> Collector:
+        if self.collector is None:
+            raise RuntimeError("an xdist worker's run state does not collect records")
+        return self.collector
+
+    @property
+    def records(self) -> list[TokenRecord]:
+        """The records collected so far."""
+        return self._collector().records
+
+    @property
+    def runs(self) -> list[ScopeRun]:
+        """The scope runs collected so far."""
+        return self._collector().runs
+
+    @property
+    def warnings(self) -> list[str]:
+        """The run's warnings so far."""
+        return self._collector().warnings
+
+    def add(self, payload: TestPayload) -> None:
+        """Take one test's payload."""
+        self._collector().add(payload)
 
     def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
-        """Take records (and scope runs); append them to `records.jsonl` at once."""
-        self.records.extend(records)
-        self.runs.extend(runs)
-        if self.writes_files and records:
-            self._append_records(records)
+        """Take records (and scope runs) made outside a test payload."""
+        self._collector().add_records(records, runs)
 
     def _append_records(self, records: list[TokenRecord]) -> None:
-        from .outdir import append_lines, ensure_output_dir
-
-        if self._records_file is None:
-            ensure_output_dir(self.settings.output_dir)
-            self._records_file = self.settings.output_dir / RECORDS_NAME
-            self._records_file.write_text("", encoding="utf-8")  # this run's file starts empty
-        append_lines(self._records_file, [record.model_dump_json() for record in records])
+        if self.files is not None:
+            self.files.append_records([record.model_dump_json() for record in records])
 
     # -- finishing --------------------------------------------------------------------------
 
     def has_unpriced(self) -> bool:
         """True when some record of the run has no price ("not recorded")."""
-        return any(record.cost_micro_usd is None for record in self.records)
+        return self._collector().has_unpriced()
 
     def unpriced_models(self) -> list[str]:
         """Names of the models whose records have no price."""
-        from .summary import NO_MODEL
+        return self._collector().unpriced_models()
 
-        return sorted({r.model or NO_MODEL for r in self.records if r.cost_micro_usd is None})
+    def write_problems(self) -> list[str]:
+        """Files this run could not write (disk full, permissions, a link refused)."""
+        return list(self.files.problems) if self.files is not None else []
 
     def wants_report(self) -> bool:
         """Whether this run writes `token-report.json` (something recorded, or a report asked)."""
-        return bool(self.records or self.settings.reports)
+        collector = self._collector()
+        return bool(
+            collector.records
+            or collector.warnings
+            or self.settings.reports
+            or self.ledger
+            or self.report_required
+        )
 
     def build_report(self, exit_status: int | None = None) -> TokenReport:
         """The report of everything collected so far."""
@@ -234,12 +307,19 @@ class RunState:
         from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport, TotalCheck
         from .summary import TokenSummary
 
+        collector = self._collector()
         try:
             plugin_version = version("pytest-tokencost")
         except PackageNotFoundError:
             plugin_version = "unknown"
         finished = datetime.now(UTC)
         prices_file = self.settings.prices_file
+        records = collector.records
+        session_budgets = (
+            [BudgetEntry.model_validate(s, from_attributes=True) for s in self.ledger.statuses()]
+            if self.ledger
+            else []
+        )
         return TokenReport(
             run=RunInfo(
                 run_id=self.run_id,
@@ -248,10 +328,12 @@ class RunState:
                 wall_s=time.perf_counter() - self._t0,
                 pytest_version=self.pytest_version,
                 plugin_version=plugin_version,
-                argv=self.argv,
+                argv=list(self.argv),
                 adapter=self.adapter,
                 workers=self.workers,
                 exit_status=exit_status,
+                status=exit_status_name(exit_status),
+                interrupted_tests=list(collector.interrupted_tests),
             ),
             prices=PriceInfo(
                 genai_prices_version=price_data_version(),
@@ -259,8 +341,8 @@ class RunState:
                 default_rate=Rate.parse(self.settings.default_rate).describe(),
                 default_rate_for_unknown_models=self.settings.default_rate_for_unknown,
             ),
-            summary=TokenSummary.from_records(self.records, self.runs),
-            budgets=[BudgetEntry.model_validate(b) for b in self._budget_statuses()],
+            summary=TokenSummary.from_records(records, collector.runs),
+            budgets=session_budgets + collector.budgets,
             cost_checks=[
                 CostCheck(
                     test_id=r.test_id,
@@ -270,7 +352,7 @@ class RunState:
                     agrees=r.cost_micro_usd is not None
                     and abs(r.cost_micro_usd - r.reported_cost_micro_usd) <= 1,
                 )
-                for r in self.records
+                for r in records
                 if r.reported_cost_micro_usd is not None
             ],
             total_checks=[
@@ -280,29 +362,18 @@ class RunState:
                     computed=r.usage.total,
                     reported=r.reported_total_tokens,
                 )
-                for r in self.records
+                for r in records
                 if r.reported_total_tokens is not None and r.reported_total_tokens != r.usage.total
             ],
-            warnings=list(dict.fromkeys(self.warnings)),  # each once, in order
+            duplicates_dropped=collector.duplicates,
+            # each once, in order
+            warnings=list(dict.fromkeys([*collector.warnings, *self.write_problems()])),
         )
 
-    def _budget_statuses(self) -> list[dict[str, Any]]:
-        from dataclasses import asdict
-
-        session = [asdict(s) for s in self.ledger.statuses()] if self.ledger else []
-        return session + self.budgets
-
     def finish(self, exit_status: int | None) -> TokenReport | None:
-        """Build the report and, in the writing process, write it (atomically) where asked."""
-        if not self.wants_report():
+        """Build the report and, outside workers, publish it with the run's records."""
+        if self.files is None or not self.wants_report():
             return None
-        from .outdir import ensure_output_dir
-
         self.report = self.build_report(exit_status)
-        if self.writes_files:
-            ensure_output_dir(self.settings.output_dir)
-            if self._records_file is None:  # nothing recorded: don't leave an older run's lines
-                (self.settings.output_dir / RECORDS_NAME).write_text("", encoding="utf-8")
-            for path in (self.settings.output_dir / REPORT_NAME, *self.settings.json_paths):
-                self.report.write(path)
+        self.files.publish(self.report.model_dump_json(indent=2) + "\n")
         return self.report

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from .records import PriceSource, Provenance, ScopeRun, TokenRecord, Usage, _add_optional
 
-__all__ = ["NO_MODEL", "NO_STEP", "OUTSIDE_TESTS", "TokenSummary", "TokenTotals"]
+__all__ = ["NO_MODEL", "NO_STEP", "OUTSIDE_TESTS", "TokenSummary", "TokenTotals", "case_key"]
 
 K = TypeVar("K", bound=str)
 
@@ -158,6 +158,12 @@ class _Accumulator:
         )
 
 
+def case_key(scenario: str | None, case_id: str) -> str:
+    """The `by_case` key of a case: ``scenario::case`` for a calibration case (scenarios may
+    share case ids), the bare case id for a plain test's `case()`."""
+    return case_id if scenario is None else f"{scenario}::{case_id}"
+
+
 def _merge(a: Mapping[str, TokenTotals], b: Mapping[str, TokenTotals]) -> dict[str, TokenTotals]:
     merged = dict(a)
     for key, totals in b.items():
@@ -168,8 +174,9 @@ def _merge(a: Mapping[str, TokenTotals], b: Mapping[str, TokenTotals]) -> dict[s
 class TokenSummary(BaseModel):
     """Totals of a run (or a test) with its breakdowns.
 
-    Records without a case id are not in `by_case`; every record is in exactly one entry of
-    `by_test`, `by_step` and `by_model`, so those entries add up to `totals`.
+    Records without a case id are not in `by_case` (keyed by `case_key`); every record is in
+    exactly one entry of `by_test`, `by_step` and `by_model`, so those entries add up to
+    `totals`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -208,7 +215,7 @@ class TokenSummary(BaseModel):
             total.add_record(record)
             bucket("by_test", record.test_id or OUTSIDE_TESTS).add_record(record)
             if record.case_id is not None:
-                bucket("by_case", record.case_id).add_record(record)
+                bucket("by_case", case_key(record.scenario, record.case_id)).add_record(record)
             bucket("by_step", record.step or NO_STEP).add_record(record)
             bucket("by_model", record.model or NO_MODEL).add_record(record)
             if record.cost_micro_usd is None:
@@ -217,12 +224,14 @@ class TokenSummary(BaseModel):
             if run.kind == "case":
                 # A case's wall clock is its own scope's, gaps between steps included.
                 if run.case_id is not None:
-                    bucket("by_case", run.case_id).wall_ms += run.wall_ms or 0.0
+                    bucket("by_case", case_key(run.scenario, run.case_id)).wall_ms += (
+                        run.wall_ms or 0.0
+                    )
                 continue
             total.add_step_run(run)
             bucket("by_test", run.test_id or OUTSIDE_TESTS).add_step_run(run)
             if run.case_id is not None:
-                bucket("by_case", run.case_id).steps += 1
+                bucket("by_case", case_key(run.scenario, run.case_id)).steps += 1
             bucket("by_step", run.step or NO_STEP).add_step_run(run)
 
         def finished(kind: str) -> dict[str, TokenTotals]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_ch
 from .budget import BudgetScope, Channel, TokenBudgetExceeded, limits_from_kwargs
 from .counting import counter_for
 from .errors import TokenCostError
+from .identity import response_id_of
 from .pricing import Price, Pricer
 from .providers import ObservedUsage, usage_from
 from .records import Provenance, ScopeRun, TokenRecord, Usage
@@ -70,6 +71,7 @@ class TokenTracker(Protocol):
 
 
 class _Scope(NamedTuple):
+    scenario: str | None
     case: str | None
     step: str | None
     budget: BudgetScope | None
@@ -77,6 +79,7 @@ class _Scope(NamedTuple):
 
 class _Entry(NamedTuple):
     timestamp: float
+    scenario: str | None
     case: str | None
     step: str | None
     model: str | None
@@ -90,34 +93,54 @@ class _Entry(NamedTuple):
     reported_cost: int | None
     partial: bool
     reported_total: int | None
+    response_id: str | None
+    request_id: str | None
 
 
 _REPORTED = Provenance.REPORTED
+_PROVENANCES = frozenset(Provenance)
+_INF = float("inf")
 
 
 class _Run(NamedTuple):
     kind: Literal["case", "step"]
+    scenario: str | None
     case: str | None
     step: str | None
     wall_ms: float | None
 
 
-_NO_SCOPE = _Scope(None, None, None)
+_NO_SCOPE = _Scope(None, None, None, None)
 
 
-def _reject_arguments(**values: object) -> None:
-    for name in ("step", "case", "model"):
+def _reject_arguments(values: dict[str, object]) -> None:
+    """Raise for the first argument of `record()` that is not what it must be."""
+    for name in ("step", "case", "model", "provider", "response_id", "request_id"):
         value = values[name]
-        if value is not None and not isinstance(value, str):
-            raise TypeError(f"{name} must be a string, got {value!r}")
-    raise ValueError(f"wall_ms must be a non-negative number, got {values['wall_ms']!r}")
+        if value is not None and type(value) is not str:
+            raise TypeError(f"record(): {name} must be a string, got {value!r}")
+    provenance = values["provenance"]
+    if provenance is not None and provenance not in _PROVENANCES:
+        raise ValueError(
+            f"record(): provenance must be one of {', '.join(p.value for p in Provenance)}, "
+            f"got {provenance!r}"
+        )
+    for name in ("reported_cost_micro_usd", "reported_total_tokens"):
+        value = values[name]
+        if value is not None and (type(value) is not int or value < 0):
+            raise TypeError(f"record(): {name} must be a non-negative int, got {value!r}")
+    if type(values["partial"]) is not bool:
+        raise TypeError(f"record(): partial must be True or False, got {values['partial']!r}")
+    raise ValueError(
+        f"record(): wall_ms must be a finite non-negative number, got {values['wall_ms']!r}"
+    )
 
 
 def _utf8_size(text: str | None) -> int | None:
     if text is None:
         return None
     if not isinstance(text, str):
-        raise TypeError(f"prompt and artifact must be str, got {type(text).__name__}")
+        raise TypeError(f"record(): prompt and artifact must be str, got {type(text).__name__}")
     return len(text.encode("utf-8"))
 
 
@@ -142,8 +165,12 @@ class InMemoryTokenTracker:
         budget: BudgetScope | None = None,
         ledger: BudgetLedger | None = None,
         warn: Callable[[str], None] | None = None,
+        run_id: str | None = None,
+        attempt: int = 1,
     ) -> None:
         self.test_id = test_id
+        self.run_id = run_id
+        self.attempt = attempt
         self._pricer = pricer
         self.budget = budget
         self._ledger = ledger
@@ -151,6 +178,12 @@ class InMemoryTokenTracker:
         self._budgeted = ledger is not None or (budget is not None and budget.limited)
         self.budget_scopes: list[BudgetScope] = [budget] if budget and budget.pools else []
         self.warnings: list[str] = []  # budget warnings, capture problems
+        #: Responses recorded again (by capture and observe(), or observe() twice): not counted.
+        self.duplicates = 0
+        #: The first budget this tracker's records crossed (or a USD budget they could not
+        #: price): kept even when the code under test catches the exception, so the test fails.
+        self.crossed: TokenCostError | None = None
+        self._seen: set[str] = set()
         self._prices: dict[int, Price] = {}
         self._warn = warn
         if budget is not None:
@@ -194,6 +227,7 @@ class InMemoryTokenTracker:
         self,
         case_id: str,
         *,
+        scenario: str | None = None,
         max_tokens: float | None = None,
         max_input: float | None = None,
         max_output: float | None = None,
@@ -201,9 +235,13 @@ class InMemoryTokenTracker:
     ) -> Iterator[None]:
         """Attribute records made inside to calibration case `case_id`; time the case.
 
-        `max_*` set a budget for the case (`max_usd` in dollars), checked at every record.
+        `scenario` names the calibration scenario the case belongs to: scenarios may share
+        case ids, and their records are told apart by it. `max_*` set a budget for the case
+        (`max_usd` in dollars), checked at every record.
         """
         _check_name("case id", case_id)
+        if scenario is not None:
+            _check_name("scenario", scenario)
         outer = self._scope.get()
         budget = self._budget_for(
             f"case {case_id}",
@@ -214,13 +252,13 @@ class InMemoryTokenTracker:
                 "max_usd": max_usd,
             },
         )
-        token = self._scope.set(_Scope(case_id, outer.step, budget))
+        token = self._scope.set(_Scope(scenario, case_id, outer.step, budget))
         started = time.perf_counter()
         try:
             yield
         finally:
             self._scope.reset(token)
-            self._add_run("case", case_id, None, started)
+            self._add_run("case", scenario, case_id, None, started)
 
     @contextmanager
     def step(
@@ -248,18 +286,23 @@ class InMemoryTokenTracker:
                 "max_usd": max_usd,
             },
         )
-        token = self._scope.set(_Scope(outer.case, path, budget))
+        token = self._scope.set(_Scope(outer.scenario, outer.case, path, budget))
         started = time.perf_counter()
         try:
             yield
         finally:
             self._scope.reset(token)
-            self._add_run("step", outer.case, path, started)
+            self._add_run("step", outer.scenario, outer.case, path, started)
 
     def _add_run(
-        self, kind: Literal["case", "step"], case: str | None, step: str | None, started: float
+        self,
+        kind: Literal["case", "step"],
+        scenario: str | None,
+        case: str | None,
+        step: str | None,
+        started: float,
     ) -> None:
-        run = _Run(kind, case, step, (time.perf_counter() - started) * 1000.0)
+        run = _Run(kind, scenario, case, step, (time.perf_counter() - started) * 1000.0)
         with self._lock:
             self._runs.append(run)
 
@@ -285,6 +328,8 @@ class InMemoryTokenTracker:
         reported_cost_micro_usd: int | None = None,
         partial: bool = False,
         reported_total_tokens: int | None = None,
+        response_id: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Record one call or step.
 
@@ -292,30 +337,52 @@ class InMemoryTokenTracker:
         `artifact` texts, which are counted with the model's tokenizer (`counted`) or, for
         models without a public one, estimated at bytes/4 (`estimated`). With both, the texts
         only give the record its byte sizes. Texts are never stored.
+
+        `response_id` is the provider's id of the response: a response recorded again (by
+        `--cost-capture` and `observe()`, say) counts once. A bad argument raises `TypeError`
+        or `ValueError` naming it and records nothing; earlier records are kept.
         """
-        if usage is not None:
-            if type(usage) is not Usage and not isinstance(usage, Usage):
-                raise TypeError(
-                    f"usage must be a pytest_tokencost.Usage, got {type(usage).__name__}; "
-                    "use observe() for a provider response"
-                )
-            prompt_bytes = artifact_bytes = None
-            if prompt is not None or artifact is not None:
-                prompt_bytes, artifact_bytes = _utf8_size(prompt), _utf8_size(artifact)
-            kind = provenance or _REPORTED
-        else:
-            usage, prompt_bytes, artifact_bytes, kind = self._count(model, prompt, artifact)
-            kind = provenance or kind
         if (
             (step is not None and type(step) is not str)
             or (case is not None and type(case) is not str)
             or (model is not None and type(model) is not str)
-            or (wall_ms is not None and not (isinstance(wall_ms, int | float) and wall_ms >= 0))
+            or (provider is not None and type(provider) is not str)
+            or (provenance is not None and provenance not in _PROVENANCES)
+            or (
+                reported_cost_micro_usd is not None
+                and (type(reported_cost_micro_usd) is not int or reported_cost_micro_usd < 0)
+            )
+            or (
+                reported_total_tokens is not None
+                and (type(reported_total_tokens) is not int or reported_total_tokens < 0)
+            )
+            or type(partial) is not bool
+            or (response_id is not None and type(response_id) is not str)
+            or (request_id is not None and type(request_id) is not str)
+            or (
+                wall_ms is not None
+                and (type(wall_ms) not in (int, float) or not 0 <= wall_ms < _INF)
+            )
         ):
-            _reject_arguments(step=step, case=case, model=model, wall_ms=wall_ms)
-        scope_case, scope_step, scope_budget = self._scope.get()
+            _reject_arguments(locals())
+        if usage is not None:
+            if type(usage) is not Usage and not isinstance(usage, Usage):
+                raise TypeError(
+                    f"record(): usage must be a pytest_tokencost.Usage, got "
+                    f"{type(usage).__name__}; use observe() for a provider response"
+                )
+            prompt_bytes = artifact_bytes = None
+            if prompt is not None or artifact is not None:
+                prompt_bytes, artifact_bytes = _utf8_size(prompt), _utf8_size(artifact)
+            kind = _REPORTED if provenance is None else Provenance(provenance)
+        else:
+            usage, prompt_bytes, artifact_bytes, kind = self._count(model, prompt, artifact)
+            if provenance is not None:
+                kind = Provenance(provenance)
+        scope_scenario, scope_case, scope_step, scope_budget = self._scope.get()
         entry = (
             time.time(),
+            scope_scenario,
             case or scope_case,
             step or scope_step,
             model,
@@ -330,15 +397,27 @@ class InMemoryTokenTracker:
             reported_cost_micro_usd,
             partial,
             reported_total_tokens,
+            response_id,
+            request_id,
         )
-        # list.append is atomic (also on free-threaded builds), so the hot path takes no lock.
-        self._entries.append(entry)
+        with self._lock:  # the charge index must be this entry's, whatever other threads do
+            if response_id is not None:
+                if response_id in self._seen:
+                    self.duplicates += 1
+                    return
+                self._seen.add(response_id)
+            self._entries.append(entry)
+            index = len(self._entries) - 1
         if self._budgeted:
-            self._charge(len(self._entries) - 1, entry, scope_budget or self.budget)
+            try:
+                self._charge(index, _Entry._make(entry), scope_budget or self.budget)
+            except TokenCostError as exc:
+                if self.crossed is None:
+                    self.crossed = exc
+                raise
 
-    def _charge(self, index: int, entry: tuple[Any, ...], scope: BudgetScope | None) -> None:
+    def _charge(self, index: int, record: _Entry, scope: BudgetScope | None) -> None:
         """Charge a record to its budget scopes and the session ledger; raise on crossing."""
-        record = _Entry._make(entry)
         usage = record.usage
         spent = {
             Channel.TOKENS: usage.total,
@@ -393,7 +472,7 @@ class InMemoryTokenTracker:
             if text is None:
                 continue
             if not isinstance(text, str):
-                raise TypeError(f"{label} must be a str, got {type(text).__name__}")
+                raise TypeError(f"record(): {label} must be a str, got {type(text).__name__}")
             counts[index] = counter.count(text)
             sizes[index] = len(text.encode("utf-8"))
         usage = Usage.model_construct(
@@ -413,15 +492,22 @@ class InMemoryTokenTracker:
         stream chunks/events).
 
         The model and provider are taken from the response (`provider` overrides the latter,
-        e.g. ``"openrouter"`` for a gateway, and helps read an untyped payload). Raises
-        `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
+        e.g. ``"openrouter"`` for a gateway, and helps read an untyped payload). A response
+        already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
+        Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
         """
         observed = usage_from(response, provider)
-        self.record_observed(observed, step=step, case=case)
+        self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
         return observed.usage
 
     def record_observed(
-        self, observed: ObservedUsage, *, step: str | None = None, case: str | None = None
+        self,
+        observed: ObservedUsage,
+        *,
+        step: str | None = None,
+        case: str | None = None,
+        response_id: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Record what a provider payload said (usage, model, provider, its own cost/total)."""
         self.record(
@@ -433,6 +519,8 @@ class InMemoryTokenTracker:
             provenance=Provenance.REPORTED,
             reported_cost_micro_usd=observed.reported_cost_micro_usd,
             reported_total_tokens=observed.reported_total,
+            response_id=response_id,
+            request_id=request_id,
         )
 
     # -- reading ----------------------------------------------------------------------------
@@ -459,15 +547,17 @@ class InMemoryTokenTracker:
         """Closed case and step scopes (and records that were steps of their own)."""
         with self._lock:
             runs = list(self._runs)
+            entries = list(self._entries)
         runs.extend(
-            _Run("step", entry.case, entry.step, entry.wall_ms)
-            for entry in map(_Entry._make, list(self._entries))
+            _Run("step", entry.scenario, entry.case, entry.step, entry.wall_ms)
+            for entry in map(_Entry._make, entries)
             if entry.own_step
         )
         return [
             ScopeRun(
                 kind=run.kind,
                 test_id=self.test_id,
+                scenario=run.scenario,
                 case_id=run.case,
                 step=run.step,
                 wall_ms=run.wall_ms,
@@ -482,7 +572,10 @@ class InMemoryTokenTracker:
         )
         return TokenRecord(
             seq=seq,
+            run_id=self.run_id,
             test_id=self.test_id,
+            attempt=self.attempt,
+            scenario=entry.scenario,
             case_id=entry.case,
             step=entry.step,
             provider=entry.provider,
@@ -497,6 +590,8 @@ class InMemoryTokenTracker:
             reported_cost_micro_usd=entry.reported_cost,
             partial=entry.partial,
             reported_total_tokens=entry.reported_total,
+            response_id=entry.response_id,
+            request_id=entry.request_id,
         )
 
     def summary(self) -> TokenSummary:

@@ -1,0 +1,84 @@
+"""Collecting a run's test payloads in the process that writes the reports (pytest-free)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .payload import TestPayload
+    from .records import ScopeRun, TokenRecord
+    from .report import BudgetEntry
+
+__all__ = ["Collector"]
+
+
+class Collector:
+    """Records, scope runs, budgets and warnings of a run, as its tests' payloads arrive.
+
+    `on_records` is told of every batch of records at once (the run's `records.jsonl` is
+    appended as the run goes). A payload is counted once per (test, attempt): the same attempt
+    arriving twice (a plugin that replays reports) is refused with a warning.
+    """
+
+    def __init__(self, on_records: Callable[[list[TokenRecord]], None] | None = None) -> None:
+        self.records: list[TokenRecord] = []
+        self.runs: list[ScopeRun] = []
+        self.budgets: list[BudgetEntry] = []
+        self.warnings: list[str] = []
+        self.duplicates = 0
+        self.interrupted_tests: list[str] = []
+        self.extensions: dict[str, list[Any]] = {}
+        self._on_records = on_records
+        self._seen: set[tuple[str, int]] = set()
+
+    def add_data(self, data: Any, source: str) -> TestPayload | None:
+        """Take one test's payload as it travelled (plain JSON types); validate it first."""
+        from .payload import read_payload
+
+        payload, problem = read_payload(data, source)
+        if payload is None:
+            self.warnings.append(problem or f"the records of {source} could not be read")
+            return None
+        self.add(payload)
+        return payload
+
+    def add(self, payload: TestPayload) -> None:
+        """Take one test's payload."""
+        key = (payload.test_id, payload.attempt)
+        if key in self._seen:
+            self.warnings.append(
+                f"the records of {payload.test_id} (attempt {payload.attempt}) arrived twice; "
+                "counted once"
+            )
+            return
+        self._seen.add(key)
+        if payload.error is not None:
+            self.warnings.append(
+                f"some records of {payload.test_id} could not be exported: {payload.error}"
+            )
+        if payload.interrupted:
+            self.interrupted_tests.append(payload.test_id)
+        self.duplicates += payload.duplicates
+        self.budgets.extend(payload.budgets)
+        self.warnings.extend(payload.warnings)
+        for name, value in payload.extensions.items():
+            self.extensions.setdefault(name, []).append(value)
+        self.add_records(payload.records, payload.runs)
+
+    def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
+        """Take records (and scope runs) made outside any test payload."""
+        self.records.extend(records)
+        self.runs.extend(runs)
+        if records and self._on_records is not None:
+            self._on_records(records)
+
+    def has_unpriced(self) -> bool:
+        """True when some record of the run has no price ("not recorded")."""
+        return any(record.cost_micro_usd is None for record in self.records)
+
+    def unpriced_models(self) -> list[str]:
+        """Names of the models whose records have no price."""
+        from .summary import NO_MODEL
+
+        return sorted({r.model or NO_MODEL for r in self.records if r.cost_micro_usd is None})
