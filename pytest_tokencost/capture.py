@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from .counting import counter_for
-from .errors import UnreadablePayloadError
-from .providers import parse_body, usage_from_body
+from .errors import TokenCostError, UnreadablePayloadError
+from .identity import response_id_of
+from .providers import parse_body, usage_from, usage_from_stream
 from .records import Provenance, Usage
 from .tracker import InMemoryTokenTracker
 
@@ -36,6 +37,12 @@ _ENDPOINTS = (
 def _is_provider_call(request: Any) -> bool:
     path = str(getattr(request.url, "path", ""))
     return request.method == "POST" and path.endswith(_ENDPOINTS)
+
+
+def _where(request: Any) -> str:
+    """``host/path`` of a request: never its query string, which may hold a key."""
+    url = request.url
+    return f"{getattr(url, 'host', '')}{getattr(url, 'path', '')}"
 
 
 def _texts(node: Any, keys: tuple[str, ...]) -> Iterator[str]:
@@ -57,28 +64,49 @@ class _Call:
         self.capture = capture
         self.tracker = tracker
         self.case, self.step = tracker.current_scope()
+        self.where = _where(request)
         self.request_body = bytes(getattr(request, "content", b"") or b"")
         self.chunks: list[bytes] = []
         self.headers: Any = {}
         self.done = False
 
     def finish(self, headers: Any, raw: bytes | None = None) -> None:
-        """Read the usage from the (decoded) body and record it; never raises."""
+        """Read the usage from the (decoded) body and record it; never raises.
+
+        A budget the record crosses is kept on the tracker (`crossed`), which fails the test
+        when its body returns: raising here would raise inside the SDK, which retries.
+        """
         if self.done:
             return
         self.done = True
         try:
-            body = raw if raw is not None else self.capture.decode(headers, b"".join(self.chunks))
-            observed = usage_from_body(body)
-        except UnreadablePayloadError as exc:
-            self._partial(raw if raw is not None else b"".join(self.chunks), exc)
-            return
+            self._finish(headers, raw)
+        except TokenCostError:
+            pass  # a crossed budget: the tracker keeps it and the test fails after its body
         except Exception as exc:  # capture must never break the caller's test
-            self.tracker.warnings.append(f"capture: could not read a response: {exc}")
-            return
-        self.tracker.record_observed(observed, step=self.step, case=self.case)
+            self.tracker.warnings.append(
+                f"capture: the response of {self.where} could not be recorded "
+                f"({type(exc).__name__}); its tokens are not counted"
+            )
 
-    def _partial(self, body: bytes, reason: Exception) -> None:
+    def _finish(self, headers: Any, raw: bytes | None) -> None:
+        body = raw if raw is not None else self.capture.decode(headers, b"".join(self.chunks))
+        try:
+            data = parse_body(body)
+            observed = usage_from_stream(data) if isinstance(data, list) else usage_from(data)
+        except UnreadablePayloadError:
+            self._partial(body)
+            return
+        request_id = headers.get("request-id") or headers.get("x-request-id")
+        self.tracker.record_observed(
+            observed,
+            step=self.step,
+            case=self.case,
+            response_id=response_id_of(data),
+            request_id=request_id if isinstance(request_id, str) else None,
+        )
+
+    def _partial(self, body: bytes) -> None:
         """A stream cut before its usage: estimate from the request and what did arrive."""
         try:
             request = json.loads(self.request_body or b"{}")
@@ -93,6 +121,11 @@ class _Call:
         counter = counter_for(model)
         prompt = "".join(_texts(request, ("content", "text", "input", "system")))
         answer = "".join(_texts(events, ("content", "text", "delta", "output_text")))
+        self.tracker.warnings.append(
+            f"capture: a {model or 'model'} response from {self.where} carried no usage "
+            "(a stream cut short, or a provider that sends none); recorded as partial with "
+            "estimated counts"
+        )
         self.tracker.record(
             step=self.step,
             case=self.case,
@@ -100,10 +133,7 @@ class _Call:
             usage=Usage(input=counter.count(prompt), output=counter.count(answer)),
             provenance=Provenance.ESTIMATED,
             partial=True,
-        )
-        self.tracker.warnings.append(
-            f"capture: a {model or 'model'} response ended before its usage ({reason}); "
-            "recorded as partial with estimated counts"
+            response_id=response_id_of(events) if isinstance(events, list | dict) else None,
         )
 
 
@@ -212,6 +242,7 @@ class Capture:
         return bytes(self._httpx2.Response(200, headers=headers, content=raw).content)
 
     def _watch(self, request: Any, response: Any, *, is_async: bool) -> None:
+        tracker = None
         try:
             if not _is_provider_call(request) or response.status_code >= 400:
                 return
@@ -219,6 +250,7 @@ class Capture:
             if tracker is None:
                 return
             call = _Call(self, tracker, request)
+            call.headers = response.headers
             with self._lock:
                 self._open = [open_call for open_call in self._open if not open_call.done]
                 self._open.append(call)
@@ -228,6 +260,9 @@ class Capture:
                 response.stream = self._async_tee(response.stream, call, response.headers)
             else:
                 response.stream = self._tee(response.stream, call, response.headers)
-            call.headers = response.headers
-        except Exception:  # never let accounting break the caller's request
-            return
+        except Exception as exc:  # never let accounting break the caller's request
+            if tracker is not None:
+                tracker.warnings.append(
+                    f"capture: a call to {_where(request)} could not be watched "
+                    f"({type(exc).__name__}); its tokens are not counted"
+                )
