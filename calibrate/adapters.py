@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Protocol
 from pytest_tokencost.errors import UnreadablePayloadError
 from pytest_tokencost.providers import usage_from
 from pytest_tokencost.records import Provenance
+from pytest_tokencost.redact import redact
 
 from .dispatch import (
     Dispatcher,
@@ -118,6 +119,53 @@ class CursorAdapter:
         )
 
 
+#: How much of an error body is read, and how much of its message is quoted.
+_ERROR_BODY_BYTES = 64 * 1024
+_ERROR_MESSAGE_CHARS = 200
+
+
+def _endpoint(base_url: str) -> str:
+    """`<base_url>/chat/completions`, keeping a query (``?api-version=...``) at the end."""
+    parts = urllib.parse.urlsplit(base_url)
+    return urllib.parse.urlunsplit(
+        parts._replace(path=parts.path.rstrip("/") + "/chat/completions")
+    )
+
+
+def _http_error_detail(status: int, body: bytes) -> str:
+    """What an error answer says, redacted and short: never the raw body.
+
+    Providers echo what they were sent (OpenAI's 401 quotes the key it got), so the message is
+    redacted, cut to one line of `_ERROR_MESSAGE_CHARS`, and given beside the error's type and
+    code when the body is the usual ``{"error": {...}}`` JSON.
+    """
+    text = body.decode("utf-8", "replace")
+    fields: list[str] = []
+    message: object = None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError:
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):  # OpenAI, OpenRouter, Anthropic-style {"error": {...}}
+        for key in ("type", "code"):
+            value = error.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                fields.append(f"{key} {value}")
+        message = error.get("message")
+    elif isinstance(error, str):
+        message = error
+    elif payload is None:
+        message = text
+    summary = f"HTTP {status}" + (f" ({', '.join(fields)})" if fields else "")
+    if isinstance(message, str) and message.strip():
+        one_line = " ".join(redact(message).split())
+        if len(one_line) > _ERROR_MESSAGE_CHARS:
+            one_line = one_line[: _ERROR_MESSAGE_CHARS - 3] + "..."
+        summary += f": {one_line}"
+    return redact(summary)
+
+
 class _ChatCompletions:
     """POSTs prompts to `<base_url>/chat/completions`; the key never leaves the header."""
 
@@ -129,16 +177,18 @@ class _ChatCompletions:
         timeout_s: float,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.url = _endpoint(base_url)
+        self._shown_url = redact(self.url)  # a key in the URL's query stays out of messages
         self._api_key = api_key
         self.model = model
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
 
     def __repr__(self) -> str:  # no key in reprs, logs or tracebacks
-        return f"_ChatCompletions(url={self.url!r}, model={self.model!r})"
+        return f"_ChatCompletions(url={self._shown_url!r}, model={self.model!r})"
 
     def dispatch(self, request: DispatchRequest) -> DispatchResult:
+        """POST the prompt; every error message is redacted (see `_http_error_detail`)."""
         model = request.model or self.model
         if not model:
             raise DispatchError(
@@ -152,18 +202,21 @@ class _ChatCompletions:
         if self._api_key:  # a local server may need none
             headers["Authorization"] = f"Bearer {self._api_key}"
         http_request = urllib.request.Request(self.url, data=body, method="POST", headers=headers)
-        where = f"case {request.case_id!r} step {request.step!r}: POST {self.url}"
+        where = f"case {request.case_id!r} step {request.step!r}: POST {self._shown_url}"
         try:
             with open_with_retries(http_request, self.timeout_s, self.retry) as response:
                 payload: Any = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            detail = exc.read(300).decode("utf-8", "replace")
-            raise DispatchError(
-                f"{where} returned HTTP {exc.code}{retry_note(exc)}: {detail}"
-            ) from None
+            try:
+                error_body = exc.read(_ERROR_BODY_BYTES)
+            except OSError:
+                error_body = b""
+            detail = _http_error_detail(exc.code, error_body)
+            raise DispatchError(f"{where} returned {detail}{retry_note(exc)}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DispatchError(f"{where} failed: {getattr(exc, 'reason', exc)}") from None
-        except json.JSONDecodeError as exc:
+            reason = redact(str(getattr(exc, "reason", exc)))
+            raise DispatchError(f"{where} failed: {reason}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DispatchError(
                 f"{where} answered with something that is not JSON: {exc}"
             ) from None
@@ -171,7 +224,7 @@ class _ChatCompletions:
             observed = usage_from(payload)
             content = payload["choices"][0]["message"]["content"]
         except (UnreadablePayloadError, KeyError, IndexError, TypeError) as exc:
-            raise DispatchError(f"{where}: unreadable response: {exc}") from None
+            raise DispatchError(f"{where}: unreadable response: {redact(str(exc))}") from None
         if not isinstance(content, str):
             raise DispatchError(f"{where}: the response's message content is not text")
         return DispatchResult(
@@ -228,7 +281,7 @@ def missing_key(base_url: str, api_key_env: str = "OPENAI_API_KEY") -> str | Non
         return None
     return (
         f"the openai adapter reads its API key from ${api_key_env}, which is not set; set it, "
-        f"or point --openai-base-url at a local server (the endpoint is {base_url})"
+        f"or point --openai-base-url at a local server (the endpoint is {redact(base_url)})"
     )
 
 

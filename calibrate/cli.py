@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_tokencost.errors import TokenCostError
+from pytest_tokencost.redact import redact, redact_argv
 from pytest_tokencost.render import TITLE, render_report
 from pytest_tokencost.session import RunState
-from pytest_tokencost.settings import Settings
+from pytest_tokencost.settings import Settings, parse_seconds
 from pytest_tokencost.transcripts import TranscriptWatch
 
 from .adapters import AdapterContext, resolve_adapter, startup_problem
@@ -60,7 +61,7 @@ def run_scenario(
     out = Path(output_dir).resolve()
     state = RunState(
         Settings(output_dir=out),
-        argv=list(sys.argv),
+        argv=redact_argv(sys.argv),  # a key in --openai-base-url stays out of the report
         pytest_version="(not run under pytest)",
     )
     state.adapter = adapter
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run.add_argument("--adapter-model", dest="model", default=None)
     run.add_argument("--dispatch-dir", type=Path, default=None)
-    run.add_argument("--adapter-timeout", dest="timeout_s", type=float, default=600.0)
+    run.add_argument("--adapter-timeout", dest="timeout_s", type=parse_seconds, default=600.0)
     run.add_argument(
         "--adapter-max-timeouts",
         dest="max_timeouts",
@@ -171,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=_progress,
         )
     except TokenCostError as exc:
-        print(f"calibrate: error: {exc}", file=sys.stderr)
+        print(f"calibrate: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     sections = [(f"Calibration: {report.scenario}", render_calibration(report))]
     if state.report is not None:

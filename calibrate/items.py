@@ -79,8 +79,10 @@ class CaseItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """For a failed case: which steps missed which fields, or why a dispatch failed."""
+        from pytest_tokencost.redact import redact
+
         if not isinstance(excinfo.value, CaseFailed):
-            return str(super().repr_failure(excinfo, style=style))
+            return redact(str(super().repr_failure(excinfo, style=style)))
         result = excinfo.value.result
         lines = [f"case {self.case.id} of scenario {self.scenario.id}:"]
         if not result.steps and result.error:
@@ -95,7 +97,7 @@ class CaseItem(pytest.Item):
                     else f"{miss.field} = {miss.got!r}"
                 )
                 lines.append(f"  {step.step}: {got}, expected {miss.expected!r}")
-        return "\n".join(lines)
+        return redact("\n".join(lines))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the case comes from."""
@@ -221,5 +223,7 @@ class Harness:
             terminalreporter.write_sep("=", f"Calibration: {scenario}")
             for line in render_calibration(report):
                 terminalreporter.write_line(line)
-        for warning in self.collector.warnings:
-            terminalreporter.write_line(f"Warning: {warning}", yellow=True)
+        from pytest_tokencost.redact import redact
+
+        for warning in self.collector.warnings:  # may quote a payload: no secrets
+            terminalreporter.write_line(f"Warning: {redact(warning)}", yellow=True)

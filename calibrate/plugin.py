@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tokencost.settings import parse_positive
+from pytest_tokencost.settings import parse_seconds
 
 SCENARIO_FILES = ("scenario.toml", "scenario.json")
 _HARNESS_PLUGIN_NAME = "tokencost-calibrate-run"
@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--adapter-timeout",
         dest="calibrate_timeout",
         metavar="SECONDS",
-        type=parse_positive,
+        type=parse_seconds,
         default=600.0,
         help="How long a dispatch may take before its step fails. Default: %(default)r",
     )
@@ -114,6 +114,14 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_tokencost.errors import TokenCostError
     from pytest_tokencost.plugin import run_state
 
+    try:
+        state = run_state(config)
+    except pytest.UsageError:  # -p no:tokencost: no run state, no adapter hook
+        raise pytest.UsageError(
+            f"--adapter={name} needs the tokencost plugin, which -p no:tokencost disabled; "
+            "drop -p no:tokencost, or drop --adapter to leave the calibration harness off"
+        ) from None
+
     from .adapters import resolve_adapter, startup_problem
     from .items import HARNESS_KEY, Harness
     from .ratio import load_ratios
@@ -132,7 +140,6 @@ def pytest_configure(config: pytest.Config) -> None:
     problem = startup_problem(adapter, base_url=config.getoption("calibrate_base_url"))
     if problem is not None:  # one error before the run, not the same failure in every case
         raise pytest.UsageError(problem)
-    state = run_state(config)
     state.adapter = name
     state.report_required = True  # a calibration run always rewrites all its reports
     collector = CalibrationCollector(name, adapter.provenance, ratios_file)

@@ -97,7 +97,7 @@ def open_with_retries(
             response: HTTPResponse = urllib.request.urlopen(request, timeout=timeout_s)
             return response
         except urllib.error.HTTPError as exc:
-            if not _retryable(exc.code):
+            if not _retryable(exc.code) or policy.max_attempts == 1:
                 raise
             asked = retry_after_s(exc.headers.get("Retry-After") if exc.headers else None)
             delay = asked if asked is not None else policy.backoff_s(attempt)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pytest_tokencost.budget import TokenBudgetExceeded
 from pytest_tokencost.records import Provenance
+from pytest_tokencost.redact import redact
 from pytest_tokencost.tracker import InMemoryTokenTracker
 from pytest_tokencost.transcripts import TranscriptWatch
 
@@ -17,6 +19,9 @@ from .dispatch import Dispatcher, DispatchError, DispatchRequest, TokenTrackingD
 from .scenario import Case, Scenario, parse_fields
 
 __all__ = ["CaseResult", "FieldMismatch", "RunConfig", "StepResult", "run_case", "score_artifact"]
+
+#: Error text as stored and shown: redacted whoever built it (an adapter from a plugin too).
+ErrorText = Annotated[str, AfterValidator(redact)]
 
 
 class FieldMismatch(BaseModel):
@@ -38,7 +43,7 @@ class StepResult(BaseModel):
     scored_fields: int = 0
     matched_fields: int = 0
     mismatches: list[FieldMismatch] = Field(default_factory=list)
-    error: str | None = None
+    error: ErrorText | None = None
     model: str | None = None
     provenance: Provenance | None = None
     prompt_tokens: int = 0
@@ -67,7 +72,7 @@ class CaseResult(BaseModel):
     step_count: int
     wall_ms: float
     passed: bool
-    error: str | None = None
+    error: ErrorText | None = None
 
 
 def _normalise(value: str) -> str:

@@ -159,12 +159,10 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         # "utf-8-sig": editors on Windows start files with a byte order mark; it is not content
         text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"cannot read {path}: not UTF-8 text ({exc.reason}); save it as UTF-8"
-        ) from exc
     except OSError as exc:
         raise ScenarioError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except json.JSONDecodeError as exc:

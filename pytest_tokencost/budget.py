@@ -13,6 +13,7 @@ negative on overspend, which is the exhaustion signal.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from enum import StrEnum
 from .errors import TokenCostError
 
 __all__ = [
+    "MAX_LIMIT",
     "BudgetScope",
     "BudgetStatus",
     "Channel",
@@ -65,6 +67,10 @@ def _amount(channel: Channel, value: int) -> str:
     return f"{value:,}"
 
 
+#: The largest limit of any channel (tokens, or micro-USD: $1,000,000,000). Limits are stored
+#: in SQLite's 64-bit integers by the session ledger; this keeps every sum far from overflow.
+MAX_LIMIT = 10**15
+
 _KWARGS = {
     "max_tokens": Channel.TOKENS,
     "max_input": Channel.INPUT,
@@ -87,12 +93,27 @@ def limits_from_kwargs(kwargs: Mapping[str, object], where: str) -> dict[Channel
             raise ValueError(f"{where}: {key} must be a number, got {value!r}")
         if value <= 0:
             raise ValueError(f"{where}: {key} must be positive, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {key} must be finite, got {value!r}")
         if channel is Channel.MICRO_USD:
-            limits[channel] = round(value * 1_000_000)
+            limit = round(value * 1_000_000)
+            if limit < 1:
+                raise ValueError(
+                    f"{where}: {key}={value!r} rounds to $0 (budgets count whole micro-USD, "
+                    "$0.000001)"
+                )
         elif isinstance(value, float) and not value.is_integer():
             raise ValueError(f"{where}: {key} must be a whole number of tokens, got {value!r}")
         else:
-            limits[channel] = int(value)
+            limit = int(value)
+        if limit > MAX_LIMIT:
+            most = (
+                f"{MAX_LIMIT // 1_000_000:,} dollars"
+                if channel is Channel.MICRO_USD
+                else (f"{MAX_LIMIT:,} tokens")
+            )
+            raise ValueError(f"{where}: {key}={value!r} is too large; give at most {most}")
+        limits[channel] = limit
     return limits
 
 

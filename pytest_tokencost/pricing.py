@@ -147,6 +147,10 @@ def load_price_overrides(path: Path) -> dict[str, Rate]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PriceFileError(f"cannot read price file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PriceFileError(
+            f"price file {path} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8"
+        ) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -161,6 +161,10 @@ def load_json(path: Path, what: str) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ReportFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ReportFileError(
+            f"{what} {path} is not UTF-8 text (byte {exc.start}); is it the right file?"
+        ) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -168,6 +172,8 @@ def load_json(path: Path, what: str) -> Any:
             f"{what} {path} is not JSON ({exc.msg} at line {exc.lineno}); was the run "
             "interrupted before writing it?"
         ) from exc
+    except RecursionError as exc:  # "[[[[..." nested deeper than the parser's stack
+        raise ReportFileError(f"{what} {path} is nested too deeply to be a {what}") from exc
 
 
 def read_json_model(path: Path, model: type[M], what: str, data: Any = None) -> M:

@@ -304,6 +304,7 @@ class RunState:
         from importlib.metadata import PackageNotFoundError, version
 
         from .pricing import Rate, price_data_version
+        from .redact import redact, redact_argv
         from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport, TotalCheck
         from .summary import TokenSummary
 
@@ -328,7 +329,7 @@ class RunState:
                 wall_s=time.perf_counter() - self._t0,
                 pytest_version=self.pytest_version,
                 plugin_version=plugin_version,
-                argv=list(self.argv),
+                argv=redact_argv(self.argv),
                 adapter=self.adapter,
                 workers=self.workers,
                 exit_status=exit_status,
@@ -366,8 +367,10 @@ class RunState:
                 if r.reported_total_tokens is not None and r.reported_total_tokens != r.usage.total
             ],
             duplicates_dropped=collector.duplicates,
-            # each once, in order
-            warnings=list(dict.fromkeys([*collector.warnings, *self.write_problems()])),
+            # each once, in order, with secrets taken out
+            warnings=[
+                redact(w) for w in dict.fromkeys([*collector.warnings, *self.write_problems()])
+            ],
         )
 
     def finish(self, exit_status: int | None) -> TokenReport | None:

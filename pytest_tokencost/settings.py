@@ -7,6 +7,7 @@ string work, and the price file (which needs pydantic) is only read when one is 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -15,8 +16,10 @@ __all__ = [
     "DEFAULT_RATE_TEXT",
     "ReportTarget",
     "Settings",
+    "parse_positive",
     "parse_rate",
     "parse_report_target",
+    "parse_seconds",
 ]
 
 DEFAULT_DIR = ".tokencost"
@@ -47,25 +50,42 @@ def parse_report_target(value: str) -> ReportTarget:
     return ReportTarget(kind, Path(path) if path else None)
 
 
+#: The largest timeout `parse_seconds` takes: longer ones overflow the OS's timers.
+MAX_SECONDS = 1_000_000
+
+
 def parse_fraction(value: str) -> float:
     """argparse `type=` for `--cost-warn-at`: a number in (0, 1]."""
     try:
         number = float(value)
     except ValueError:
         number = -1.0
-    if not 0 < number <= 1:
+    if not 0 < number <= 1:  # also false for nan
         raise argparse.ArgumentTypeError(f"{value!r} is not a fraction in (0, 1], e.g. 0.8")
     return number
 
 
 def parse_positive(value: str) -> float:
-    """argparse `type=` for budgets: a positive number (underscores allowed: 1_000_000)."""
+    """argparse `type=` for budgets: a positive finite number (underscores allowed: 1_000_000).
+
+    `Settings.from_config` then checks what each budget can hold (see `budget.MAX_LIMIT`).
+    """
     try:
         number = float(value.replace("_", ""))
     except ValueError:
         number = -1.0
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    if not (number > 0 and math.isfinite(number)):  # `number > 0` is false for nan
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive finite number")
+    return number
+
+
+def parse_seconds(value: str) -> float:
+    """argparse `type=` for timeouts: positive, finite, at most `MAX_SECONDS`."""
+    number = parse_positive(value)
+    if number > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} seconds is too long; give at most {MAX_SECONDS:,} (about 11 days)"
+        )
     return number
 
 
@@ -153,22 +173,25 @@ class Settings(NamedTuple):
                 target = ReportTarget(target.kind, invocation / target.path)
             targets.append(target)
         budgets: dict[str, float | None] = {}
-        for name, ini in (
-            ("budget_usd", "tokencost_budget_usd"),
-            ("budget_tokens", "tokencost_budget_tokens"),
-            ("warn_at", "tokencost_warn_at"),
+        sources: dict[str, str] = {}
+        for name, option, ini in (
+            ("budget_usd", "--cost-budget-usd", "tokencost_budget_usd"),
+            ("budget_tokens", "--cost-budget-tokens", "tokencost_budget_tokens"),
+            ("warn_at", "--cost-warn-at", "tokencost_warn_at"),
         ):
             value = config.getoption(f"tokencost_{name}")
+            sources[name] = option
             if value is None and config.getini(ini):
+                sources[name] = f"ini {ini}"
                 parse = parse_fraction if name == "warn_at" else parse_positive
                 try:
                     value = parse(str(config.getini(ini)))
                 except argparse.ArgumentTypeError as exc:
                     raise ValueError(f"ini {ini}: {exc}") from None
             budgets[name] = value
-        tokens = budgets["budget_tokens"]
-        if tokens is not None and not float(tokens).is_integer():
-            raise ValueError(f"--cost-budget-tokens must be a whole number, got {tokens}")
+        usd, tokens = budgets["budget_usd"], budgets["budget_tokens"]
+        if usd is not None or tokens is not None:
+            _check_session_budgets(usd, sources["budget_usd"], tokens, sources["budget_tokens"])
         return cls(
             budget_usd=budgets["budget_usd"],
             budget_tokens=int(tokens) if tokens is not None else None,
@@ -183,3 +206,30 @@ class Settings(NamedTuple):
             or _ini_bool(config.getini("tokencost_default_rate_unknown_models")),
             report_on_records=_ini_bool(config.getini("tokencost_report")),
         )
+
+
+def _check_session_budgets(
+    usd: float | None, usd_source: str, tokens: float | None, tokens_source: str
+) -> None:
+    """What the budget pool can hold: whole tokens, at least one micro-USD, at most MAX_LIMIT."""
+    from .budget import MAX_LIMIT  # only when a budget is set: this module loads at start-up
+
+    if usd is not None:
+        micro_usd = round(usd * 1_000_000)
+        if micro_usd < 1:
+            raise ValueError(
+                f"{usd_source}: {usd:g} rounds to $0 (budgets count whole micro-USD, "
+                "$0.000001); give a larger budget"
+            )
+        if micro_usd > MAX_LIMIT:
+            raise ValueError(
+                f"{usd_source}: {usd:g} is too large; give at most "
+                f"{MAX_LIMIT // 1_000_000:,} dollars"
+            )
+    if tokens is not None:
+        if not tokens.is_integer():
+            raise ValueError(f"{tokens_source}: must be a whole number of tokens, got {tokens:g}")
+        if tokens > MAX_LIMIT:
+            raise ValueError(
+                f"{tokens_source}: {tokens:g} is too large; give at most {MAX_LIMIT:,} tokens"
+            )

@@ -60,6 +60,14 @@ SERVER_ERROR = {
         "type": "server_error",
     }
 }
+BAD_REQUEST = {
+    "error": {
+        "message": "Unsupported value: 'temperature' does not support 0.2 with this model.",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": None,
+    }
+}
 RATE_LIMITED = {
     "error": {
         "message": "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3.",
@@ -82,7 +90,7 @@ class ScriptedServer:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 server.seen.append(self.headers.get("Authorization"))
                 status, headers = server.script[min(len(server.seen), len(server.script)) - 1]
-                reply = {200: ANSWER, 429: RATE_LIMITED}.get(status, SERVER_ERROR)
+                reply = {200: ANSWER, 400: BAD_REQUEST, 429: RATE_LIMITED}.get(status, SERVER_ERROR)
                 body = json.dumps(reply).encode()
                 self.send_response(status)
                 for name, value in {"Content-Type": "application/json", **headers}.items():
@@ -164,9 +172,10 @@ def test_always_500_gives_up_after_the_attempts(serve: Any) -> None:
         _client(server.url, policy).dispatch(REQUEST)
     assert len(server.seen) == 4
     message = str(caught.value)
-    assert message.startswith(
+    assert message == (
         f"case 'case-01' step 'triage': POST {server.url}/chat/completions returned HTTP 500 "
-        "(after 4 attempts, 0.035s waited): "
+        "(type server_error): The server had an error while processing your request. Sorry "
+        "about that! (after 4 attempts, 0.035s waited)"
     )
     assert API_KEY not in message
 
@@ -174,7 +183,11 @@ def test_always_500_gives_up_after_the_attempts(serve: Any) -> None:
 def test_the_total_wait_is_bounded(serve: Any) -> None:
     server = serve([(429, {"Retry-After": "3600"}), (200, {})])
     waits: list[float] = []
-    with pytest.raises(DispatchError, match=r"HTTP 429 \(after 1 attempt\(s\): waiting 3600s"):
+    with pytest.raises(
+        DispatchError,
+        match=r"HTTP 429 \(type requests, code rate_limit_exceeded\): Rate limit .* \(after 1 "
+        r"attempt\(s\): waiting 3600s",
+    ):
         _client(server.url, RetryPolicy(sleep=waits.append)).dispatch(REQUEST)
     assert waits == [] and len(server.seen) == 1
     server = serve([(502, {})])
@@ -183,8 +196,8 @@ def test_the_total_wait_is_bounded(serve: Any) -> None:
     )
     with pytest.raises(
         DispatchError,
-        match=r"HTTP 502 \(after 4 attempt\(s\): waiting 4s more would pass the 10s retry "
-        r"budget, 7s waited\)",
+        match=r"HTTP 502 \(type server_error\): .* \(after 4 attempt\(s\): waiting 4s more would "
+        r"pass the 10s retry budget, 7s waited\)$",
     ):
         _client(server.url, policy).dispatch(REQUEST)
     assert waits == [1, 2, 4]  # and 4 more would make 11s
@@ -193,8 +206,12 @@ def test_the_total_wait_is_bounded(serve: Any) -> None:
 def test_other_errors_are_not_retried(serve: Any) -> None:
     server = serve([(400, {}), (200, {})])
     waits: list[float] = []
-    with pytest.raises(DispatchError, match=r"returned HTTP 400: "):
+    with pytest.raises(DispatchError) as caught:
         _client(server.url, RetryPolicy(sleep=waits.append)).dispatch(REQUEST)
+    assert str(caught.value).endswith(
+        "returned HTTP 400 (type invalid_request_error): Unsupported value: 'temperature' does "
+        "not support 0.2 with this model."
+    )
     assert waits == [] and len(server.seen) == 1
 
 
@@ -247,3 +264,14 @@ def test_a_local_server_needs_no_key(
     assert missing_key("http://127.0.0.2/v1") is None
     assert missing_key("https://api.openai.com/v1") is not None
     assert missing_key("http://10.0.0.5/v1") is not None
+
+
+def test_one_attempt_means_no_retry_and_no_note(serve: Any) -> None:
+    server = serve([(503, {}), (200, {})])
+    with pytest.raises(DispatchError) as caught:
+        _client(server.url, RetryPolicy(max_attempts=1)).dispatch(REQUEST)
+    assert str(caught.value).endswith(
+        "returned HTTP 503 (type server_error): The server had an error while processing your "
+        "request. Sorry about that!"
+    )
+    assert len(server.seen) == 1

@@ -60,7 +60,7 @@ def test_help_lists_the_options_and_ini_keys(
         (["--cost-report=term:x"], "term takes no path"),
         (["--cost-default-rate=3"], "'3' is not a rate; give INPUT,OUTPUT"),
         (["--cost-warn-at=1.5"], "'1.5' is not a fraction in (0, 1]"),
-        (["--cost-budget-usd=-2"], "'-2' is not a positive number"),
+        (["--cost-budget-usd=-2"], "'-2' is not a positive finite number"),
     ],
 )
 def test_bad_option_values_are_usage_errors(
