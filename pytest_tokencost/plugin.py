@@ -335,6 +335,7 @@ class _WriterHooks:
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+        self.errors: list[str] = []
 
     def pytest_report_header(self) -> str:
         """One line saying where prices come from and where the output goes."""
@@ -393,10 +394,10 @@ class _WriterHooks:
         return errors
 
     def _error(self, message: str) -> None:
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"ERROR: {message}", red=True, bold=True)
-        self.state.warnings.append(message)
+        """A run-level error: in the report's warnings, and printed at the end of the run."""
+        if message not in self.errors:
+            self.errors.append(message)
+            self.state.warnings.append(message)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Add the records of tests cut short by an interrupt, then publish the report."""
@@ -415,18 +416,19 @@ class _WriterHooks:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """Print the Token & Cost section."""
+        """Print the Token & Cost section, then the run's ERROR lines."""
         state = self.state
         report = state.report
-        if report is None:
-            return
-        if not (state.settings.term or (state.settings.report_on_records and state.records)):
-            return
-        from .render import TITLE, render_report
+        if report is not None and (
+            state.settings.term or (state.settings.report_on_records and state.records)
+        ):
+            from .render import TITLE, render_report
 
-        terminalreporter.write_sep("=", TITLE)
-        for line in render_report(report):
-            terminalreporter.write_line(line)
+            terminalreporter.write_sep("=", TITLE)
+            for line in render_report(report):
+                terminalreporter.write_line(line)
+        for message in self.errors:
+            terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
 
 
 class _ControllerHooks:
