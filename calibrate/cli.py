@@ -21,7 +21,7 @@ from .ratio import load_ratios
 from .report import CalibrationReport, render_calibration
 from .runner import RunConfig, run_case
 from .scenario import load_scenario
-from .session import CalibrationCollector
+from .session import CalibrationCollector, remove_stale_reports
 
 __all__ = ["DEFAULT_MAX_TIMEOUTS", "main", "run_scenario"]
 
@@ -58,6 +58,8 @@ def run_scenario(
     if problem is not None:
         raise DispatchError(problem)
     timeouts = timeouts if timeouts is not None else TimeoutTally(DEFAULT_MAX_TIMEOUTS)
+    ratios = load_ratios(ratios_file) if ratios_file else None
+    ratio_warnings = ratios.check(scenario) if ratios is not None else []
     out = Path(output_dir).resolve()
     state = RunState(
         Settings(output_dir=out),
@@ -78,10 +80,11 @@ def run_scenario(
             progress=progress,
             timeouts=timeouts,
         ),
-        ratios=load_ratios(ratios_file) if ratios_file else {},
+        ratios=ratios.factors if ratios is not None else {},
         transcripts=TranscriptWatch(transcripts) if transcripts else None,
     )
     collector = CalibrationCollector(adapter, chosen.provenance, ratios_file)
+    collector.warnings += ratio_warnings
     for case in scenario.cases:
         if timeouts.exhausted:  # the agent is gone: the caller says which cases did not run
             break
@@ -89,12 +92,18 @@ def run_scenario(
         result = run_case(config, case, tracker)
         state.add(state.export(tracker))
         collector.add({"scenario": scenario.id, "result": result.model_dump(mode="json")})
+    if config.transcripts is not None:
+        swept = collector.sweep(config.transcripts, state.started, state.pricer(), state.run_id)
+        state.add_records(swept)
+        state.warnings.extend(collector.warnings)
     failed = any(
         not result.passed for by_case in collector.results.values() for result in by_case.values()
     )
     state.finish(1 if failed else 0)
     report = collector.reports(state.run_id, state.records, state.runs)[scenario.id]
-    report.write(out / collector.file_name(scenario.id, 1))
+    name = collector.file_name(scenario.id, 1)
+    report.write(out / name)
+    remove_stale_reports(out, [name])
     return state, report
 
 

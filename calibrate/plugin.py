@@ -134,7 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ratios_file = Path(config.invocation_params.dir, ratios_option) if ratios_option else None
     try:
         adapter = resolve_adapter(name, extra)
-        ratios = load_ratios(ratios_file) if ratios_file else {}
+        ratios = load_ratios(ratios_file) if ratios_file else None
     except TokenCostError as exc:
         raise pytest.UsageError(str(exc)) from None
     problem = startup_problem(adapter, base_url=config.getoption("calibrate_base_url"))

@@ -120,7 +120,17 @@ def test_a_late_agent_that_honours_the_cancellation_stops(tmp_path: Path) -> Non
     dispatch = tmp_path / "dispatch"
     log = tmp_path / "agent.log"
     with _agent(
-        [str(dispatch), str(scenario), "--chunks", "4", "--slow", "case-01=30", "--log", str(log)]
+        [
+            str(dispatch),
+            str(scenario),
+            "--chunks",
+            "4",
+            "--slow",
+            "case-01=30",
+            "--honour-cancel",
+            "--log",
+            str(log),
+        ]
     ):
         dispatcher = FileDispatcher(dispatch, timeout_s=0.5)
         with pytest.raises(DispatchTimeout):
@@ -133,13 +143,13 @@ def test_a_late_answer_after_the_deadline_is_not_taken_and_is_cleaned_up(tmp_pat
     scenario = copy_scenario(tmp_path, cases=1)
     dispatch = tmp_path / "dispatch"
     log = tmp_path / "agent.log"
-    args = [str(dispatch), str(scenario), "--slow", "case-01=1.0", "--ignore-cancel"]
+    args = [str(dispatch), str(scenario), "--slow", "case-01=1.0"]
     with _agent([*args, "--log", str(log)]):
         dispatcher = FileDispatcher(dispatch, timeout_s=0.3)
         with pytest.raises(DispatchTimeout):
             dispatcher.dispatch(DispatchRequest("ptp-mock", "case-01", "recall", "Recall."))
         # The agent finishes anyway, after the harness gave up: done marker after .cancelled.
-        assert _log_line(log, "ignored") == "ignored case-01 recall"
+        assert _log_line(log, "late") == "late case-01 recall"
         folder = dispatch / "case-01"
         assert {"recall.cancelled", "recall.done", "recall.artifact.md"} <= {
             p.name for p in folder.iterdir()
@@ -268,7 +278,8 @@ def test_the_command_line_without_an_agent(pytester: pytest.Pytester) -> None:
             "calibrate: 1 case(s) not run: case-03",
         ]
     )
-    result.stdout.fnmatch_lines(["No tokens recorded: no step of any case completed."])
+    # The timed-out steps count the prompts they delivered (estimated).
+    result.stdout.fnmatch_lines(["*= Token & Cost =*", "Counts: * estimated"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     # Without a limit every case fails: exit 1, still no traceback.
     unlimited = pytester.run(
@@ -284,3 +295,17 @@ def test_the_command_line_prints_the_schema(pytester: pytest.Pytester) -> None:
     result = pytester.run(sys.executable, "-m", "calibrate", "schema")
     assert result.ret == 0
     assert json.loads(result.stdout.str()) == request_schema()
+
+
+def test_the_command_line_when_nothing_could_be_counted(pytester: pytest.Pytester) -> None:
+    # A local endpoint that refuses connections: no request delivered anything billable.
+    scenario = copy_scenario(pytester.path, cases=2)
+    result = pytester.run(
+        sys.executable, "-m", "calibrate", "run", str(scenario), "--adapter", "openai",
+        "--openai-base-url", "http://127.0.0.1:9/v1", "--adapter-model", "gpt-4o-mini",
+    )  # fmt: skip
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["Cases passed:    0 of 2 (0%)", "No tokens recorded: no step of any case completed."]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
