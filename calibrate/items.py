@@ -6,6 +6,7 @@ Imported only when ``--adapter`` is given (see `calibrate.plugin`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,10 @@ class CaseItem(pytest.Item):
         from .runner import run_case
 
         harness = self.config.stash[HARNESS_KEY]
-        result = run_case(harness.run_config(self.scenario), self.case, tracker_for_item(self))
+        config = harness.run_config(self.scenario)
+        if harness.timeouts.exhausted:  # the agent is gone: do not wait out every case
+            pytest.skip(f"not run: {harness.timeouts.reason(config.context.dispatch_dir)}")
+        result = run_case(config, self.case, tracker_for_item(self))
         self.stash[RESULT_KEY] = result
         add_test_extension(
             self,
@@ -93,9 +97,12 @@ class CaseItem(pytest.Item):
             if step.error:
                 lines.append(f"  {step.step}: ERROR {step.error}")
             for miss in step.mismatches:
-                lines.append(
-                    f"  {step.step}: {miss.field} = {miss.got!r}, expected {miss.expected!r}"
+                got = (  # None: the artifact has no such header line at all
+                    f"missing field {miss.field!r}"
+                    if miss.got is None
+                    else f"{miss.field} = {miss.got!r}"
                 )
+                lines.append(f"  {step.step}: {got}, expected {miss.expected!r}")
         return redact("\n".join(lines))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -120,6 +127,44 @@ class Harness:
         self._configs: dict[str, RunConfig] = {}
         self._watch: TranscriptWatch | None = None
         self._checked: set[str] = set()
+        from .dispatch import TimeoutTally
+
+        self.timeouts = TimeoutTally(config.getoption("calibrate_max_timeouts"))
+        # Workers of pytest-xdist never print; the controller's header names the folder.
+        self._prints = not hasattr(config, "workerinput") and config.get_verbosity() > -2
+
+    def dispatch_folder(self, scenario_id: str) -> Path:
+        """Where the file protocol's requests of a scenario go."""
+        from pytest_tokencost.plugin import run_state
+
+        dispatch = self.config.getoption("calibrate_dispatch_dir")
+        if dispatch:
+            return Path(self.config.invocation_params.dir, dispatch)
+        return run_state(self.config).settings.output_dir / "dispatch" / scenario_id
+
+    def pytest_report_header(self) -> str:
+        """One line: the adapter, its timeout and stop rule, and where requests are written."""
+        option = self.config.getoption
+        limit = option("calibrate_max_timeouts")
+        parts = [
+            f"adapter {option('calibrate_adapter')}",
+            f"timeout {option('calibrate_timeout'):g}s a step",
+            f"stop after {limit} timed-out step(s)" if limit else "never stop on timeouts",
+            f"dispatch folder {self.dispatch_folder('<scenario>')}",
+        ]
+        return "calibrate: " + ", ".join(parts)
+
+    def progress(self, line: str) -> None:
+        """Show a waiting dispatch's progress line on the terminal, outside output capture."""
+        if not self._prints:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        # As pytest's live logging does: suspend capture so that the line reaches the terminal.
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            reporter.write_line(f"calibrate: {line}")
 
     def check_ratios(self, scenario: Scenario) -> None:
         """Refuse a ratio file of another scenario; warn once for steps it lacks."""
@@ -155,22 +200,18 @@ class Harness:
         """The run configuration of a scenario, made once per process."""
         config = self._configs.get(scenario.id)
         if config is None:
-            from pytest_tokencost.plugin import run_state
-
             from .adapters import AdapterContext
             from .runner import RunConfig
 
             option = self.config.getoption
-            dispatch = option("calibrate_dispatch_dir")
-            output_dir = run_state(self.config).settings.output_dir
             context = AdapterContext(
                 scenario=scenario,
                 model=option("calibrate_model"),
-                dispatch_dir=Path(self.config.invocation_params.dir, dispatch)
-                if dispatch
-                else output_dir / "dispatch" / scenario.id,
+                dispatch_dir=self.dispatch_folder(scenario.id),
                 timeout_s=option("calibrate_timeout"),
                 base_url=option("calibrate_base_url"),
+                progress=self.progress,
+                timeouts=self.timeouts,
             )
             config = self._configs[scenario.id] = RunConfig(
                 scenario=scenario,

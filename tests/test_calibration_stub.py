@@ -119,7 +119,7 @@ def test_plugins_can_add_adapters(scenario_pytester: pytest.Pytester) -> None:
     """)
     result = scenario_pytester.runpytest("--adapter=shout", "ptp-mock/cases/../scenario.toml")
     result.assert_outcomes(failed=12)
-    result.stdout.fnmatch_lines(["*recall: matched_incident = None, expected 'INC-1184'*"])
+    result.stdout.fnmatch_lines(["*recall: missing field 'matched_incident', expected 'INC-1184'"])
     report = _json(scenario_pytester.path / ".tokencost" / "calibration-report.json")
     assert report["adapter"] == "shout" and report["metrics"]["pass_rate"] == 0.0
 

@@ -123,8 +123,9 @@ def test_cursor_adapter_end_to_end(plugin_pytester: pytest.Pytester) -> None:
             "*case case-03 of scenario ptp-mock:*",
             "*recall: ERROR case 'case-03' step 'recall': no artifact within 2.5s; expected "
             "*case-03/recall.artifact.md followed by *case-03/recall.done; found * bytes in "
-            "recall.artifact.md but no done marker (still being written?)",
-            "*recall: ERROR case 'case-04' step 'recall': no artifact within 2.5s;*found nothing",
+            "recall.artifact.md but no done marker (still being written?); wrote recall.cancelled",
+            "*recall: ERROR case 'case-04' step 'recall': no artifact within 2.5s;*found nothing; "
+            "wrote recall.cancelled",
             "*Default rate: 10 record(s) priced at $3/$15 per MTok (no known model)",
         ]
     )

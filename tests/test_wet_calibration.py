@@ -162,11 +162,13 @@ def test_usage_of_failed_and_late_steps_counts_once_in_its_own_step(
     plugin_pytester: pytest.Pytester,
 ) -> None:
     # case-01 answers after its 1.5 s deadline; case-02 is answered once the agent is free
-    # again; the agent crashes on case-03 after logging that step's usage.
+    # again (at about 2.4 s, well before case-02's own deadline at 3 s: the harness notices a
+    # timeout at once, so case-02 starts right at 1.5 s); the agent crashes on case-03 after
+    # logging that step's usage.
     result, scenario, dispatch = _run(
         plugin_pytester,
         3,
-        ["--slow", "case-01=3", "--crash", "case-03"],
+        ["--slow", "case-01=2.3", "--crash", "case-03"],
         "--adapter-timeout=1.5",
         "--cost-report",
     )
