@@ -252,6 +252,7 @@ class StepRecorder:
                     model=response.model,
                     provider=provider_of(response),
                     reported_cost_micro_usd=response.reported_cost_micro_usd,
+                    late=True,
                     **_identity(response),
                 )
                 self._kinds.pop()  # not this step's usage
