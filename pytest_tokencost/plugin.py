@@ -335,6 +335,7 @@ class _WriterHooks:
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+        self.errors: list[str] = []  # run-level failures, printed as red ERROR: lines
 
     def pytest_report_header(self) -> str:
         """One line saying where prices come from and where the output goes."""
@@ -393,9 +394,9 @@ class _WriterHooks:
         return errors
 
     def _error(self, message: str) -> None:
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"ERROR: {message}", red=True, bold=True)
+        # Printed with the terminal summary: pytest ends the progress line ("[100%]") only
+        # after the test loop and session finish, and a line written earlier is glued to it.
+        self.errors.append(message)
         self.state.warnings.append(message)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -415,7 +416,9 @@ class _WriterHooks:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """Print the Token & Cost section."""
+        """Print the run-level errors and the Token & Cost section."""
+        for message in self.errors:
+            terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
         state = self.state
         report = state.report
         if report is None:
