@@ -282,8 +282,10 @@ def _comparable(node: Any) -> Any:
 
 
 @pytest.fixture
-def matrix(corpus: Path, plugin_pytester: pytest.Pytester) -> pytest.Pytester:
-    """The generated suite, with the recorded bodies its server replays."""
+def double(
+    corpus: Path, plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """A pytester whose conftest serves recorded bodies from a local OpenAI double."""
     stream = _load(corpus, *STREAM)
     chunks = [
         json.loads(line[len("data: ") :])
@@ -295,8 +297,16 @@ def matrix(corpus: Path, plugin_pytester: pytest.Pytester) -> pytest.Pytester:
     bodies = {"plain": _load(corpus, *PLAIN), "stream": stream, "text": text}
     (plugin_pytester.path / "bodies.json").write_text(json.dumps(bodies))
     plugin_pytester.makeconftest(CONFTEST)
-    plugin_pytester.makepyfile(test_matrix=SUITE)
+    monkeypatch.setenv("MATRIX_BODIES", str(plugin_pytester.path / "bodies.json"))
+    monkeypatch.setenv("MATRIX_OUTCOMES", str(plugin_pytester.path / "outcomes.json"))
     return plugin_pytester
+
+
+@pytest.fixture
+def matrix(double: pytest.Pytester) -> pytest.Pytester:
+    """The generated suite of the matrix."""
+    double.makepyfile(test_matrix=SUITE)
+    return double
 
 
 class Run:
@@ -316,7 +326,6 @@ class Run:
         env = pytest.MonkeyPatch()
         env.setenv("MATRIX_SCOPE", scope)
         env.setenv("MATRIX_MODES", ",".join(modes))
-        env.setenv("MATRIX_BODIES", str(pytester.path / "bodies.json"))
         env.setenv("MATRIX_OUTCOMES", str(pytester.path / f"{name}.outcomes.json"))
         try:
             self.result = pytester.runpytest_subprocess(*args)
@@ -488,3 +497,33 @@ def test_a_run_level_error_starts_its_own_line(plugin_pytester: pytest.Pytester)
             "tests not yet started were not run",
         ]
     )
+
+
+def test_capture_fails_the_first_test_to_cross_without_the_fixture(
+    double: pytest.Pytester,
+) -> None:
+    # Capture makes a test's tracker during its call; the hook that fails a test whose
+    # captured calls crossed a budget used to be registered only then, too late for the
+    # first such test of a process, which passed.
+    double.makepyfile(
+        test_first="""
+        import pytest
+
+        MESSAGES = [{"role": "user", "content": "Hello"}]
+
+        @pytest.mark.token_budget(max_tokens=50)
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_call(client, n):
+            client.chat.completions.create(model="o3-mini", messages=MESSAGES)
+        """
+    )
+    result = double.runpytest_subprocess("-p", "no:cacheprovider", "--cost-capture")
+    result.assert_outcomes(failed=2)
+    outcomes = json.loads((double.path / "outcomes.json").read_text())
+    for n in (1, 2):
+        (call,) = [e for e in outcomes[f"test_first.py::test_call[{n}]"] if e["when"] == "call"]
+        assert call["outcome"] == "failed"
+        assert call["message"] == (
+            "pytest_tokencost.budget.TokenBudgetExceeded: token budget exceeded: "
+            f"test test_first.py::test_call[{n}] spent 94 of its 50 tokens budget"
+        )
