@@ -527,3 +527,44 @@ def test_capture_fails_the_first_test_to_cross_without_the_fixture(
             "pytest_tokencost.budget.TokenBudgetExceeded: token budget exceeded: "
             f"test test_first.py::test_call[{n}] spent 94 of its 50 tokens budget"
         )
+
+
+def test_a_rerun_blocked_by_the_session_budget_is_no_skip(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    # With --reruns, the test that exhausts the session budget fails and is rerun; the rerun
+    # used to be skipped as "not run", which made the test's final outcome a skip.
+    plugin_pytester.makepyfile("""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_spend(token_tracker, n):
+            token_tracker.record(model="gpt-4o", usage=Usage(input=90, output=10))
+    """)
+    result = plugin_pytester.runpytest(
+        "-p", "no:cacheprovider", "--reruns", "1", "--cost-budget-tokens=150", "-rs"
+    )
+    # test_spend[0] spends 100; [1] reaches 200, fails and is not rerun; [2] is not run.
+    outcomes = result.parseoutcomes()
+    assert {k: outcomes.get(k) for k in ("passed", "rerun", "errors", "skipped")} == {
+        "passed": 1,
+        "rerun": 1,
+        "errors": 1,
+        "skipped": 1,
+    }
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_spend[[]1]*",
+            "not rerun: the session token budget is exhausted (the test's earlier attempt failed)",
+            "SKIPPED [[]1] *: not run: the session token budget is exhausted",
+        ],
+        consecutive=False,
+    )
+    lines = (plugin_pytester.path / ".tokencost" / "records.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [(r["test_id"].split("::")[1], r["attempt"]) for r in records] == [
+        ("test_spend[0]", 1),
+        ("test_spend[1]", 1),
+    ]
