@@ -568,3 +568,33 @@ def test_a_rerun_blocked_by_the_session_budget_is_no_skip(
         ("test_spend[0]", 1),
         ("test_spend[1]", 1),
     ]
+
+
+def test_a_stream_read_after_its_step_is_charged_to_that_step(double: pytest.Pytester) -> None:
+    # Capture records a stream when it closes. It used to charge whatever budget was open
+    # then: a stream opened in a step and read after it left the step's budget untouched.
+    double.makepyfile(
+        test_late="""
+        MESSAGES = [{"role": "user", "content": "Hello"}]
+
+        def test_late_read(client, token_tracker):
+            with token_tracker.step("answer", max_tokens=50):
+                stream = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                    stream_options={"include_usage": True})
+            assert [chunk.id for chunk in stream]
+        """
+    )
+    result = double.runpytest_subprocess("-p", "no:cacheprovider", "--cost-capture")
+    result.assert_outcomes(failed=1)
+    outcomes = json.loads((double.path / "outcomes.json").read_text())
+    (call,) = [e for e in outcomes["test_late.py::test_late_read"] if e["when"] == "call"]
+    assert call["message"] == (
+        "pytest_tokencost.budget.TokenBudgetExceeded: token budget exceeded: "
+        "step answer spent 87 of its 50 tokens budget"
+    )
+    report = json.loads((double.path / ".tokencost" / "token-report.json").read_text())
+    assert report["summary"]["by_step"]["answer"]["usage"]["output"] == 9
+    assert [(b["scope"], b["used"], b["status"]) for b in report["budgets"]] == [
+        ("step answer", 87, "exceeded")
+    ]
