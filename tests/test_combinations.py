@@ -598,3 +598,30 @@ def test_a_stream_read_after_its_step_is_charged_to_that_step(double: pytest.Pyt
     assert [(b["scope"], b["used"], b["status"]) for b in report["budgets"]] == [
         ("step answer", 87, "exceeded")
     ]
+
+
+def test_a_captured_test_past_the_session_budget_keeps_counting(double: pytest.Pytester) -> None:
+    # The SDK never sees a budget exception under capture: the test that crosses the session
+    # budget makes its remaining calls, every one of them counted, then fails.
+    double.makepyfile(
+        test_loop="""
+        MESSAGES = [{"role": "user", "content": "Hello"}]
+
+        def test_agent_loop(client):
+            for _ in range(3):
+                client.chat.completions.create(model="o3-mini", messages=MESSAGES)
+
+        def test_next(client):
+            client.chat.completions.create(model="o3-mini", messages=MESSAGES)
+        """
+    )
+    result = double.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--cost-capture", "--cost-budget-tokens=100"
+    )
+    result.assert_outcomes(failed=1, skipped=1)
+    report = json.loads((double.path / ".tokencost" / "token-report.json").read_text())
+    (session,) = [b for b in report["budgets"] if b["scope"] == "session"]
+    assert session["used"] == 3 * 94 == report["summary"]["totals"]["usage"]["input"] + 3 * 87
+    outcomes = json.loads((double.path / "outcomes.json").read_text())
+    (call,) = [e for e in outcomes["test_loop.py::test_agent_loop"] if e["when"] == "call"]
+    assert call["message"].endswith("session spent 188 of its 100 tokens budget")
