@@ -237,6 +237,9 @@ def test_last(client, token_tracker, mode):
 '''
 
 TESTS = ("test_flaky", "test_fits", "test_crosses", "test_last")
+# The generated suites need neither of these installed plugins, which take a third of a
+# pytest start (hypothesis alone 0.8 s), in every xdist worker too.
+PYTEST_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:anyio")
 SESSION_LIMIT = 700
 
 
@@ -316,7 +319,7 @@ class Run:
         self.modes = modes
         name = f"out-{'-'.join(modes)}"
         out = pytester.path / name
-        args = ["-p", "no:cacheprovider", "-n", workers, "--cost-dir", name]
+        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name]
         if modes != ["observe"]:
             args.append("--cost-capture")
         if scope == "session":
@@ -517,7 +520,7 @@ def test_capture_fails_the_first_test_to_cross_without_the_fixture(
             client.chat.completions.create(model="o3-mini", messages=MESSAGES)
         """
     )
-    result = double.runpytest_subprocess("-p", "no:cacheprovider", "--cost-capture")
+    result = double.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture")
     result.assert_outcomes(failed=2)
     outcomes = json.loads((double.path / "outcomes.json").read_text())
     for n in (1, 2):
@@ -585,7 +588,7 @@ def test_a_stream_read_after_its_step_is_charged_to_that_step(double: pytest.Pyt
             assert [chunk.id for chunk in stream]
         """
     )
-    result = double.runpytest_subprocess("-p", "no:cacheprovider", "--cost-capture")
+    result = double.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture")
     result.assert_outcomes(failed=1)
     outcomes = json.loads((double.path / "outcomes.json").read_text())
     (call,) = [e for e in outcomes["test_late.py::test_late_read"] if e["when"] == "call"]
@@ -615,9 +618,7 @@ def test_a_captured_test_past_the_session_budget_keeps_counting(double: pytest.P
             client.chat.completions.create(model="o3-mini", messages=MESSAGES)
         """
     )
-    result = double.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--cost-capture", "--cost-budget-tokens=100"
-    )
+    result = double.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture", "--cost-budget-tokens=100")
     result.assert_outcomes(failed=1, skipped=1)
     report = json.loads((double.path / ".tokencost" / "token-report.json").read_text())
     (session,) = [b for b in report["budgets"] if b["scope"] == "session"]
