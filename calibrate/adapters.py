@@ -12,13 +12,14 @@ More adapters come from other packages through the `pytest_tokencost_adapters` h
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -27,7 +28,15 @@ from pytest_tokencost.providers import usage_from
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.redact import redact
 
-from .dispatch import Dispatcher, DispatchError, DispatchRequest, DispatchResult, FileDispatcher
+from .dispatch import (
+    Dispatcher,
+    DispatchError,
+    DispatchRequest,
+    DispatchResult,
+    FileDispatcher,
+    TimeoutTally,
+)
+from .retry import RetryPolicy, open_with_retries, retry_note
 from .scenario import Scenario
 
 __all__ = [
@@ -37,6 +46,10 @@ __all__ = [
     "OpenAIAdapter",
     "StubAdapter",
     "builtin_adapters",
+    "missing_key",
+    "openai_base_url",
+    "resolve_adapter",
+    "startup_problem",
 ]
 
 
@@ -48,9 +61,12 @@ class AdapterContext:
     model: str | None = None
     dispatch_dir: Path | None = None
     timeout_s: float = 600.0
-    poll_s: float = 0.2
+    poll_s: float = 0.02
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    progress: Callable[[str], None] | None = None
+    timeouts: TimeoutTally | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class Adapter(Protocol):
@@ -95,7 +111,11 @@ class CursorAdapter:
         if context.dispatch_dir is None:
             raise DispatchError("the cursor adapter needs a dispatch folder (--dispatch-dir)")
         return FileDispatcher(
-            context.dispatch_dir, timeout_s=context.timeout_s, poll_s=context.poll_s
+            context.dispatch_dir,
+            timeout_s=context.timeout_s,
+            poll_s=context.poll_s,
+            progress=context.progress,
+            timeouts=context.timeouts,
         )
 
 
@@ -149,12 +169,20 @@ def _http_error_detail(status: int, body: bytes) -> str:
 class _ChatCompletions:
     """POSTs prompts to `<base_url>/chat/completions`; the key never leaves the header."""
 
-    def __init__(self, base_url: str, api_key: str, model: str | None, timeout_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        model: str | None,
+        timeout_s: float,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.url = _endpoint(base_url)
         self._shown_url = redact(self.url)  # a key in the URL's query stays out of messages
         self._api_key = api_key
         self.model = model
         self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
 
     def __repr__(self) -> str:  # no key in reprs, logs or tracebacks
         return f"_ChatCompletions(url={self._shown_url!r}, model={self.model!r})"
@@ -170,18 +198,13 @@ class _ChatCompletions:
         body = json.dumps(
             {"model": model, "messages": [{"role": "user", "content": request.prompt}]}
         ).encode()
-        http_request = urllib.request.Request(
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {self._api_key}",
-            },
-        )
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:  # a local server may need none
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        http_request = urllib.request.Request(self.url, data=body, method="POST", headers=headers)
         where = f"case {request.case_id!r} step {request.step!r}: POST {self._shown_url}"
         try:
-            with urllib.request.urlopen(http_request, timeout=self.timeout_s) as response:
+            with open_with_retries(http_request, self.timeout_s, self.retry) as response:
                 payload: Any = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             try:
@@ -189,7 +212,7 @@ class _ChatCompletions:
             except OSError:
                 error_body = b""
             detail = _http_error_detail(exc.code, error_body)
-            raise DispatchError(f"{where} returned {detail}") from None
+            raise DispatchError(f"{where} returned {detail}{retry_note(exc)}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = redact(str(getattr(exc, "reason", exc)))
             raise DispatchError(f"{where} failed: {reason}") from None
@@ -220,17 +243,53 @@ class OpenAIAdapter:
 
     def dispatcher(self, context: AdapterContext) -> Dispatcher:
         """Base URL from the options or OPENAI_BASE_URL; the key from the environment."""
-        api_key = os.environ.get(context.api_key_env)
-        if not api_key:
-            raise DispatchError(
-                f"the openai adapter reads its API key from ${context.api_key_env}, which is "
-                "not set"
-            )
-        base_url = context.base_url or os.environ.get(
-            "OPENAI_BASE_URL", "https://api.openai.com/v1"
-        )
+        base_url = openai_base_url(context.base_url)
+        problem = missing_key(base_url, context.api_key_env)
+        if problem:
+            raise DispatchError(problem)
         model = context.model or os.environ.get("OPENAI_MODEL")
-        return _ChatCompletions(base_url, api_key, model, context.timeout_s)
+        return _ChatCompletions(
+            base_url,
+            os.environ.get(context.api_key_env),
+            model,
+            context.timeout_s,
+            context.retry,
+        )
+
+
+def openai_base_url(option: str | None) -> str:
+    """The endpoint: the option, else $OPENAI_BASE_URL, else OpenAI's own."""
+    return option or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+
+
+def _is_local(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def missing_key(base_url: str, api_key_env: str = "OPENAI_API_KEY") -> str | None:
+    """Why the openai adapter cannot start (no key for a remote endpoint), or None.
+
+    A server on this machine (localhost, 127.0.0.0/8, ::1) may run without a key.
+    """
+    if os.environ.get(api_key_env) or _is_local(base_url):
+        return None
+    return (
+        f"the openai adapter reads its API key from ${api_key_env}, which is not set; set it, "
+        f"or point --openai-base-url at a local server (the endpoint is {redact(base_url)})"
+    )
+
+
+def startup_problem(adapter: Adapter, *, base_url: str | None) -> str | None:
+    """What stops `adapter` from running at all, checked once before any case runs."""
+    if isinstance(adapter, OpenAIAdapter):
+        return missing_key(openai_base_url(base_url))
+    return None
 
 
 def builtin_adapters() -> dict[str, Callable[[], Adapter]]:

@@ -6,13 +6,17 @@ Imported only when ``--adapter`` is given (see `calibrate.plugin`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_tokencost.transcripts import TranscriptWatch
+
     from .adapters import Adapter
+    from .ratio import RatioFile
     from .runner import CaseResult, RunConfig
     from .scenario import Case, Scenario
     from .session import CalibrationCollector
@@ -36,11 +40,14 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         """One `CaseItem` per case, marked `calibration`."""
-        from .scenario import ScenarioError, load_scenario
+        from pytest_tokencost.errors import TokenCostError
+
+        from .scenario import load_scenario
 
         try:
             scenario = load_scenario(self.path)
-        except ScenarioError as exc:
+            self.config.stash[HARNESS_KEY].check_ratios(scenario)
+        except TokenCostError as exc:  # a bad scenario, a ratio file of another scenario
             raise self.CollectError(str(exc)) from None
         for case in scenario.cases:
             item = CaseItem.from_parent(self, name=case.id, scenario=scenario, case=case)
@@ -63,7 +70,10 @@ class CaseItem(pytest.Item):
         from .runner import run_case
 
         harness = self.config.stash[HARNESS_KEY]
-        result = run_case(harness.run_config(self.scenario), self.case, tracker_for_item(self))
+        config = harness.run_config(self.scenario)
+        if harness.timeouts.exhausted:  # the agent is gone: do not wait out every case
+            pytest.skip(f"not run: {harness.timeouts.reason(config.context.dispatch_dir)}")
+        result = run_case(config, self.case, tracker_for_item(self))
         self.stash[RESULT_KEY] = result
         add_test_extension(
             self,
@@ -87,9 +97,12 @@ class CaseItem(pytest.Item):
             if step.error:
                 lines.append(f"  {step.step}: ERROR {step.error}")
             for miss in step.mismatches:
-                lines.append(
-                    f"  {step.step}: {miss.field} = {miss.got!r}, expected {miss.expected!r}"
+                got = (  # None: the artifact has no such header line at all
+                    f"missing field {miss.field!r}"
+                    if miss.got is None
+                    else f"{miss.field} = {miss.got!r}"
                 )
+                lines.append(f"  {step.step}: {got}, expected {miss.expected!r}")
         return redact("\n".join(lines))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -104,7 +117,7 @@ class Harness:
         self,
         config: pytest.Config,
         adapter: Adapter,
-        ratios: dict[str, tuple[float, float]],
+        ratios: RatioFile | None,
         collector: CalibrationCollector,
     ) -> None:
         self.config = config
@@ -112,40 +125,100 @@ class Harness:
         self.ratios = ratios
         self.collector = collector
         self._configs: dict[str, RunConfig] = {}
+        self._watch: TranscriptWatch | None = None
+        self._checked: set[str] = set()
+        from .dispatch import TimeoutTally
+
+        self.timeouts = TimeoutTally(config.getoption("calibrate_max_timeouts"))
+        # Workers of pytest-xdist never print; the controller's header names the folder.
+        self._prints = not hasattr(config, "workerinput") and config.get_verbosity() > -2
+
+    def dispatch_folder(self, scenario_id: str) -> Path:
+        """Where the file protocol's requests of a scenario go."""
+        from pytest_tokencost.plugin import run_state
+
+        dispatch = self.config.getoption("calibrate_dispatch_dir")
+        if dispatch:
+            return Path(self.config.invocation_params.dir, dispatch)
+        return run_state(self.config).settings.output_dir / "dispatch" / scenario_id
+
+    def pytest_report_header(self) -> str:
+        """One line: the adapter, its timeout and stop rule, and where requests are written."""
+        option = self.config.getoption
+        limit = option("calibrate_max_timeouts")
+        parts = [
+            f"adapter {option('calibrate_adapter')}",
+            f"timeout {option('calibrate_timeout'):g}s a step",
+            f"stop after {limit} timed-out step(s)" if limit else "never stop on timeouts",
+            f"dispatch folder {self.dispatch_folder('<scenario>')}",
+        ]
+        return "calibrate: " + ", ".join(parts)
+
+    def progress(self, line: str) -> None:
+        """Show a waiting dispatch's progress line on the terminal, outside output capture."""
+        if not self._prints:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        # As pytest's live logging does: suspend capture so that the line reaches the terminal.
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            reporter.write_line(f"calibrate: {line}")
+
+    def check_ratios(self, scenario: Scenario) -> None:
+        """Refuse a ratio file of another scenario; warn once for steps it lacks."""
+        if self.ratios is None or scenario.id in self._checked:
+            return
+        self._checked.add(scenario.id)
+        self.collector.warnings.extend(self.ratios.check(scenario))
+
+    def transcripts(self) -> TranscriptWatch | None:
+        """The run's transcript watch (one for every scenario, so a response counts once)."""
+        paths = self.config.getoption("calibrate_transcripts")
+        if paths and self._watch is None:
+            from pytest_tokencost.transcripts import TranscriptWatch
+
+            self._watch = TranscriptWatch(
+                [Path(self.config.invocation_params.dir, p) for p in paths],
+                claims=self._claims_folder(),
+            )
+        return self._watch
+
+    def _claims_folder(self) -> Path | None:
+        """Under pytest-xdist: the folder where processes claim transcript responses."""
+        from pytest_tokencost.plugin import run_state
+
+        workerinput = getattr(self.config, "workerinput", None)
+        xdist_controller = bool(getattr(self.config.option, "numprocesses", None))
+        if workerinput is None and not xdist_controller:
+            return None
+        state = run_state(self.config)
+        return state.settings.output_dir / "transcript-claims" / state.run_id
 
     def run_config(self, scenario: Scenario) -> RunConfig:
         """The run configuration of a scenario, made once per process."""
         config = self._configs.get(scenario.id)
         if config is None:
-            from pytest_tokencost.plugin import run_state
-            from pytest_tokencost.transcripts import TranscriptWatch
-
             from .adapters import AdapterContext
             from .runner import RunConfig
 
             option = self.config.getoption
-            dispatch = option("calibrate_dispatch_dir")
-            output_dir = run_state(self.config).settings.output_dir
             context = AdapterContext(
                 scenario=scenario,
                 model=option("calibrate_model"),
-                dispatch_dir=Path(self.config.invocation_params.dir, dispatch)
-                if dispatch
-                else output_dir / "dispatch" / scenario.id,
+                dispatch_dir=self.dispatch_folder(scenario.id),
                 timeout_s=option("calibrate_timeout"),
                 base_url=option("calibrate_base_url"),
+                progress=self.progress,
+                timeouts=self.timeouts,
             )
-            transcripts = option("calibrate_transcripts")
             config = self._configs[scenario.id] = RunConfig(
                 scenario=scenario,
                 adapter=self.adapter,
                 context=context,
-                ratios=self.ratios,
-                transcripts=TranscriptWatch(
-                    [Path(self.config.invocation_params.dir, p) for p in transcripts]
-                )
-                if transcripts
-                else None,
+                ratios=self.ratios.factors if self.ratios is not None else {},
+                transcripts=self.transcripts(),
             )
         return config
 
@@ -159,18 +232,39 @@ class Harness:
             self.collector.add(extensions[EXTENSION])
 
     def pytest_sessionfinish(self) -> None:
-        """Write the calibration report(s) next to token-report.json."""
-        if hasattr(self.config, "workerinput") or not self.collector.results:
+        """Count the transcript usage no window took, then write the calibration report(s)
+        next to token-report.json (and remove older runs' reports this run did not rewrite).
+
+        Runs before the core plugin's own `pytest_sessionfinish` (registered later, called
+        first), so the unattributed records are in token-report.json and records.jsonl too.
+        """
+        if hasattr(self.config, "workerinput"):
             return
         from pytest_tokencost.outdir import ensure_output_dir
         from pytest_tokencost.plugin import run_state
 
+        from .session import remove_stale_reports
+
         state = run_state(self.config)
+        watch = self.transcripts()
+        if watch is not None and self.collector.results:
+            swept = self.collector.sweep(watch, state.started, state.pricer(), state.run_id)
+            if swept:
+                state.add_records(swept)
+                state.warnings.extend(self.collector.warnings)
+        if watch is not None and watch.claims is not None:
+            import shutil
+
+            shutil.rmtree(watch.claims, ignore_errors=True)  # the run's claims are settled
         self.reports = self.collector.reports(state.run_id, state.records, state.runs)
-        ensure_output_dir(state.settings.output_dir)
-        for scenario, report in self.reports.items():
-            name = self.collector.file_name(scenario, len(self.reports))
-            report.write(state.settings.output_dir / name)
+        written = [self.collector.file_name(s, len(self.reports)) for s in self.reports]
+        folder = state.settings.output_dir
+        if written:
+            ensure_output_dir(folder)
+        for name, report in zip(written, self.reports.values(), strict=True):
+            report.write(folder / name)
+        if folder.is_dir():
+            remove_stale_reports(folder, written)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

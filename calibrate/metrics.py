@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from pytest_tokencost.records import Provenance
 from pytest_tokencost.summary import TokenSummary
 
 from .runner import CaseResult
 
-__all__ = ["FALLBACK_TOKENS_PER_STEP", "CalibrationMetrics", "StepAccuracy", "compute_metrics"]
+__all__ = [
+    "FALLBACK_SOURCE",
+    "FALLBACK_TOKENS_PER_STEP",
+    "CalibrationMetrics",
+    "StepAccuracy",
+    "compute_metrics",
+    "provenance_label",
+]
 
 #: The old contract's figure, kept only for runs where nothing was measured.
 FALLBACK_TOKENS_PER_STEP = 1000
+FALLBACK_SOURCE = "fallback: steps x 1000"
+
+
+def provenance_label(tokens: Mapping[Provenance, int], *, counts: bool = True) -> str | None:
+    """What a total was measured as: ``reported``, ``estimated``, or a mix (``mixed: 36,400
+    reported, 1,100 estimated``; without `counts`, ``mixed: reported + estimated``). None
+    when it holds no tokens."""
+    present = sorted(
+        ((kind, count) for kind, count in tokens.items() if count > 0), key=lambda kc: -kc[1]
+    )
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0][0].value
+    if not counts:
+        return "mixed: " + " + ".join(kind.value for kind, _ in present)
+    return "mixed: " + ", ".join(f"{count:,} {kind.value}" for kind, count in present)
 
 
 class StepAccuracy(BaseModel):
@@ -31,7 +55,8 @@ class StepAccuracy(BaseModel):
 
 
 class CalibrationMetrics(BaseModel):
-    """The run's metrics. `m18_source` says whether M18 was measured or is the fallback."""
+    """The run's metrics. `m18_source` says what M18's tokens are: reported, counted, estimated,
+    calibrated or a mix of them (from the records), or the old fallback figure."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,7 +65,10 @@ class CalibrationMetrics(BaseModel):
     pass_rate: float
     steps: list[StepAccuracy]
     m18_total_prompt_tokens: int
-    m18_source: Literal["measured", "fallback: steps x 1000"]
+    m18_source: str = Field(
+        description='"reported", "counted", "estimated", "calibrated", "mixed: ..." or '
+        '"fallback: steps x 1000"'
+    )
 
 
 def compute_metrics(results: Sequence[CaseResult], tokens: TokenSummary) -> CalibrationMetrics:
@@ -66,16 +94,17 @@ def compute_metrics(results: Sequence[CaseResult], tokens: TokenSummary) -> Cali
             )
         )
     passed = sum(result.passed for result in results)
+    measured = provenance_label(tokens.totals.tokens_by_provenance, counts=False)
     if tokens.totals.records:
-        m18, source = tokens.totals.usage.input, "measured"
+        m18, source = tokens.totals.usage.input, measured or "no tokens in the records"
     else:
         m18 = FALLBACK_TOKENS_PER_STEP * sum(result.step_count for result in results)
-        source = "fallback: steps x 1000"
+        source = FALLBACK_SOURCE
     return CalibrationMetrics(
         cases=len(results),
         passed=passed,
         pass_rate=passed / len(results) if results else 0.0,
         steps=accuracy,
         m18_total_prompt_tokens=m18,
-        m18_source=source,  # type: ignore[arg-type]
+        m18_source=source,
     )

@@ -8,6 +8,7 @@ collection classes (`calibrate.items`) are imported only with it.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,17 @@ from pytest_tokencost.settings import parse_seconds
 
 SCENARIO_FILES = ("scenario.toml", "scenario.json")
 _HARNESS_PLUGIN_NAME = "tokencost-calibrate-run"
+
+
+def parse_count(value: str) -> int:
+    """A whole number >= 0, for ``--adapter-max-timeouts``."""
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
+    return count
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +56,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=parse_seconds,
         default=600.0,
         help="How long a dispatch may take before its step fails. Default: %(default)r",
+    )
+    group.addoption(
+        "--adapter-max-timeouts",
+        dest="calibrate_max_timeouts",
+        metavar="N",
+        type=parse_count,
+        default=3,
+        help="Stop dispatching after N steps timed out (the agent looks gone): the remaining "
+        "cases are skipped and the run fails. 0: never stop. Default: %(default)r",
     )
     group.addoption(
         "--dispatch-dir",
@@ -101,7 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "drop -p no:tokencost, or drop --adapter to leave the calibration harness off"
         ) from None
 
-    from .adapters import resolve_adapter
+    from .adapters import resolve_adapter, startup_problem
     from .items import HARNESS_KEY, Harness
     from .ratio import load_ratios
     from .session import CalibrationCollector
@@ -113,9 +134,12 @@ def pytest_configure(config: pytest.Config) -> None:
     ratios_file = Path(config.invocation_params.dir, ratios_option) if ratios_option else None
     try:
         adapter = resolve_adapter(name, extra)
-        ratios = load_ratios(ratios_file) if ratios_file else {}
+        ratios = load_ratios(ratios_file) if ratios_file else None
     except TokenCostError as exc:
         raise pytest.UsageError(str(exc)) from None
+    problem = startup_problem(adapter, base_url=config.getoption("calibrate_base_url"))
+    if problem is not None:  # one error before the run, not the same failure in every case
+        raise pytest.UsageError(problem)
     state.adapter = name
     state.report_required = True  # a calibration run always rewrites all its reports
     collector = CalibrationCollector(name, adapter.provenance, ratios_file)

@@ -11,14 +11,16 @@ from pytest_tokencost.outdir import atomic_write_text
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.render import format_duration, format_usd
 from pytest_tokencost.report import read_json_model
-from pytest_tokencost.summary import TokenSummary, case_key
+from pytest_tokencost.summary import TokenSummary, TokenTotals, case_key
 
-from .metrics import CalibrationMetrics
+from .metrics import CalibrationMetrics, provenance_label
 from .runner import CaseResult
 
 __all__ = [
     "CALIBRATION_REPORT_NAME",
+    "UNATTRIBUTED",
     "CalibrationReport",
+    "counts_of",
     "read_calibration_report",
     "render_calibration",
 ]
@@ -35,11 +37,24 @@ class CalibrationReport(BaseModel):
     run_id: str
     scenario: str
     adapter: str
-    adapter_provenance: Provenance
+    adapter_provenance: Provenance = Field(
+        description="Where the counts really came from: the least exact provenance among the "
+        "records (the adapter's nominal one only when nothing was recorded)."
+    )
+    token_counts: str = Field(
+        description='The counts\' provenance as measured: "reported", or a mix such as '
+        '"mixed: 9,000 reported, 1,200 estimated".'
+    )
     ratios_file: str | None = Field(default=None, description="--cost-calibration file applied.")
     metrics: CalibrationMetrics
     cases: list[CaseResult]
     tokens: TokenSummary = Field(description="Token & Cost of the calibration cases only.")
+    unattributed: TokenTotals | None = Field(
+        default=None,
+        description="Transcript usage logged during the run outside every dispatch window "
+        "(--cost-transcripts): counted, never dropped, attributed to no case or step.",
+    )
+    warnings: list[str] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:
         """Write atomically (temp file + rename)."""
@@ -59,13 +74,20 @@ def render_calibration(report: CalibrationReport) -> list[str]:
 
     metrics = report.metrics
     lines = [
-        f"Scenario {report.scenario} via {report.adapter} "
-        f"(token counts {report.adapter_provenance.value})",
+        f"Scenario {report.scenario} via {report.adapter} (token counts {report.token_counts})",
         f"Cases passed:    {metrics.passed} of {metrics.cases} ({metrics.pass_rate:.0%})",
         f"M18 total_prompt_tokens: {metrics.m18_total_prompt_tokens:,} ({metrics.m18_source})",
     ]
     if report.ratios_file:
         lines.append(f"Estimates scaled by the ratios in {report.ratios_file} (calibrated)")
+    loose = report.unattributed
+    if loose is not None and loose.records:
+        lines.append(
+            f"Unattributed:    {loose.records} logged response(s) outside every dispatch "
+            f"window: {loose.usage.input:,} input, {loose.usage.output:,} output tokens "
+            f"({format_usd(loose.cost_micro_usd)}); in token-report.json as test "
+            f"{UNATTRIBUTED!r}"
+        )
     lines += ["", "Per step:"]
     step_tokens = report.tokens.by_step
     rows: list[tuple[object, ...]] = []
@@ -110,4 +132,20 @@ def render_calibration(report: CalibrationReport) -> list[str]:
     ).splitlines()
     failures = [case for case in report.cases if case.error]
     lines += [f"{case.case_id}: {case.error}" for case in failures]
+    lines += [f"Warning: {warning}" for warning in report.warnings]
     return lines
+
+
+#: The test id of records that no dispatch window took (see `calibrate.session`).
+UNATTRIBUTED = "(unattributed)"
+
+
+def counts_of(tokens: TokenSummary, nominal: Provenance) -> tuple[Provenance, str]:
+    """The real provenance of a run's counts (the least exact present) and its label."""
+    from .recording import weakest
+
+    present = [kind for kind, count in tokens.totals.tokens_by_provenance.items() if count > 0]
+    kind = weakest(present) or nominal
+    return kind, provenance_label(tokens.totals.tokens_by_provenance) or (
+        f"{nominal.value} (nothing recorded)"
+    )

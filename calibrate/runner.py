@@ -15,7 +15,8 @@ from pytest_tokencost.tracker import InMemoryTokenTracker
 from pytest_tokencost.transcripts import TranscriptWatch
 
 from .adapters import Adapter, AdapterContext
-from .dispatch import Dispatcher, DispatchError, DispatchRequest, TokenTrackingDispatcher
+from .dispatch import Dispatcher, DispatchError, DispatchRequest
+from .recording import StepRatio, StepRecorder
 from .scenario import Case, Scenario, parse_fields
 
 __all__ = ["CaseResult", "FieldMismatch", "RunConfig", "StepResult", "run_case", "score_artifact"]
@@ -44,8 +45,17 @@ class StepResult(BaseModel):
     matched_fields: int = 0
     mismatches: list[FieldMismatch] = Field(default_factory=list)
     error: ErrorText | None = None
-    model: str | None = None
-    provenance: Provenance | None = None
+    model: str | None = Field(default=None, description="The model, when exactly one answered.")
+    models: list[str] = Field(default_factory=list, description="Every model that answered.")
+    model_tokens: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="(prompt, artifact) tokens of each model."
+    )
+    provenance: Provenance | None = Field(
+        default=None, description="Where the counts came from (the weakest, for a mix)."
+    )
+    response_ids: list[str] = Field(
+        default_factory=list, description="Identities of the transcript responses counted here."
+    )
     prompt_tokens: int = 0
     artifact_tokens: int = 0
     prompt_bytes: int = 0
@@ -73,6 +83,12 @@ class CaseResult(BaseModel):
     wall_ms: float
     passed: bool
     error: ErrorText | None = None
+    late_response_ids: list[str] = Field(
+        default_factory=list,
+        description="Transcript responses of earlier, timed-out steps found (and counted in "
+        "their own steps) while this case ran.",
+    )
+    warnings: list[str] = Field(default_factory=list, description="Late answers found.")
 
 
 def _normalise(value: str) -> str:
@@ -97,7 +113,7 @@ class RunConfig:
     scenario: Scenario
     adapter: Adapter
     context: AdapterContext
-    ratios: dict[str, tuple[float, float]] = field(default_factory=dict)
+    ratios: dict[str, StepRatio] = field(default_factory=dict)
     transcripts: TranscriptWatch | None = None
     _dispatcher: Dispatcher | None = None
 
@@ -125,7 +141,7 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
             passed=False,
             error=str(exc),
         )
-    dispatcher = TokenTrackingDispatcher(
+    recorder = StepRecorder(
         inner,
         tracker,
         model=config.context.model,
@@ -134,47 +150,56 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
     )
     artifacts: dict[str, str] = {}
     steps: list[StepResult] = []
+    late: list[str] = []
+    warnings: list[str] = []
     error = None
     with tracker.case(case.id, scenario=scenario.id, **case.budget):
         for step in scenario.steps:
-            with tracker.step(step.name, **step.budget):
-                request = DispatchRequest(
-                    scenario_id=scenario.id,
-                    case_id=case.id,
-                    step=step.name,
-                    prompt=scenario.prompt(case, step, artifacts),
-                    model=step.model,
-                )
-                try:
-                    tracked = dispatcher.dispatch(request)
-                except (DispatchError, TokenBudgetExceeded) as exc:
-                    error = str(exc)
-                    steps.append(
-                        StepResult(
-                            step=step.name, scored_fields=len(step.scored_fields), error=error
-                        )
-                    )
-                    break
-            artifact = tracked.result.artifact
-            artifacts[step.name] = artifact
-            matched, mismatches = score_artifact(
-                artifact, case.truth[step.name], step.scored_fields
+            request = DispatchRequest(
+                scenario_id=scenario.id,
+                case_id=case.id,
+                step=step.name,
+                prompt=scenario.prompt(case, step, artifacts),
+                model=step.model,
             )
+            try:
+                with tracker.step(step.name, **step.budget):
+                    outcome = recorder.dispatch(request)
+                    if outcome.budget_error is not None:
+                        raise outcome.budget_error
+            except TokenBudgetExceeded as exc:
+                outcome.error = outcome.error or str(exc)
+            late += outcome.late_ids
+            warnings += outcome.warnings
+            artifact = outcome.result.artifact if outcome.result is not None else None
+            matched, mismatches = 0, list[FieldMismatch]()
+            if outcome.error is None and artifact is not None:
+                artifacts[step.name] = artifact
+                matched, mismatches = score_artifact(
+                    artifact, case.truth[step.name], step.scored_fields
+                )
             steps.append(
                 StepResult(
                     step=step.name,
                     scored_fields=len(step.scored_fields),
                     matched_fields=matched,
                     mismatches=mismatches,
-                    model=tracked.model,
-                    provenance=tracked.provenance,
-                    prompt_tokens=tracked.usage.input,
-                    artifact_tokens=tracked.usage.output,
+                    error=outcome.error,
+                    model=outcome.model,
+                    models=outcome.models,
+                    model_tokens=outcome.model_tokens,
+                    provenance=outcome.provenance,
+                    response_ids=outcome.response_ids,
+                    prompt_tokens=outcome.usage.input,
+                    artifact_tokens=outcome.usage.output,
                     prompt_bytes=len(request.prompt.encode("utf-8")),
-                    artifact_bytes=len(artifact.encode("utf-8")),
-                    wall_ms=tracked.wall_ms,
+                    artifact_bytes=len(artifact.encode("utf-8")) if artifact is not None else 0,
+                    wall_ms=outcome.wall_ms,  # a timed-out step keeps its wall clock too
                 )
             )
+            if outcome.error is not None:
+                error = outcome.error
+                break  # later steps need this step's artifact
     return CaseResult(
         case_id=case.id,
         steps=steps,
@@ -184,4 +209,6 @@ def run_case(config: RunConfig, case: Case, tracker: InMemoryTokenTracker) -> Ca
         wall_ms=(time.perf_counter() - started) * 1000.0,
         passed=error is None and all(not s.mismatches for s in steps),
         error=error,
+        late_response_ids=late,
+        warnings=warnings,
     )

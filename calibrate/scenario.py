@@ -157,11 +157,12 @@ class Scenario(BaseModel):
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # "utf-8-sig": editors on Windows start files with a byte order mark; it is not content
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ScenarioError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except json.JSONDecodeError as exc:
@@ -173,12 +174,37 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(exc: ValidationError, path: Path, prefix: str = "") -> str:
-    problems = [
-        f"  {prefix}{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
-        for error in exc.errors()
-    ]
+def _describe(exc: ValidationError, path: Path, raw: Any) -> str:
+    """One line per problem; a missing field is "missing field 'x'", with its case or step."""
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        if error["type"] == "missing":
+            parent, name = error["loc"][:-1], loc[-1] if loc else "?"
+            where = ".".join(str(part) for part in parent)
+            owner = _owner(raw, parent)
+            problem = f"missing field {name!r}" + (f" ({owner})" if owner else "")
+            problems.append(f"  {where}: {problem}" if where else f"  {problem}")
+        else:
+            problems.append(f"  {'.'.join(loc) or '(top level)'}: {error['msg']}")
     return f"{path}: invalid scenario data:\n" + "\n".join(problems)
+
+
+def _owner(raw: Any, loc: tuple[int | str, ...]) -> str:
+    """ "case 'case-01'" or "step 'triage'" for the object at `loc` in the raw data, if named."""
+    node = raw
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return ""
+    if not isinstance(node, dict):
+        return ""
+    if loc and loc[0] == "steps" and isinstance(node.get("name"), str):
+        return f"step {node['name']!r}"
+    if (not loc or loc[0] == "cases") and isinstance(node.get("id"), str):
+        return f"case {node['id']!r}"
+    return ""
 
 
 def _validate(scenario: Scenario, sources: dict[str, Path], scenario_file: Path) -> None:
@@ -267,13 +293,13 @@ def load_scenario(path: Path | str) -> Scenario:
             try:
                 case = Case.model_validate(raw)
             except ValidationError as exc:
-                raise ScenarioError(_describe(exc, case_file)) from exc
+                raise ScenarioError(_describe(exc, case_file, raw)) from exc
             sources[case.id] = case_file
             raw_cases.append(case)
     data["cases"] = raw_cases
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_describe(exc, scenario_file)) from exc
+        raise ScenarioError(_describe(exc, scenario_file, data)) from exc
     _validate(scenario, sources, scenario_file)
     return scenario

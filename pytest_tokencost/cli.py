@@ -34,19 +34,65 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ratio_command(args: argparse.Namespace) -> str:
+    """The command line that writes the same document again (recorded in it)."""
+    import shlex
+
+    words = ["tokencost", "ratio"]
+    if args.tokenizers is not None:
+        words += ["--tokenizers", str(args.tokenizers)]
+    else:
+        words += [str(args.stub), str(args.wet)]
+    words += ["--out", str(args.out)]
+    if args.json is not None:
+        words += ["--json", str(args.json)]
+    if args.allow_estimated:
+        words.append("--allow-estimated")
+    return shlex.join(words)
+
+
 def _ratio(args: argparse.Namespace) -> int:
-    from calibrate.ratio import compute_ratios, render_markdown, write_ratios
+    from calibrate.ratio import compute_ratios, render_markdown, tokenizer_ratios, write_ratios
     from calibrate.report import read_calibration_report
 
-    document = compute_ratios(read_calibration_report(args.stub), read_calibration_report(args.wet))
+    command = _ratio_command(args)
+    if args.tokenizers is not None:
+        if args.stub is not None or args.wet is not None:
+            raise TokenCostError("give either STUB and WET reports or --tokenizers, not both")
+        document = tokenizer_ratios(args.tokenizers, command=command)
+        use = "documents the tokenizers; it does not calibrate"
+    else:
+        if args.stub is None or args.wet is None:
+            raise TokenCostError(
+                "tokencost ratio needs a STUB and a WET report (or --tokenizers SCENARIO)"
+            )
+        document = compute_ratios(
+            read_calibration_report(args.stub),
+            read_calibration_report(args.wet),
+            allow_estimated=args.allow_estimated,
+            command=command,
+        )
+        use = f"use: --cost-calibration {args.json or args.out.with_suffix('.json')}"
     json_path = args.json or args.out.with_suffix(".json")
     write_ratios(document, args.out, json_path)
     print(render_markdown(document), end="")
-    print(f"\nwrote {args.out} and {json_path} (use: --cost-calibration {json_path})")
+    print(f"\nwrote {args.out} and {json_path} ({use})")
     return 0
 
 
 INGEST_LABELS = {"test": "session", "case": "day", "step": "source"}
+
+
+def _transcript_files(paths: Sequence[Path]) -> None:
+    """Refuse, before reading anything, paths that do not exist and folders without JSONL."""
+    for path in paths:
+        if not path.exists():
+            raise TokenCostError(f"no such file or folder: {path}")
+        if path.is_dir() and next(path.rglob("*.jsonl"), None) is None:
+            raise TokenCostError(
+                f"no *.jsonl transcript in folder {path} (Claude Code keeps them in "
+                "~/.claude/projects, Codex in ~/.codex/sessions)"
+            )
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -58,7 +104,18 @@ def _ingest(args: argparse.Namespace) -> int:
     from .settings import Settings
     from .transcripts import read_transcripts
 
+    _transcript_files(args.paths)
     transcripts = read_transcripts(args.paths)
+    if not transcripts.responses and transcripts.problems:
+        raise TokenCostError(
+            f"no usage could be read from {', '.join(map(str, args.paths))}: "
+            f"{transcripts.problems[0]}"
+            + (
+                f" (and {len(transcripts.problems) - 1} more)"
+                if len(transcripts.problems) > 1
+                else ""
+            )
+        )
     state = RunState(
         Settings(output_dir=args.out.resolve()),
         argv=list(sys.argv),
@@ -87,12 +144,39 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     state.add_records(records)
     state.warnings.extend(transcripts.problems)
+    notes: list[str] = []
+    if transcripts.skipped_synthetic:
+        notes.append(
+            f"{transcripts.skipped_synthetic} zero-usage <synthetic> line(s) skipped (API errors "
+            "Claude Code logged; no request was billed)"
+        )
+    if transcripts.repeated_responses:
+        notes.append(
+            f"{transcripts.repeated_responses} response(s) met again in another file (resumed "
+            "sessions copy earlier responses) counted once"
+        )
+    if transcripts.repeated_files:
+        notes.append(f"{transcripts.repeated_files} file(s) given more than once read once")
+    state.warnings.extend(notes)  # in the report too: what was left out, and why
     report = state.finish(0)
-    assert report is not None
     print(f" {TITLE} ".center(76, "="))
+    if report is None:  # nothing recorded (only lines without usage, or skipped ones)
+        print(f"0 responses from {len(args.paths)} path(s): no tokens recorded")
+        for note in notes:
+            print(f"Note: {note}")
+        return 0
     print(f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}")
     for line in render_report(report, labels=INGEST_LABELS):
         print(line)
+    if transcripts.problems:
+        # The report is written and lists each problem; the exit status says it is incomplete.
+        print(
+            f"tokencost: error: {len(transcripts.problems)} unreadable input(s) in the "
+            f"transcripts (listed above as warnings, and in {args.out}); first: "
+            f"{transcripts.problems[0]}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -115,10 +199,27 @@ def _parser() -> argparse.ArgumentParser:
         "ratio", help="compare a stub calibration run with a wet one: real/estimated ratios"
     )
     ratio.add_argument(
-        "stub", type=Path, help="calibration-report.json of the stub run (or its folder)"
+        "stub",
+        type=Path,
+        nargs="?",
+        help="calibration-report.json of the stub run (or its folder)",
     )
     ratio.add_argument(
-        "wet", type=Path, help="calibration-report.json of the wet run (or its folder)"
+        "wet", type=Path, nargs="?", help="calibration-report.json of the wet run (or its folder)"
+    )
+    ratio.add_argument(
+        "--allow-estimated",
+        action="store_true",
+        help="keep wet samples whose counts are estimates (listed in the document); "
+        "without it such a wet run is refused",
+    )
+    ratio.add_argument(
+        "--tokenizers",
+        type=Path,
+        metavar="SCENARIO",
+        default=None,
+        help="instead of two runs: the stub's bytes/4 estimates of SCENARIO's prompts and "
+        "answers against exact o200k_base and cl100k_base counts (the documentation run)",
     )
     ratio.add_argument(
         "--out",
@@ -134,7 +235,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ratio.set_defaults(run=_ratio)
     ingest = commands.add_parser(
-        "ingest", help="token report of Claude Code and Codex transcripts (JSONL files/folders)"
+        "ingest",
+        help="token report of Claude Code and Codex transcripts (JSONL files/folders); exit "
+        "status 2 when some input could not be read (the report still lists it)",
     )
     ingest.add_argument("paths", type=Path, nargs="+", help="transcript files or folders")
     ingest.add_argument(

@@ -227,9 +227,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if role is Role.WORKER:
         config.pluginmanager.register(_WorkerHooks(state, config), RUN_PLUGIN_NAME)
     else:
-        config.pluginmanager.register(_WriterHooks(state, config), RUN_PLUGIN_NAME)
-    if role is Role.CONTROLLER:
-        config.pluginmanager.register(_ControllerHooks(state), CONTROLLER_PLUGIN_NAME)
+        writer = _WriterHooks(state, config)
+        config.pluginmanager.register(writer, RUN_PLUGIN_NAME)
+        if role is Role.CONTROLLER:
+            controller = _ControllerHooks(state, config)
+            writer.before_finish = controller.drain_interrupted
+            config.pluginmanager.register(controller, CONTROLLER_PLUGIN_NAME)
     if state.ledger is not None:
         from .item_hooks import SessionBudgetGate
 
@@ -340,7 +343,9 @@ class _WriterHooks:
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
-        self.errors: list[str] = []  # run-level failures, printed as red ERROR: lines
+        self.errors: list[str] = []
+        #: Called before the report is built when the run was interrupted (xdist controller).
+        self.before_finish: Callable[[], None] | None = None
 
     def pytest_report_header(self) -> str:
         """One line saying where prices come from and where the output goes."""
@@ -399,15 +404,18 @@ class _WriterHooks:
         return errors
 
     def _error(self, message: str) -> None:
-        # Printed with the terminal summary: pytest ends the progress line ("[100%]") only
-        # after the test loop and session finish, and a line written earlier is glued to it.
-        self.errors.append(message)
-        self.state.warnings.append(message)
+        """A run-level error: in the report's warnings, and printed at the end of the run."""
+        if message not in self.errors:
+            self.errors.append(message)
+            self.state.warnings.append(message)
 
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist has stopped its workers
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Add the records of tests cut short by an interrupt, then publish the report."""
         state = self.state
         interrupted = int(exitstatus) == pytest.ExitCode.INTERRUPTED
+        if interrupted and self.before_finish is not None:
+            self.before_finish()
         for payload in state.export_live():
             if not interrupted:
                 payload = payload.model_copy(update={"interrupted": False})
@@ -421,27 +429,27 @@ class _WriterHooks:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """Print the run-level errors and the Token & Cost section."""
-        for message in self.errors:
-            terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
+        """Print the Token & Cost section, then the run's ERROR lines."""
         state = self.state
         report = state.report
-        if report is None:
-            return
-        if not (state.settings.term or (state.settings.report_on_records and state.records)):
-            return
-        from .render import TITLE, render_report
+        if report is not None and (
+            state.settings.term or (state.settings.report_on_records and state.records)
+        ):
+            from .render import TITLE, render_report
 
-        terminalreporter.write_sep("=", TITLE)
-        for line in render_report(report):
-            terminalreporter.write_line(line)
+            terminalreporter.write_sep("=", TITLE)
+            for line in render_report(report):
+                terminalreporter.write_line(line)
+        for message in self.errors:
+            terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
 
 
 class _ControllerHooks:
     """xdist controller only: the run id goes down to workers, interrupted payloads come up."""
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
+        self.config = config
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -451,11 +459,44 @@ class _ControllerHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """Take the payloads of tests a worker was running when the run was interrupted."""
+        self._take_interrupted(node)
+
+    def _take_interrupted(self, node: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
         if self.state.collector is None:
             return
         for data in output.get("tokencost_interrupted", ()):
             self.state.collector.add_data(data, "an interrupted test on an xdist worker")
+
+    def drain_interrupted(self) -> None:
+        """After an interrupt, take the payloads still queued in pytest-xdist's controller.
+
+        A signal stops xdist's event loop wherever it is: reports that workers had already
+        sent, and the interrupted payloads of workers that stopped since, may still wait in its
+        queue. They are read from it (never processed twice: the collector counts each test
+        attempt once).
+        """
+        from queue import Empty
+
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        events = getattr(dsession, "queue", None)
+        collector = self.state.collector
+        if events is None or collector is None:
+            return
+        while True:
+            try:
+                name, kwargs = events.get_nowait()
+            except Empty:
+                return
+            except (TypeError, ValueError):
+                continue
+            if name == "testreport":
+                report = kwargs.get("rep")
+                data = getattr(report, "tokencost", None)
+                if data is not None:
+                    collector.add_data(data, getattr(report, "nodeid", "a test"))
+            elif name == "workerfinished":
+                self._take_interrupted(kwargs.get("node"))
 
 
 class _WorkerHooks:

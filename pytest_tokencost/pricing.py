@@ -19,10 +19,12 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import PriceFileError
+from .genai_table import ResolvedModel, resolve
 from .records import PriceSource, Usage
 
 __all__ = [
     "DEFAULT_RATE",
+    "WEB_SEARCHES_KCOUNT",
     "Price",
     "Pricer",
     "Rate",
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 _ONE = Decimal(1)
+#: USD per 1,000 web searches where a rate does not say (Anthropic's and OpenAI's price).
+WEB_SEARCHES_KCOUNT = Decimal(10)
 
 
 def to_micro_usd(amount: Decimal) -> int:
@@ -40,7 +44,12 @@ def to_micro_usd(amount: Decimal) -> int:
 
 
 class Rate(BaseModel):
-    """USD per million tokens. Cache prices default to the input price when not given."""
+    """USD per million tokens, and per 1,000 web searches.
+
+    Cache prices default to the input price when not given; 1-hour cache writes to the cache
+    write price (then the input price). Web searches default to $10 per 1,000, the price both
+    Anthropic and OpenAI charge, so that a billable search is never silently free.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,20 +57,31 @@ class Rate(BaseModel):
     output_mtok: Decimal = Field(ge=0)
     cache_read_mtok: Decimal | None = Field(default=None, ge=0)
     cache_write_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h_mtok: Decimal | None = Field(default=None, ge=0)
+    web_searches_kcount: Decimal = Field(default=WEB_SEARCHES_KCOUNT, ge=0)
 
     def cost(self, usage: Usage) -> tuple[int, int, int]:
-        """(total, input, output) micro-USD of a usage at this rate."""
+        """(total, input, output) micro-USD of a usage at this rate.
+
+        A price per million tokens times tokens is micro-USD; a price per 1,000 searches times
+        searches is milli-USD. Web search charges are part of the output cost (the work the
+        model did for its answer), as they are for genai-prices-priced records.
+        """
         cache_read = usage.cache_read or 0
         cache_write = usage.cache_write or 0
+        one_hour = usage.cache_write_1h or 0
         uncached = usage.input - cache_read - cache_write
+        write_rate = self.input_mtok if self.cache_write_mtok is None else self.cache_write_mtok
         input_cost = (
             uncached * self.input_mtok
             + cache_read
             * (self.input_mtok if self.cache_read_mtok is None else self.cache_read_mtok)
-            + cache_write
-            * (self.input_mtok if self.cache_write_mtok is None else self.cache_write_mtok)
+            + (cache_write - one_hour) * write_rate
+            + one_hour
+            * (write_rate if self.cache_write_1h_mtok is None else self.cache_write_1h_mtok)
         )
-        total = to_micro_usd(input_cost + usage.output * self.output_mtok)
+        searches = (usage.web_searches or 0) * self.web_searches_kcount * 1000
+        total = to_micro_usd(input_cost + usage.output * self.output_mtok + searches)
         input_micro = to_micro_usd(input_cost)
         return total, input_micro, total - input_micro
 
@@ -186,7 +206,9 @@ class Pricer:
     """Prices records: override file first, then genai-prices, then the default rate.
 
     The default rate applies to records with no model; a named model that no source knows is
-    "not recorded" unless `default_rate_for_unknown` is set.
+    "not recorded" unless `default_rate_for_unknown` is set. genai-prices models are resolved
+    once per (provider, model name) and priced per request (see `genai_table`): the same
+    figures as calling `genai_prices.calc_price` for every record, many times faster.
     """
 
     def __init__(
@@ -199,6 +221,7 @@ class Pricer:
         self.default_rate = default_rate
         self.default_rate_for_unknown = default_rate_for_unknown
         self._lock = threading.Lock()
+        self._models: dict[tuple[str | None, str], ResolvedModel | None] = {}
 
     def price(
         self, model: str | None, provider: str | None, usage: Usage, timestamp: datetime
@@ -231,40 +254,37 @@ class Pricer:
                 return key, rate
         return None
 
-    def _genai_price(
-        self, model: str, provider: str | None, usage: Usage, timestamp: datetime
-    ) -> Price | None:
-        import genai_prices
-
-        counts = {"input_tokens": usage.input, "output_tokens": usage.output}
-        if usage.cache_read:
-            counts["cache_read_tokens"] = usage.cache_read
-        if usage.cache_write:
-            counts["cache_write_tokens"] = usage.cache_write
-        genai_usage = genai_prices.Usage(**counts)
+    def _resolve(
+        self, model: str, provider: str | None, timestamp: datetime
+    ) -> ResolvedModel | None:
+        """The genai-prices model for (provider, model), found once and remembered."""
+        key = (provider, model)
+        try:
+            return self._models[key]
+        except KeyError:
+            pass
         attempts: list[tuple[str | None, str]] = [(provider, model), (None, model)]
         if "/" in model:  # a gateway's "provider/model" name (OpenRouter, LiteLLM)
             prefix, _, rest = model.partition("/")
             attempts += [(prefix, rest), (None, rest)]
-        for provider_id, name in dict.fromkeys(attempts):
-            try:
-                # genai-prices fills private lookup caches on first use of a model.
-                with self._lock:
-                    calc = genai_prices.calc_price(
-                        genai_usage,
-                        name,
-                        provider_id=provider_id,
-                        genai_request_timestamp=timestamp,
-                    )
-            except LookupError:
-                continue
-            total = to_micro_usd(calc.total_price * 1_000_000)
-            input_cost = to_micro_usd(calc.input_price * 1_000_000)
-            return Price(
-                total,
-                input_cost,
-                total - input_cost,
-                PriceSource.GENAI_PRICES,
-                f"{calc.provider.id}:{calc.model.id}",
-            )
-        return None
+        found = None
+        # genai-prices fills private lookup caches on first use of a model.
+        with self._lock:
+            for provider_id, name in dict.fromkeys(attempts):
+                found = resolve(provider_id, name, timestamp)
+                if found is not None:
+                    break
+            self._models[key] = found
+        return found
+
+    def _genai_price(
+        self, model: str, provider: str | None, usage: Usage, timestamp: datetime
+    ) -> Price | None:
+        resolved = self._resolve(model, provider, timestamp)
+        if resolved is None:
+            return None
+        total, input_cost = resolved.micro_usd(usage, timestamp)
+        # Units without a direction (web searches, per-request fees) are in the output part.
+        return Price(
+            total, input_cost, total - input_cost, PriceSource.GENAI_PRICES, resolved.priced_as
+        )

@@ -11,6 +11,12 @@ Each provider's numbers are converted exactly once here:
 * Gemini: `promptTokenCount` includes `cachedContentTokenCount`, but `candidatesTokenCount`
   *excludes* `thoughtsTokenCount`, so thoughts are added to the output. Streams repeat
   `usageMetadata` as snapshots: the last one wins.
+* Billable units beside tokens: Anthropic splits cache writes by lifetime in
+  `usage.cache_creation` (`ephemeral_1h_input_tokens` is kept as `cache_write_1h`, a part of
+  `cache_write`) and counts server-side web searches in `usage.server_tool_use.web_search_requests`;
+  an OpenAI Responses response lists each web search as an `output` item of type
+  `web_search_call` (usage does not count them). Both become `web_searches`. A source that does not
+  say leaves these `None`.
 * OpenAI-compatible gateways (OpenRouter) may report their own `usage.cost` in USD: it is kept
   as `reported_cost_micro_usd`, beside the cost this package computes.
 
@@ -106,8 +112,11 @@ class _Reader:
         cache_read: int | None = None,
         cache_write: int | None = None,
         reasoning: int | None = None,
+        cache_write_1h: int | None = None,
+        web_searches: int | None = None,
     ) -> Usage:
-        assert input is not None and output is not None  # required counts raise before this
+        if input is None or output is None:  # required counts normally raise before this
+            raise self.fail(f"no {'input' if input is None else 'output'} token count")
         try:
             return Usage(
                 input=input,
@@ -115,6 +124,8 @@ class _Reader:
                 cache_read=cache_read,
                 cache_write=cache_write,
                 reasoning=reasoning,
+                cache_write_1h=cache_write_1h,
+                web_searches=web_searches,
             )
         except ValueError as exc:
             raise self.fail(str(exc)) from exc
@@ -152,7 +163,35 @@ def _openai(
         reasoning=r.count(output_details, f"{out}_details.reasoning_tokens", required=False),
     )
     total = r.count(usage, "usage.total_tokens", required=False)
+    if input_name == "input":  # Responses: web searches are output items, not usage fields
+        searches = _web_search_calls(r, payload)
+        if searches is not None:
+            result = result.model_copy(update={"web_searches": searches})
     return ObservedUsage(result, r.model(), "openai", kind, _reported_cost(r, usage), total)
+
+
+def _web_search_calls(r: _Reader, response: Any) -> int | None:
+    """Web searches of an OpenAI Responses response: its `web_search_call` output items.
+
+    `None` when the response carries no `output` list (a usage-only payload cannot say).
+    """
+    output = _get(response, "output")
+    if output is _MISSING or output is None:
+        return None
+    if not isinstance(output, list | tuple):
+        raise r.fail(f"field 'output' is {type(output).__name__}; expected a list of items")
+    return sum(1 for item in output if _get(item, "type") == "web_search_call")
+
+
+def _anthropic_extras(r: _Reader, usage: Any, where: str) -> tuple[int | None, int | None]:
+    """(1-hour cache writes, web searches) of an Anthropic usage object, `None` if not said."""
+    creation = r.section(usage, f"{where}.cache_creation", required=False)
+    one_hour = r.count(
+        creation, f"{where}.cache_creation.ephemeral_1h_input_tokens", required=False
+    )
+    tools = r.section(usage, f"{where}.server_tool_use", required=False)
+    searches = r.count(tools, f"{where}.server_tool_use.web_search_requests", required=False)
+    return one_hour, searches
 
 
 def _anthropic_message(payload: Any) -> ObservedUsage:
@@ -162,7 +201,9 @@ def _anthropic_message(payload: Any) -> ObservedUsage:
     cache_read = r.count(usage, "usage.cache_read_input_tokens", required=False)
     cache_write = r.count(usage, "usage.cache_creation_input_tokens", required=False)
     output_details = r.section(usage, "usage.output_tokens_details", required=False)
-    assert uncached is not None
+    one_hour, searches = _anthropic_extras(r, usage, "usage")
+    if uncached is None:  # pragma: no cover - a required count raises first
+        raise r.fail("field 'usage.input_tokens' is missing")
     result = r.usage(
         input=uncached + (cache_read or 0) + (cache_write or 0),
         output=r.count(usage, "usage.output_tokens"),
@@ -172,6 +213,8 @@ def _anthropic_message(payload: Any) -> ObservedUsage:
         reasoning=r.count(
             output_details, "usage.output_tokens_details.thinking_tokens", required=False
         ),
+        cache_write_1h=one_hour,
+        web_searches=searches,
     )
     return ObservedUsage(result, r.model(), "anthropic", "anthropic.message")
 
@@ -185,8 +228,7 @@ def _gemini(payload: Any) -> ObservedUsage:
     if candidates is None:
         # Absent in prompt-only snapshots; the total then says there were none.
         total = r.count(meta, "usageMetadata.totalTokenCount")
-        assert prompt is not None and total is not None
-        if total != prompt + (thoughts or 0):
+        if prompt is None or total is None or total != prompt + (thoughts or 0):
             raise r.fail(
                 "field 'usageMetadata.candidatesTokenCount' is missing and totalTokenCount "
                 f"({total}) does not show it to be 0"
@@ -211,7 +253,12 @@ def _gemini(payload: Any) -> ObservedUsage:
 
 def _decode(payload: Any) -> Any:
     if isinstance(payload, bytes | bytearray):
-        payload = payload.decode("utf-8")
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnreadablePayloadError(
+                f"cannot read usage from bytes: not UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from exc
     if isinstance(payload, str):
         try:
             return json.loads(payload)
@@ -295,16 +342,14 @@ def _anthropic_stream(events: list[Any]) -> ObservedUsage:
     usage = r.section(message, "message_start.message.usage")
     figures = {
         key: r.count(usage, f"message_start.message.usage.{key}", required=key == "input_tokens")
-        for key in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_input_tokens",
-            "cache_creation_input_tokens",
-        )
+        for key in _ANTHROPIC_COUNTS
     }
+    one_hour, searches = _anthropic_extras(r, usage, "message_start.message.usage")
     thinking = None
     deltas = [e for e in events if _get(e, "type") == "message_delta"]
-    for delta in deltas:  # cumulative: the last one holds the final figures
+    for delta in deltas:
+        # Cumulative: the last figure given wins. A field a delta leaves out (an empty
+        # `usage: {}` included) brings no new figure, so the earlier one stands.
         delta_usage = r.section(delta, "message_delta.usage")
         for key in figures:
             value = r.count(delta_usage, f"message_delta.usage.{key}", required=False)
@@ -318,28 +363,44 @@ def _anthropic_stream(events: list[Any]) -> ObservedUsage:
         )
         if value is not None:
             thinking = value
+        delta_one_hour, delta_searches = _anthropic_extras(r, delta_usage, "message_delta.usage")
+        one_hour = one_hour if delta_one_hour is None else delta_one_hour
+        searches = searches if delta_searches is None else delta_searches
     if not deltas:
         raise UnreadablePayloadError(
             "cannot read usage from an Anthropic stream that ended before its message_delta "
             "(the final output_tokens); the stream was cut short"
         )
+    if figures["output_tokens"] is None:
+        raise r.fail(
+            "no output_tokens in message_start.message.usage nor in any message_delta.usage"
+        )
     cache_read, cache_write = (
         figures["cache_read_input_tokens"],
         figures["cache_creation_input_tokens"],
     )
-    uncached = figures["input_tokens"]
-    assert uncached is not None
+    uncached = figures["input_tokens"] or 0  # required in message_start: never None here
     result = r.usage(
         input=uncached + (cache_read or 0) + (cache_write or 0),
         output=figures["output_tokens"],
         cache_read=cache_read,
         cache_write=cache_write,
         reasoning=thinking,
+        cache_write_1h=one_hour,
+        web_searches=searches,
     )
     model = _get(message, "model")
     return ObservedUsage(
         result, model if isinstance(model, str) else None, "anthropic", "anthropic.stream"
     )
+
+
+_ANTHROPIC_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
 
 
 def usage_from_stream(events: Any) -> ObservedUsage:
@@ -378,17 +439,7 @@ def usage_from_stream(events: Any) -> ObservedUsage:
             )
         return observed
     if any(kind.startswith("response.") for kind in kinds):
-        done = [e for e in items if _get(e, "type") == "response.completed"]
-        if not done:
-            raise UnreadablePayloadError(
-                "cannot read usage from an OpenAI Responses stream without response.completed "
-                "(the stream was cut short)"
-            )
-        response = _get(done[-1], "response")
-        observed = _openai(
-            response, "openai.responses.stream", "OpenAI Responses stream", "input", "output"
-        )
-        return observed
+        return _responses_stream(items)
     if kinds & {"message_start", "message_delta", "message_stop"}:
         return _anthropic_stream(items)
     if "gemini.chunk" in kinds:
@@ -410,6 +461,27 @@ def usage_from_stream(events: Any) -> ObservedUsage:
             last.usage, model, "google", "gemini.stream", reported_total=last.reported_total
         )
     raise UnreadablePayloadError(f"cannot read usage from a stream of {sorted(kinds)} events")
+
+
+#: The events that end an OpenAI Responses stream with the response's final usage: a response
+#: stopped early (`max_output_tokens`, a content filter) ends in `response.incomplete`, and was
+#: billed for what it used just the same; a failed one may carry usage too.
+_RESPONSES_FINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def _responses_stream(items: list[Any]) -> ObservedUsage:
+    final = [e for e in items if _get(e, "type") in _RESPONSES_FINAL]
+    response = _get(final[-1], "response") if final else _MISSING
+    if not final or (
+        _get(final[-1], "type") == "response.failed" and _get(response, "usage") in (_MISSING, None)
+    ):
+        raise UnreadablePayloadError(
+            "cannot read usage from an OpenAI Responses stream without response.completed or "
+            "response.incomplete (the stream was cut short, or the response failed without usage)"
+        )
+    return _openai(
+        response, "openai.responses.stream", "OpenAI Responses stream", "input", "output"
+    )
 
 
 def parse_body(body: bytes | str) -> Any:

@@ -59,7 +59,8 @@ class Usage(BaseModel):
     """Token counts of one call or an aggregate, normalised to the OTel convention.
 
     Invariants (checked on construction): every count is a non-negative integer,
-    ``cache_read + cache_write <= input`` and ``reasoning <= output``.
+    ``cache_read + cache_write <= input``, ``cache_write_1h <= cache_write`` and
+    ``reasoning <= output``. `web_searches` counts requests, not tokens: it is not in `total`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -69,9 +70,24 @@ class Usage(BaseModel):
     cache_read: NonNegativeInt | None = None
     cache_write: NonNegativeInt | None = None
     reasoning: NonNegativeInt | None = None
+    cache_write_1h: NonNegativeInt | None = Field(
+        default=None,
+        description="The part of cache_write kept for one hour (Anthropic's "
+        "cache_creation.ephemeral_1h_input_tokens), priced higher than 5-minute writes.",
+    )
+    web_searches: NonNegativeInt | None = Field(
+        default=None,
+        description="Server-side web searches the provider ran and bills per search (Anthropic's "
+        "server_tool_use.web_search_requests, OpenAI Responses web_search_call items).",
+    )
 
     @model_validator(mode="after")
     def _check_parts(self) -> Self:
+        if self.cache_write_1h is not None and self.cache_write_1h > (self.cache_write or 0):
+            raise ValueError(
+                f"cache_write_1h ({self.cache_write_1h}) exceeds cache_write ({self.cache_write}); "
+                "cache_write must count all cache writes, 1-hour ones included"
+            )
         cached = (self.cache_read or 0) + (self.cache_write or 0)
         if cached > self.input:
             raise ValueError(
@@ -102,6 +118,8 @@ class Usage(BaseModel):
             cache_read=_add_optional(self.cache_read, other.cache_read),
             cache_write=_add_optional(self.cache_write, other.cache_write),
             reasoning=_add_optional(self.reasoning, other.reasoning),
+            cache_write_1h=_add_optional(self.cache_write_1h, other.cache_write_1h),
+            web_searches=_add_optional(self.web_searches, other.web_searches),
         )
 
 

@@ -189,50 +189,39 @@ def _tables(report: TokenReport, labels: dict[str, str]) -> list[str]:
             colalign=("left", "right", "right", "right", "right", "right", "right"),
         ).splitlines()
     if summary.by_model:
-        lines += ["", "Per model:"]
-        rows = []
-        for name, t in summary.by_model.items():
-            u = t.usage
-            sources = ", ".join(source.value for source in t.records_by_price_source)
-            rows.append(
-                (
-                    name,
-                    t.records,
-                    f"{u.input:,}",
-                    _opt(u.cache_read),
-                    _opt(u.cache_write),
-                    f"{u.output:,}",
-                    _opt(u.reasoning),
-                    _cost(t, t.cost_micro_usd),
-                    sources,
-                )
-            )
-        lines += tabulate(
-            rows,
-            [
-                "model",
-                "calls",
-                "input",
-                "cache read",
-                "cache write",
-                "output",
-                "reasoning",
-                "cost",
-                "priced by",
-            ],
-            colalign=(
-                "left",
-                "right",
-                "right",
-                "right",
-                "right",
-                "right",
-                "right",
-                "right",
-                "left",
-            ),
-        ).splitlines()
+        lines += ["", "Per model:", *_model_table(summary.by_model)]
     return lines
+
+
+def _model_table(by_model: Mapping[str, TokenTotals]) -> list[str]:
+    """Per-model counts; the 1-hour cache write and web search columns only when some model
+    has them, so that tables of runs without them stay as narrow as before."""
+    from tabulate import tabulate
+
+    one_hour = any(t.usage.cache_write_1h for t in by_model.values())
+    searches = any(t.usage.web_searches for t in by_model.values())
+    headers = ["model", "calls", "input", "cache read", "cache write"]
+    headers += ["1h write"] if one_hour else []
+    headers += ["output", "reasoning"] + (["web searches"] if searches else [])
+    headers += ["cost", "priced by"]
+    rows = []
+    for name, t in by_model.items():
+        u = t.usage
+        row: list[object] = [
+            name,
+            t.records,
+            f"{u.input:,}",
+            _opt(u.cache_read),
+            _opt(u.cache_write),
+        ]
+        row += [_opt(u.cache_write_1h)] if one_hour else []
+        row += [f"{u.output:,}", _opt(u.reasoning)] + ([_opt(u.web_searches)] if searches else [])
+        sources = ", ".join(source.value for source in t.records_by_price_source)
+        row += [_cost(t, t.cost_micro_usd), sources]
+        rows.append(row)
+    align = ("left", *("right",) * (len(headers) - 2), "left")
+    table: str = tabulate(rows, headers, colalign=align)
+    return table.splitlines()
 
 
 def _budgets(report: TokenReport) -> list[str]:

@@ -93,6 +93,7 @@ class _Accumulator:
     __slots__ = (
         "cache_read",
         "cache_write",
+        "cache_write_1h",
         "cost",
         "input",
         "input_cost",
@@ -104,6 +105,7 @@ class _Accumulator:
         "records",
         "steps",
         "wall_ms",
+        "web_searches",
     )
 
     def __init__(self) -> None:
@@ -112,6 +114,8 @@ class _Accumulator:
         self.cache_read: int | None = None
         self.cache_write: int | None = None
         self.reasoning: int | None = None
+        self.cache_write_1h: int | None = None
+        self.web_searches: int | None = None
         self.cost: int | None = None
         self.input_cost: int | None = None
         self.output_cost: int | None = None
@@ -126,6 +130,8 @@ class _Accumulator:
         self.cache_read = _add_optional(self.cache_read, usage.cache_read)
         self.cache_write = _add_optional(self.cache_write, usage.cache_write)
         self.reasoning = _add_optional(self.reasoning, usage.reasoning)
+        self.cache_write_1h = _add_optional(self.cache_write_1h, usage.cache_write_1h)
+        self.web_searches = _add_optional(self.web_searches, usage.web_searches)
         self.provenance[record.provenance] = self.provenance.get(record.provenance, 0) + usage.total
         source = record.price_source
         self.price_sources[source] = self.price_sources.get(source, 0) + 1
@@ -148,6 +154,8 @@ class _Accumulator:
                 cache_read=self.cache_read,
                 cache_write=self.cache_write,
                 reasoning=self.reasoning,
+                cache_write_1h=self.cache_write_1h,
+                web_searches=self.web_searches,
             ),
             cost_micro_usd=self.cost,
             input_cost_micro_usd=self.input_cost,

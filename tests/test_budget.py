@@ -301,10 +301,10 @@ def test_a_session_budget_stops_the_run(plugin_pytester: pytest.Pytester) -> Non
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            "ERROR: session token budget exhausted: tokens: 4,000 of 3,500 (114.29%); "
-            "tests not yet started were not run",
             "*budget warning: the session reached 86% of its tokens budget (3,000 of 3,500)*",
             "session * tokens * 3,500 * 4,000 * -500 * 114.29% * exceeded",
+            "ERROR: session token budget exhausted: tokens: 4,000 of 3,500 (114.29%); "
+            "tests not yet started were not run",
             "*not run: the session token budget is exhausted*",
         ]
     )

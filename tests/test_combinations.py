@@ -261,7 +261,15 @@ def _oracle_micro_usd(model: str, input_tokens: int, output_tokens: int) -> int:
 
 # One test's spend: o3-mini, prompt 7, completion 87 (64 of them reasoning), no cache; then
 # gpt-4o-mini streamed, prompt 78, completion 9. 85 + 96 = 181 tokens.
-ONE_PASS = {"input": 85, "output": 96, "cache_read": 0, "cache_write": None, "reasoning": 64}
+ONE_PASS = {
+    "input": 85,
+    "output": 96,
+    "cache_read": 0,
+    "cache_write": None,
+    "reasoning": 64,
+    "cache_write_1h": None,
+    "web_searches": None,
+}
 
 
 def _expected_row(passes: int) -> dict[str, Any]:

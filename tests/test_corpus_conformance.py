@@ -2,7 +2,9 @@
 
 The figures below are SOURCES.md's, normalised to `Usage` (input includes cache reads and
 writes, output includes reasoning): Anthropic's input_tokens gets its cache tokens added back,
-Gemini's candidatesTokenCount its thoughtsTokenCount. "n/a" and "absent" are None.
+Gemini's candidatesTokenCount its thoughtsTokenCount. "n/a" and "absent" are None. `h` is the
+1-hour part of cache writes (Anthropic's cache_creation split, where given), `w` the web searches
+(Anthropic's server_tool_use; an OpenAI Responses response's web_search_call output items).
 """
 
 from __future__ import annotations
@@ -23,8 +25,19 @@ def U(
     cr: int | None = None,
     cw: int | None = None,
     r: int | None = None,
+    *,
+    h: int | None = None,
+    w: int | None = None,
 ) -> Usage:
-    return Usage(input=i, output=o, cache_read=cr, cache_write=cw, reasoning=r)
+    return Usage(
+        input=i,
+        output=o,
+        cache_read=cr,
+        cache_write=cw,
+        reasoning=r,
+        cache_write_1h=h,
+        web_searches=w,
+    )
 
 
 # file -> [(model, usage, reported cost in micro-USD or None), ...] per interaction
@@ -41,23 +54,23 @@ EXPECTED: dict[str, list[tuple[str, Usage, int | None]]] = {
         ("gpt-4o-mini-2024-07-18", U(78, 9, 0, None, 0), None),
     ],
     "openai/pydantic-ai__responses_and_chat_thinking_o3-mini.yaml": [
-        ("o3-mini-2025-01-31", U(13, 1915, 0, None, 1600), None),
+        ("o3-mini-2025-01-31", U(13, 1915, 0, None, 1600, w=0), None),
         ("o3-mini-2025-01-31", U(577, 2320, 0, None, 1792), None),
     ],
     "openai/pydantic-ai__responses_prompt_cache_e2e.yaml": [
-        ("gpt-5.6-sol", U(4020, 5, 0, 4012, 0), None),
-        ("gpt-5.6-sol", U(4020, 5, 4012, 0, 0), None),
+        ("gpt-5.6-sol", U(4020, 5, 0, 4012, 0, w=0), None),
+        ("gpt-5.6-sol", U(4020, 5, 4012, 0, 0, w=0), None),
     ],
     "openai/pydantic-ai__responses_streaming_usage.yaml": [
-        ("gpt-5-2025-08-07", U(53, 469, 0, None, 448), None)
+        ("gpt-5-2025-08-07", U(53, 469, 0, None, 448, w=0), None)
     ],
     "openai/pydantic-ai__responses_web_search_cached_reasoning.yaml": [
-        ("gpt-5-2025-08-07", U(9299, 577, 8448, None, 512), None),
-        ("gpt-5-2025-08-07", U(9506, 439, 8576, None, 384), None),
+        ("gpt-5-2025-08-07", U(9299, 577, 8448, None, 512, w=1), None),
+        ("gpt-5-2025-08-07", U(9506, 439, 8576, None, 384, w=1), None),
     ],
     "openai/pydantic-ai__openrouter_responses_prompt_cache_cost.yaml": [
-        ("openai/gpt-5.6-sol", U(4020, 5, 0, 4012, 0), 25_265),
-        ("openai/gpt-5.6-sol", U(4020, 5, 4012, None, 0), 2_196),
+        ("openai/gpt-5.6-sol", U(4020, 5, 0, 4012, 0, w=0), 25_265),
+        ("openai/gpt-5.6-sol", U(4020, 5, 4012, None, 0, w=0), 2_196),
     ],
     "openai/pydantic-ai__openrouter_chat_stream_reasoning.yaml": [
         ("anthropic/claude-sonnet-4.5", U(43, 36, 0, None, 13), 669)
@@ -70,7 +83,7 @@ EXPECTED: dict[str, list[tuple[str, Usage, int | None]]] = {
         ("gpt-4o-mini-2024-07-18", U(9, 10, 0, None, 0), None)
     ],
     "openai/simonw-llm__responses_basic_streaming.yaml": [
-        ("gpt-5.5-2026-04-23", U(11, 5, 0, None, 0), None)
+        ("gpt-5.5-2026-04-23", U(11, 5, 0, None, 0, w=0), None)
     ],
     "openai/simonw-llm__chat_tool_chain_gzip_body.yaml": [
         ("gpt-4o-mini-2024-07-18", U(92, 17, 0, None, 0), None),
@@ -79,25 +92,25 @@ EXPECTED: dict[str, list[tuple[str, Usage, int | None]]] = {
     ],
     # Anthropic: input = input_tokens + cache_read + cache_write; streams: the final delta.
     "anthropic/pydantic-ai__messages_cache_read_and_write.yaml": [
-        ("claude-sonnet-4-5-20250929", U(3 + 1111, 406, 1111, 0), None),
-        ("claude-sonnet-4-5-20250929", U(3 + 1111 + 418, 33, 1111, 418), None),
+        ("claude-sonnet-4-5-20250929", U(3 + 1111, 406, 1111, 0, h=0), None),
+        ("claude-sonnet-4-5-20250929", U(3 + 1111 + 418, 33, 1111, 418, h=0), None),
     ],
     "anthropic/pydantic-ai__messages_stream_thinking.yaml": [
-        ("claude-sonnet-4-20250514", U(43, 282, 0, 0), None)
+        ("claude-sonnet-4-20250514", U(43, 282, 0, 0, h=0), None)
     ],
     "anthropic/pydantic-ai__messages_stream_code_execution.yaml": [
-        ("claude-sonnet-4-6", U(4714, 304, 0, 0), None)
+        ("claude-sonnet-4-6", U(4714, 304, 0, 0, h=0, w=0), None)
     ],  # not message_start's 2293
     "anthropic/crewai__messages_stream_cache_read.yaml": [
-        ("claude-sonnet-4-5-20250929", U(3 + 1217, 4, 1217, 0), None),
-        ("claude-sonnet-4-5-20250929", U(3 + 1217, 6, 1217, 0), None),
+        ("claude-sonnet-4-5-20250929", U(3 + 1217, 4, 1217, 0, h=0), None),
+        ("claude-sonnet-4-5-20250929", U(3 + 1217, 6, 1217, 0, h=0), None),
     ],
     "anthropic/simonw-llm-anthropic__messages_stream_thinking_tokens_detail.yaml": [
-        ("claude-haiku-4-5-20251001", U(598, 92, 0, 0, 53), None),
-        ("claude-haiku-4-5-20251001", U(707, 89, 0, 0, 0), None),
+        ("claude-haiku-4-5-20251001", U(598, 92, 0, 0, 53, h=0), None),
+        ("claude-haiku-4-5-20251001", U(707, 89, 0, 0, 0, h=0), None),
     ],
     "anthropic/simonw-llm-anthropic__messages_stream_web_search.yaml": [
-        ("claude-opus-4-1-20250805", U(10423, 341, 0, 0), None)
+        ("claude-opus-4-1-20250805", U(10423, 341, 0, 0, h=0, w=1), None)
     ],
     # Gemini: output = candidatesTokenCount + thoughtsTokenCount; streams: the last snapshot.
     "gemini/pydantic-ai__generate_content_cached_video.yaml": [

@@ -123,9 +123,10 @@ def test_cursor_adapter_end_to_end(plugin_pytester: pytest.Pytester) -> None:
             "*case case-03 of scenario ptp-mock:*",
             "*recall: ERROR case 'case-03' step 'recall': no artifact within 2.5s; expected "
             "*case-03/recall.artifact.md followed by *case-03/recall.done; found * bytes in "
-            "recall.artifact.md but no done marker (still being written?)",
-            "*recall: ERROR case 'case-04' step 'recall': no artifact within 2.5s;*found nothing",
-            "*Default rate: 8 record(s) priced at $3/$15 per MTok (no known model)",
+            "recall.artifact.md but no done marker (still being written?); wrote recall.cancelled",
+            "*recall: ERROR case 'case-04' step 'recall': no artifact within 2.5s;*found nothing; "
+            "wrote recall.cancelled",
+            "*Default rate: 10 record(s) priced at $3/$15 per MTok (no known model)",
         ]
     )
     report = json.loads(
@@ -135,7 +136,14 @@ def test_cursor_adapter_end_to_end(plugin_pytester: pytest.Pytester) -> None:
     assert by_case["case-02"]["passed"] and by_case["case-02"]["wall_ms"] > 1000  # slow, on time
     assert by_case["case-03"]["step_count"] == 1 and by_case["case-03"]["error"]
     assert report["metrics"]["passed"] == 2
-    assert report["tokens"]["totals"]["records"] == 8  # 2 cases x 4 steps; failed steps: none
+    # 2 cases x 4 steps, and the two failed steps: their prompts were delivered and count.
+    assert report["tokens"]["totals"]["records"] == 10
+    for failed in ("case-03", "case-04"):
+        (step,) = by_case[failed]["steps"]
+        prompt = (dispatch / failed / "recall.prompt.md").read_text()
+        assert step["prompt_tokens"] == (len(prompt.encode()) + 3) // 4  # bytes/4, rounded up
+        assert step["artifact_tokens"] == 0 and step["provenance"] == "estimated"
+        assert step["wall_ms"] >= 2500  # a timed-out step keeps its wall clock
 
 
 def test_transcripts_charge_each_step_with_the_agents_logged_usage(

@@ -7,7 +7,7 @@ import copy
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytest_tokencost import InMemoryTokenTracker, Usage
@@ -152,6 +152,15 @@ def test_malformed_single_payloads(payload: Any) -> None:
 
 @settings(max_examples=300)
 @given(st.sampled_from(STREAMS).flatmap(mutated), st.integers(0, 3))
+# Found by this test (it used to raise a bare AssertionError): message_start without
+# output_tokens, and a message_delta whose usage is empty.
+@example(
+    [
+        {"type": "message_start", "message": {"usage": {"input_tokens": 10}}},
+        {"type": "message_delta", "usage": {}},
+    ],
+    0,
+)
 def test_malformed_and_truncated_streams(events: list[Any], cut: int) -> None:
     truncated = events[: len(events) - cut] if cut else events
     try:

@@ -54,14 +54,14 @@ CORPUS_CASES = [
         0,
         "openai.responses",
         "gpt-5.6-sol",
-        Usage(input=4020, output=5, cache_read=0, cache_write=4012, reasoning=0),
+        Usage(input=4020, output=5, cache_read=0, cache_write=4012, reasoning=0, web_searches=0),
     ),
     (
         "openai/pydantic-ai__responses_prompt_cache_e2e.yaml",
         1,
         "openai.responses",
         "gpt-5.6-sol",
-        Usage(input=4020, output=5, cache_read=4012, cache_write=0, reasoning=0),
+        Usage(input=4020, output=5, cache_read=4012, cache_write=0, reasoning=0, web_searches=0),
     ),
     # Anthropic's input_tokens (3) excludes cache reads and writes: input = 3 + 1111 (+ 418).
     (
@@ -69,14 +69,14 @@ CORPUS_CASES = [
         0,
         "anthropic.message",
         "claude-sonnet-4-5-20250929",
-        Usage(input=1114, output=406, cache_read=1111, cache_write=0),
+        Usage(input=1114, output=406, cache_read=1111, cache_write=0, cache_write_1h=0),
     ),
     (
         "anthropic/pydantic-ai__messages_cache_read_and_write.yaml",
         1,
         "anthropic.message",
         "claude-sonnet-4-5-20250929",
-        Usage(input=1532, output=33, cache_read=1111, cache_write=418),
+        Usage(input=1532, output=33, cache_read=1111, cache_write=418, cache_write_1h=0),
     ),
 ]
 

@@ -135,14 +135,10 @@ def test_usage_in_the_report_equals_the_recorded_usage(
     assert API_KEY not in result.stdout.str() + result.stderr.str()
 
 
-def test_a_missing_key_or_endpoint_fails_the_step_clearly(
+def test_an_unreachable_endpoint_fails_the_step_clearly(
     plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy_scenario(plugin_pytester.path, cases=1)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    result = plugin_pytester.runpytest("-m", "calibration", "--adapter=openai")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*reads its API key from $OPENAI_API_KEY, which is not set*"])
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     result = plugin_pytester.runpytest(
         "-m",

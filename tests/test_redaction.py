@@ -23,6 +23,7 @@ import pytest
 
 from calibrate.adapters import AdapterContext, OpenAIAdapter
 from calibrate.dispatch import DispatchError, DispatchRequest
+from calibrate.retry import RetryPolicy
 from calibrate.runner import CaseResult, StepResult
 from calibrate.scenario import load_scenario
 from pytest_tokencost.redact import REDACTED, redact, redact_argv
@@ -275,7 +276,10 @@ def echoing() -> Iterator[EchoingServer]:
 
 def _dispatch_error(server: EchoingServer, base: str, key: str) -> str:
     context = AdapterContext(
-        scenario=load_scenario(PTP_MOCK / "scenario.toml"), model="gpt-4o-mini", base_url=base
+        scenario=load_scenario(PTP_MOCK / "scenario.toml"),
+        model="gpt-4o-mini",
+        base_url=base,
+        retry=RetryPolicy(max_attempts=1),  # one answer each: retries are test_openai_retry's
     )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("OPENAI_API_KEY", key)

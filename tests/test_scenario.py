@@ -134,3 +134,80 @@ def test_json_scenarios_with_inline_cases(tmp_path: Path) -> None:
 def test_missing_scenario_is_named(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"no scenario at .*: expected a file or a folder"):
         load_scenario(tmp_path / "nowhere")
+
+
+def test_a_byte_order_mark_is_not_content(scenario_copy: Path, tmp_path: Path) -> None:
+    # Windows editors (Notepad, older Visual Studio) save UTF-8 with a BOM.
+    for path in (scenario_copy / "scenario.toml", scenario_copy / "cases" / "case-01.toml"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    scenario = load_scenario(scenario_copy)
+    assert scenario.id == "ptp-mock" and scenario.cases[0].id == "case-01"
+    assert scenario.cases[0].title.startswith("Payments integration test")
+    inline = tmp_path / "json"
+    inline.mkdir()
+    document = {
+        "id": "tiny",
+        "steps": [{"name": "answer", "prompt": "Q: $question", "scored_fields": ["answer"]}],
+        "cases": [{"id": "q1", "inputs": {"question": "2+2?"}, "truth": {"answer": "answer: 4"}}],
+    }
+    (inline / "scenario.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(document).encode())
+    assert load_scenario(inline).id == "tiny"
+
+
+def test_a_file_in_another_encoding_is_named(scenario_copy: Path) -> None:
+    case_file = scenario_copy / "cases" / "case-01.toml"
+    case_file.write_bytes(b"\xff\xfe" + case_file.read_text().encode("utf-16-le"))
+    with pytest.raises(
+        ScenarioError, match=r"case-01\.toml: not UTF-8 text \(byte 0\); save it as UTF-8$"
+    ):
+        load_scenario(scenario_copy)
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "message"),
+    [
+        (
+            "cases/case-01.toml",
+            lambda t: t.replace('id = "case-01"\n', ""),
+            r"case-01\.toml: invalid scenario data:\n  missing field 'id'$",
+        ),
+        (
+            "cases/case-01.toml",
+            lambda t: t[: t.index("[truth]")],
+            r"case-01\.toml: invalid scenario data:\n  missing field 'truth' \(case 'case-01'\)$",
+        ),
+        (
+            "scenario.toml",
+            lambda t: t.replace('id = "ptp-mock"\n', "", 1),
+            r"scenario\.toml: invalid scenario data:\n  missing field 'id'$",
+        ),
+        (
+            "scenario.toml",
+            lambda t: t.replace('name = "triage"\nscored_fields', "scored_fields", 1),
+            r"scenario\.toml: invalid scenario data:\n  steps\.1: missing field 'name'$",
+        ),
+    ],
+)
+def test_a_missing_field_is_named(
+    scenario_copy: Path, file: str, edit: object, message: str
+) -> None:
+    path = scenario_copy / file
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(scenario_copy)
+
+
+def test_missing_fields_of_inline_cases_and_steps_name_them(tmp_path: Path) -> None:
+    document = {
+        "id": "tiny",
+        "steps": [{"name": "answer"}],
+        "cases": [{"id": "q1", "inputs": {"question": "2+2?"}}],
+    }
+    (tmp_path / "scenario.json").write_text(json.dumps(document))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'scenario.json'}: invalid scenario data:\n"
+        "  steps.0: missing field 'prompt' (step 'answer')\n"
+        "  cases.0: missing field 'truth' (case 'q1')"
+    )

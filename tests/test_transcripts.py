@@ -139,8 +139,8 @@ def test_bad_lines_are_reported_not_guessed(tmp_path: Path) -> None:
     assert [r.usage.input for r in transcripts.responses] == [5]
     problems = [p.split(": ", 1)[1] for p in transcripts.problems]
     assert problems[:2] == [
-        "input_tokens is -5; expected a non-negative integer",
-        "input_tokens is missing",
+        "input_tokens is -5; expected a non-negative integer; line skipped",
+        "input_tokens is missing; line skipped",
     ]
     assert problems[2].startswith("not JSON (") and problems[2].endswith("line skipped")
     assert [p.split(":")[1] for p in transcripts.problems] == ["2", "3", "4"]  # line numbers

@@ -1,0 +1,111 @@
+"""Ctrl-C and SIGTERM: the run ends with its report written, status interrupted, and the
+records of the finished tests and of the running one (flagged) kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SUITE = """
+import time
+from pathlib import Path
+from pytest_tokencost import Usage
+
+def test_first(token_tracker):
+    token_tracker.record(model="gpt-4o", usage=Usage(input=1_000, output=100))
+    Path("first.done").write_text("")
+
+def test_second(token_tracker):
+    token_tracker.record(model="gpt-4o", usage=Usage(input=2_000, output=200))
+    Path("second.done").write_text("")
+
+def test_running(token_tracker):
+    with token_tracker.step("long"):
+        token_tracker.record(model="gpt-4o", usage=Usage(input=4_000, output=400))
+        deadline = time.monotonic() + 30  # under xdist the others may run beside this one
+        while not (Path("first.done").exists() and Path("second.done").exists()):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        Path("ready").write_text("")
+        time.sleep(60)
+"""
+
+
+def _interrupt(
+    folder: Path, signum: int, *args: str, group: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the suite in a pytest process and send it `signum` once the last test is running:
+    to the pytest process alone, or (`group`, as CI runners cancel a job) to its process group.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--cost-report", *args],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=group,
+    )
+    deadline = time.monotonic() + 60
+    while not (folder / "ready").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the suite never got going"
+        time.sleep(0.02)
+    time.sleep(0.3)  # the other tests' teardown reports are on their way
+    if group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    output, _ = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, output)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_writes_its_report_with_the_running_tests_records(
+    plugin_pytester: pytest.Pytester, signum: int
+) -> None:
+    plugin_pytester.makepyfile(test_suite=SUITE)
+    run = _interrupt(plugin_pytester.path, signum)
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout
+    assert "INTERNALERROR" not in run.stdout
+    assert "Token & Cost" in run.stdout and "Total:           7,700 tokens" in run.stdout
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "token-report.json").read_text())
+    assert report["run"]["status"] == "interrupted"
+    assert report["run"]["interrupted_tests"] == ["test_suite.py::test_running"]
+    assert report["summary"]["totals"]["usage"]["input"] == 7_000
+    lines = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    flagged = {line["test_id"].split("::")[1]: line["interrupted"] for line in lines}
+    assert flagged == {"test_first": False, "test_second": False, "test_running": True}
+    assert {line["run_id"] for line in lines} == {report["run"]["run_id"]}
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["controller", "process-group"])
+def test_sigterm_to_an_xdist_run_keeps_the_finished_and_the_running_tests_records(
+    plugin_pytester: pytest.Pytester, group: bool
+) -> None:
+    """SIGTERM to the controller alone, or to the whole process group as CI runners send it.
+
+    Either way the workers are interrupted (xdist stops them when the controller stops), the
+    running test's payload comes up with its worker's last words, and reports that were still
+    in xdist's queue are read from it.
+    """
+    plugin_pytester.makepyfile(test_suite=SUITE)
+    run = _interrupt(plugin_pytester.path, signal.SIGTERM, "-n", "2", group=group)
+    assert "INTERNALERROR" not in run.stdout, run.stdout
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "token-report.json").read_text())
+    assert report["run"]["status"] == "interrupted"
+    assert report["run"]["interrupted_tests"] == ["test_suite.py::test_running"]
+    assert report["summary"]["totals"]["usage"]["input"] == 7_000
+    lines = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert sorted((line["test_id"], line["interrupted"]) for line in lines) == [
+        ("test_suite.py::test_first", False),
+        ("test_suite.py::test_running", True),
+        ("test_suite.py::test_second", False),
+    ]
