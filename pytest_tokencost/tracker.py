@@ -400,6 +400,9 @@ class InMemoryTokenTracker:
             response_id,
             request_id,
         )
+        if response_id is None and not self._budgeted:
+            self._entries.append(entry)  # atomic, also on free-threaded builds: no lock needed
+            return
         with self._lock:  # the charge index must be this entry's, whatever other threads do
             if response_id is not None:
                 if response_id in self._seen:
