@@ -145,8 +145,19 @@ class RecordCarrier:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Attach the attempt's payload to its teardown report; the next attempt starts anew."""
+        """Attach the attempt's payload to its teardown report; the next attempt starts anew.
+
+        A call that passed although its records crossed a budget fails here when the call
+        wrapper above could not see it (the tracker, and so this carrier, was made during the
+        call: `getfixturevalue`, a calibration case).
+        """
         report = yield
+        if call.when == "call" and report.passed:
+            tracker = item.stash.get(TRACKER_KEY, None)
+            if tracker is not None and tracker.crossed is not None:
+                crossed = tracker.crossed
+                report.outcome = "failed"
+                report.longrepr = f"{type(crossed).__module__}.{type(crossed).__name__}: {crossed}"
         if call.when == "teardown":
             tracker = item.stash.get(TRACKER_KEY, None)
             if tracker is not None:
