@@ -404,3 +404,32 @@ def test_a_tracker_made_during_the_call_still_fails_its_test_over_budget(
     result.stdout.fnmatch_lines(
         ["*TokenBudgetExceeded: token budget exceeded: test *test_swallowed spent 150 of its 100*"]
     )
+
+
+def test_a_budget_crossed_in_teardown_is_an_error_of_the_test(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    """A fixture's clean-up (or a captured stream flushed at teardown) that crosses."""
+    plugin_pytester.makepyfile(
+        test_cleanup="""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.fixture
+        def agent(token_tracker):
+            yield token_tracker
+            try:
+                token_tracker.record(usage=Usage(input=150))  # a summarising call at clean-up
+            except Exception:
+                pass
+
+        @pytest.mark.token_budget(max_tokens=100)
+        def test_agent(agent):
+            agent.record(usage=Usage(input=10))
+        """
+    )
+    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*TokenBudgetExceeded: token budget exceeded: test * 160 of *100*"]
+    )
