@@ -415,6 +415,19 @@ def test_ingest_bad_input_is_one_line_and_exit_2(
     _no_traceback(result)
 
 
+def test_ingest_into_a_file_is_one_line_and_exit_2(
+    corpus: Path, tmp_path: Path, pytester: pytest.Pytester
+) -> None:
+    (tmp_path / "afile").write_text("")
+    result = pytester.run(
+        TOKENCOST, "ingest", str(corpus / "claude-code"), "--out", str(tmp_path / "afile")
+    )
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["tokencost: error: --out */afile is not a folder*"])
+    assert len(result.stderr.lines) == 1
+    _no_traceback(result)
+
+
 def test_ingest_lists_unreadable_lines_writes_the_report_and_exits_2(
     tmp_path: Path, pytester: pytest.Pytester
 ) -> None:
