@@ -230,11 +230,14 @@ def test_binary_and_non_utf8_files_are_listed(tmp_path: Path) -> None:
         .encode("latin-1")
         + b"\n"
     )
+    wide = tmp_path / "c.jsonl"  # exported by an editor as UTF-16 (with its byte-order mark)
+    wide.write_bytes((_line("m2", input_tokens=7, output_tokens=1) + "\n").encode("utf-16"))
     transcripts = read_transcripts([tmp_path])
     assert [r.usage.input for r in transcripts.responses] == [10]
     assert transcripts.problems == [
         f"{binary}: a binary file, not a JSONL transcript; skipped",
         f"{latin}:2: not UTF-8 text (invalid continuation byte); line skipped",
+        f"{wide}: UTF-16 text, not the UTF-8 of a JSONL transcript; skipped (convert it to UTF-8)",
     ]
 
 
