@@ -1,0 +1,80 @@
+"""Reading the HTML cost page back in tests: its tables, attributes and text (stdlib only)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import Any
+
+
+class Page(HTMLParser):
+    """Every start tag with its attributes, the page's text, and each table's rows.
+
+    A row is a list of cells; a cell is (text, attributes). Tables are keyed by their id.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.tables: dict[str, list[list[tuple[str, dict[str, str | None]]]]] = {}
+        self.text_parts: list[str] = []
+        self.script_text: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._cell_attrs: dict[str, str | None] = {}
+        self._in_body = False
+        self._raw: str | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.tags.append((tag, values))
+        if tag in ("script", "style"):
+            self._raw = tag
+        if tag == "table":
+            self._table = values.get("id") or f"table-{len(self.tables)}"
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self._in_body = True
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell, self._cell_attrs = [], values
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._raw = None
+        if tag in ("td", "th") and self._cell is not None and self._table is not None:
+            self.tables[self._table][-1].append(("".join(self._cell).strip(), self._cell_attrs))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._raw == "script":
+            self.script_text.append(data)
+            return
+        if self._raw == "style":
+            return
+        self.text_parts.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    @property
+    def text(self) -> str:
+        """The page's visible text, white space collapsed."""
+        return " ".join(" ".join(self.text_parts).split())
+
+    def rows(self, table: str) -> dict[str, list[tuple[str, dict[str, str | None]]]]:
+        """Body rows of a table by their first cell's text (the header row left out)."""
+        return {row[0][0]: row[1:] for row in self.tables[table][1:]}
+
+    def column(self, table: str, header: str) -> int:
+        """Index (after the name) of a column, by its header text."""
+        headers = [text for text, _ in self.tables[table][0]]
+        return headers.index(header) - 1
+
+
+def sort_value(cell: tuple[str, dict[str, Any]]) -> str:
+    """What a cell sorts by: its data-v, else its text."""
+    value = cell[1].get("data-v")
+    return cell[0] if value is None else str(value)
