@@ -9,6 +9,7 @@ message, run a script in the page and take screenshots; no driver package, no br
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -31,6 +32,9 @@ FLAGS = (
     "--no-first-run",
     "--remote-debugging-pipe",
 )
+
+_BAD_CONSOLE = ("error", "warning", "assert")
+_BAD_LOG = ("error", "warning")
 
 
 class BrowserError(Exception):
@@ -98,7 +102,9 @@ class Browser:
         data: dict[str, Any] = json.loads(message)
         return data
 
-    def _call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> Any:
+    def _call(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> Any:
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -143,7 +149,8 @@ class Browser:
     def evaluate(self, expression: str) -> Any:
         """The value of a script run in the page (JSON-serialisable values)."""
         result = self.call(
-            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
         )
         if "exceptionDetails" in result:
             raise BrowserError(f"script failed: {result['exceptionDetails']}")
@@ -162,15 +169,17 @@ class Browser:
         problems = []
         for event in self.events:
             method, params = event["method"], event.get("params", {})
-            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
+            if method == "Runtime.consoleAPICalled" and params.get("type") in _BAD_CONSOLE:
                 problems.append(f"console.{params['type']}: {params.get('args')}")
             elif method == "Runtime.exceptionThrown":
                 problems.append(f"exception: {params.get('exceptionDetails')}")
-            elif method == "Log.entryAdded" and params["entry"].get("level") in ("error", "warning"):
+            elif method == "Log.entryAdded" and params["entry"].get("level") in _BAD_LOG:
                 problems.append(f"log {params['entry']['level']}: {params['entry'].get('text')}")
         return problems
 
-    def screenshot(self, path: Path, width: int, *, dark: bool = False, max_height: int = 8000) -> Path:
+    def screenshot(
+        self, path: Path, width: int, *, dark: bool = False, max_height: int = 8000
+    ) -> Path:
         """A PNG of the whole page (up to `max_height` pixels) at `width` CSS pixels."""
         self.call(
             "Emulation.setDeviceMetricsOverride",
@@ -194,10 +203,8 @@ class Browser:
 
     def close(self) -> None:
         """Stop the browser (this process started it) and close the pipes."""
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             self._call("Browser.close")
-        except (BrowserError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -2,8 +2,79 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+EVIL = "<img src=x onerror=alert(1)></script>"
+
+#: Anthropic with cache reads and writes (1-hour ones too), OpenAI, a model nobody prices
+#: whose name is markup, a test id that is markup, and a test with no model (default rate).
+SUITE = f"""
+import pytest
+from pytest_tokencost import Usage
+
+EVIL = {EVIL!r}
+
+@pytest.mark.parametrize("n", range(4))
+def test_agent(token_tracker, n):
+    with token_tracker.step("plan"):
+        token_tracker.record(
+            usage=Usage(input=12_000 + n, output=800, cache_read=9_000, cache_write=2_000,
+                        cache_write_1h=500),
+            model="claude-sonnet-4-20250514", provider="anthropic")
+    with token_tracker.step("answer"):
+        token_tracker.record(usage=Usage(input=3_000, output=400, cache_read=1_024,
+                                         reasoning=128), model="gpt-4o", provider="openai")
+
+@pytest.mark.parametrize("name", [EVIL])
+def test_markup(token_tracker, name):
+    token_tracker.record(usage=Usage(input=700, output=100), model=name, step=name)
+
+def test_no_model(token_tracker):
+    token_tracker.record(usage=Usage(input=1_000, output=1_000), step="agent")
+"""
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One pytest run of SUITE (a session budget, HTML page and terminal section asked for)."""
+
+    folder: Path
+    stdout: str
+
+
+@pytest.fixture(scope="module")
+def suite_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    """SUITE run once per test module in a pytest subprocess (the plugin from its entry point);
+    its output folder is shared by the module's tests, which only read it."""
+    root = tmp_path_factory.mktemp("suite")
+    (root / "tox.ini").write_text("[pytest]\n")
+    (root / "test_suite.py").write_text(SUITE)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--cost-report=html",
+            "--cost-report=term",
+            "--cost-budget-tokens=200000",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout, result.stdout
+    return SuiteRun(root / ".tokencost", result.stdout)
 
 
 class Page(HTMLParser):
@@ -75,6 +146,6 @@ class Page(HTMLParser):
 
 
 def sort_value(cell: tuple[str, dict[str, Any]]) -> str:
-    """What a cell sorts by: its data-v, else its text."""
+    """What a cell sorts by: its data-v, else its text (a figure without its commas)."""
     value = cell[1].get("data-v")
-    return cell[0] if value is None else str(value)
+    return cell[0].replace(",", "") if value is None else str(value)

@@ -20,43 +20,19 @@ from pytest_tokencost.html import (
     render_page,
 )
 from pytest_tokencost.html.load import page_from_folder
+from pytest_tokencost.render import format_usd
 from pytest_tokencost.settings import parse_report_target
 
-from .htmlpage import Page, sort_value
+from .htmlpage import EVIL, SUITE, Page, SuiteRun, sort_value, suite_run
 
-EVIL = "<img src=x onerror=alert(1)></script>"
-
-#: Anthropic with cache reads and writes (1-hour ones too), OpenAI, a model nobody prices
-#: whose name is markup, a test id that is markup, and a test with no model (default rate).
-SUITE = f'''
-import pytest
-from pytest_tokencost import Usage
-
-EVIL = {EVIL!r}
-
-@pytest.mark.parametrize("n", range(4))
-def test_agent(token_tracker, n):
-    with token_tracker.step("plan"):
-        token_tracker.record(
-            usage=Usage(input=12_000 + n, output=800, cache_read=9_000, cache_write=2_000,
-                        cache_write_1h=500),
-            model="claude-sonnet-4-20250514", provider="anthropic")
-    with token_tracker.step("answer"):
-        token_tracker.record(usage=Usage(input=3_000, output=400, cache_read=1_024,
-                                         reasoning=128), model="gpt-4o", provider="openai")
-
-@pytest.mark.parametrize("name", [EVIL])
-def test_markup(token_tracker, name):
-    token_tracker.record(usage=Usage(input=700, output=100), model=name, step=name)
-
-def test_no_model(token_tracker):
-    token_tracker.record(usage=Usage(input=1_000, output=1_000), step="agent")
-'''
+__all__ = ["suite_run"]  # a fixture, imported for its tests
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_suite=SUITE)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    if "-n" in args:  # pytest-xdist's workers are processes anyway
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "no:cacheprovider", *args)
 
 
 def _report(folder: Path) -> dict[str, Any]:
@@ -83,12 +59,10 @@ def _check_breakdowns(page: Page, report: dict[str, Any]) -> None:
                 assert sort_value(cost) == str(totals["cost_micro_usd"])
 
 
-def test_the_page_holds_the_reports_numbers(plugin_pytester: pytest.Pytester) -> None:
-    result = _run(plugin_pytester, "--cost-report=html", "--cost-report=term")
-    result.assert_outcomes(passed=6)
-    folder = plugin_pytester.path / ".tokencost"
+def test_the_page_holds_the_reports_numbers(suite_run: SuiteRun) -> None:
+    folder = suite_run.folder
     page_path = folder / "token-report.html"
-    result.stdout.fnmatch_lines([f"tokencost: HTML report {page_path.as_uri()}"])
+    assert f"tokencost: HTML report {page_path.as_uri()}" in suite_run.stdout
     report = _report(folder)
     page = Page(page_path.read_text(encoding="utf-8"))
     _check_breakdowns(page, report)
@@ -110,12 +84,10 @@ def test_the_page_holds_the_reports_numbers(plugin_pytester: pytest.Pytester) ->
     assert cache[3][0] == "75%"
     assert int(sort_value(cache[4])) > 0  # reads at a tenth of the input price save money
     assert "no history yet" in page.text.lower()
-    assert "No cap set" in page.text
 
 
-def test_markup_in_ids_and_model_names_stays_text(plugin_pytester: pytest.Pytester) -> None:
-    _run(plugin_pytester, "--cost-report=html").assert_outcomes(passed=6)
-    text = (plugin_pytester.path / ".tokencost" / "token-report.html").read_text()
+def test_markup_in_ids_and_model_names_stays_text(suite_run: SuiteRun) -> None:
+    text = (suite_run.folder / "token-report.html").read_text()
     page = Page(text)
     assert [tag for tag, _ in page.tags if tag == "img"] == []
     assert len(re.findall(r"</script", text, re.IGNORECASE)) == 1  # only the page's own
@@ -126,9 +98,8 @@ def test_markup_in_ids_and_model_names_stays_text(plugin_pytester: pytest.Pytest
     assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
 
 
-def test_the_page_makes_no_request(plugin_pytester: pytest.Pytester) -> None:
-    _run(plugin_pytester, "--cost-report=html").assert_outcomes(passed=6)
-    text = (plugin_pytester.path / ".tokencost" / "token-report.html").read_text()
+def test_the_page_makes_no_request(suite_run: SuiteRun) -> None:
+    text = (suite_run.folder / "token-report.html").read_text()
     page = Page(text)
     assert not re.search(r"https?:|//[a-z]|url\(|@import", text, re.IGNORECASE)
     for tag, attrs in page.tags:
@@ -155,7 +126,9 @@ def test_html_path_json_path_and_term_together(plugin_pytester: pytest.Pytester)
         "--cost-report=term",
     )
     result.assert_outcomes(passed=6)
-    result.stdout.fnmatch_lines(["*= Token & Cost =*", "tokencost: HTML report file://*/pages/run.html"])
+    result.stdout.fnmatch_lines(
+        ["*= Token & Cost =*", "tokencost: HTML report file://*/pages/run.html"]
+    )
     assert (plugin_pytester.path / "copy.json").is_file()
     assert not (plugin_pytester.path / ".tokencost" / "token-report.html").exists()
     page = Page((plugin_pytester.path / "pages" / "run.html").read_text())
@@ -202,26 +175,25 @@ def test_a_crossed_warn_line_is_marked_on_the_cumulative_line(
 
 
 def test_tokencost_html_writes_the_page_of_a_saved_run(
-    plugin_pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+    suite_run: SuiteRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _run(plugin_pytester, "--cost-report=html").assert_outcomes(passed=6)
-    folder = plugin_pytester.path / ".tokencost"
-    out = plugin_pytester.path / "again.html"
+    folder = suite_run.folder
+    out = tmp_path / "again.html"
     assert tokencost(["html", str(folder), "--out", str(out)]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     again, first = Page(out.read_text()), Page((folder / "token-report.html").read_text())
     _check_breakdowns(again, _report(folder))
     for table in ("t-tests", "t-steps", "t-models", "t-cache-models", "t-cache-tests"):
         assert again.tables[table] == first.tables[table]
-    assert tokencost(["html", str(plugin_pytester.path / "nowhere")]) == 2
+    assert tokencost(["html", str(tmp_path / "nowhere")]) == 2
     assert "no such output folder" in capsys.readouterr().err
 
 
-def test_tokencost_html_names_a_torn_records_file(
-    plugin_pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _run(plugin_pytester, "--cost-report=html").assert_outcomes(passed=6)
-    folder = plugin_pytester.path / ".tokencost"
+def test_tokencost_html_names_a_torn_records_file(suite_run: SuiteRun, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(suite_run.folder, folder)
     with (folder / "records.jsonl").open("a") as handle:
         handle.write('{"seq": 0, "usage": {"inp')  # a torn last line
     assert tokencost(["html", str(folder)]) == 0
@@ -256,18 +228,31 @@ def test_a_calibration_run_has_its_section(plugin_pytester: pytest.Pytester) -> 
 
 
 def test_pytest_html_gets_tokens_and_cost_columns(plugin_pytester: pytest.Pytester) -> None:
+    import html
+
     pytest.importorskip("pytest_html", reason="pytest-html is not installed")
     result = _run(plugin_pytester, "--html=results.html", "--self-contained-html")
     result.assert_outcomes(passed=6)
     text = (plugin_pytester.path / "results.html").read_text()
-    report = _report(plugin_pytester.path / ".tokencost")
-    assert "tokencostTokens" in text and "tokencostCost" in text
-    no_model = report["summary"]["by_test"]["test_suite.py::test_no_model"]
+    blob = re.search(r'data-jsonblob="([^"]*)"', text)
+    assert blob is not None, "pytest-html's report layout changed"
+    tests = json.loads(html.unescape(blob[1]))["tests"]
+    by_test = _report(plugin_pytester.path / ".tokencost")["summary"]["by_test"]
+
+    def cells(test_id: str) -> list[str]:
+        row = tests[test_id][0]["resultsTableRow"]
+        return [re.sub(r"<[^>]+>", "", cell) for cell in row[2:4]]
+
     # $3/$15 per MTok: 1,000 input + 1,000 output = $0.018
-    assert no_model["cost_micro_usd"] == 18_000
-    assert "col-tokencostTokens\\&#34;&gt;2,000" in text or "col-tokencostTokens&#34;&gt;2,000" in text or "2,000</td>" in text
-    assert "$0.018" in text
-    assert "not recorded" in text  # the test whose model has no price
+    assert by_test["test_suite.py::test_no_model"]["cost_micro_usd"] == 18_000
+    assert cells("test_suite.py::test_no_model") == ["2,000", "$0.018"]
+    agent = by_test["test_suite.py::test_agent[0]"]
+    assert cells("test_suite.py::test_agent[0]") == [
+        f"{agent['usage']['input'] + agent['usage']['output']:,}",
+        format_usd(agent["cost_micro_usd"]),
+    ]
+    assert cells(f"test_suite.py::test_markup[{EVIL}]") == ["800", "not recorded"]
+    assert 'data-column-type="tokencostTokens"' in html.unescape(text)
 
 
 def _report_model(tests: int, per_test: int) -> tuple[Any, list[Any]]:
@@ -280,7 +265,11 @@ def _report_model(tests: int, per_test: int) -> tuple[Any, list[Any]]:
     pricer = Pricer()
     start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     records = []
-    models = [("gpt-4o", "openai"), ("claude-sonnet-4-20250514", "anthropic"), ("gpt-4o-mini", "openai")]
+    models = [
+        ("gpt-4o", "openai"),
+        ("claude-sonnet-4-20250514", "anthropic"),
+        ("gpt-4o-mini", "openai"),
+    ]
     for t in range(tests):
         for s in range(per_test):
             model, provider = models[(t + s) % 3]
@@ -290,7 +279,7 @@ def _report_model(tests: int, per_test: int) -> tuple[Any, list[Any]]:
                 TokenRecord(
                     seq=s,
                     run_id="r1",
-                    test_id=f"tests/test_module_{t // 50:03d}.py::test_behaviour_{t:05d}[param-{t % 7}]",
+                    test_id=f"tests/test_mod_{t // 50:03d}.py::test_case_{t:05d}[param-{t % 7}]",
                     step=f"step-{s}",
                     provider=provider,
                     model=model,
@@ -353,6 +342,7 @@ def test_history_and_comparison_when_given() -> None:
     assert len(rows) == 4 and "(this run)" in rows[0][0][0]
     assert [row[5][0] for row in rows[1:]] == ["$0.042", "not recorded", "$0.040"]
     assert "4 runs" in page.text  # the project card counts this run
+    assert "No cap set" in page.text
     assert "1 run(s) with cost not recorded are not in the sum" in page.text
     assert f"Comparison with main at 0123456 ({EVIL})" in page.text
     assert "FAIL: total cost at most +10%" in page.text

@@ -37,6 +37,7 @@ class Cell:
     text: str
     sort: str | None = None
     sub: str | None = None  # a second, smaller line (the 1-hour part of cache writes)
+    left: bool = False  # text, not a figure: aligned left
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,8 @@ class View:
 
 
 def _int(value: int | None) -> Cell:
-    return Cell("-", "") if value is None else Cell(f"{value:,}", str(value))
+    # The page's script sorts "12,345" by its text: no second copy of the number is needed.
+    return Cell("-") if value is None else Cell(f"{value:,}")
 
 
 def cost_cell(totals: TokenTotals) -> Cell:
@@ -140,9 +142,7 @@ _BREAKDOWN_HEADERS = (
 )
 
 
-def _breakdown(
-    table_id: str, caption: str, label: str, groups: Mapping[str, TokenTotals]
-) -> Table:
+def _breakdown(table_id: str, caption: str, label: str, groups: Mapping[str, TokenTotals]) -> Table:
     ordered = sorted(
         groups.items(),
         key=lambda item: (-(item[1].cost_micro_usd or -1), -item[1].usage.total, item[0]),
@@ -157,7 +157,7 @@ def _breakdown(
             Row(
                 name,
                 [
-                    Cell(f"{t.records:,}", None),
+                    Cell(f"{t.records:,}"),
                     _int(u.input),
                     _int(u.cache_read),
                     write,
@@ -215,12 +215,12 @@ def _gauges(report: TokenReport, warn_at: float) -> tuple[list[Gauge], int, Tabl
                 Row(
                     e.scope,
                     [
-                        Cell(g.channel),
+                        Cell(g.channel, left=True),
                         Cell(g.limit, str(e.limit)),
                         Cell(g.used, str(e.used)),
                         Cell(g.remaining, str(e.remaining)),
                         Cell(g.percent, str(e.percent)),
-                        Cell(g.status),
+                        Cell(g.status, left=True),
                     ],
                 )
                 for e in ranked
@@ -334,7 +334,8 @@ def _cards(
         priced = [c for c in known if c is not None]
         project = sum(priced) + (totals.cost_micro_usd or 0)
         missing = len(known) - len(priced) + (totals.cost_micro_usd is None)
-        lines = [f"{len(history) + 1} runs, {sum(r.tokens for r in history) + totals.usage.total:,} tokens"]
+        tokens = sum(run.tokens for run in history) + totals.usage.total
+        lines = [f"{len(history) + 1} runs, {tokens:,} tokens"]
         if missing:
             lines.append(f"{missing} run(s) with cost not recorded are not in the sum")
         cards.append(
@@ -359,8 +360,7 @@ def _cards(
                 "title": "Budget",
                 "value": "no cap set",
                 "lines": [
-                    "--cost-budget-usd, --cost-budget-tokens or @pytest.mark.token_budget "
-                    "set one"
+                    "--cost-budget-usd, --cost-budget-tokens or @pytest.mark.token_budget set one"
                 ],
                 "status": None,
             }
@@ -426,9 +426,9 @@ def _history(input_: PageInput) -> dict[str, Any] | None:
         if run.cost_micro_usd is not None:
             previous = run.cost_micro_usd
     costs = [None if r.cost_micro_usd is None else float(r.cost_micro_usd) for r in runs]
-    top = sorted(
-        report.summary.by_test.items(), key=lambda i: -(i[1].cost_micro_usd or 0)
-    )[:TOP_TEST_TRENDS]
+    top = sorted(report.summary.by_test.items(), key=lambda i: -(i[1].cost_micro_usd or 0))[
+        :TOP_TEST_TRENDS
+    ]
     trends = []
     for name, _ in top:
         values = [run.test_costs.get(name) for run in runs]
@@ -455,7 +455,9 @@ def _routing(report: TokenReport) -> list[dict[str, Any]]:
         {
             "name": name,
             "cost": cost_cell(t).text,
-            "share": f"{(t.cost_micro_usd or 0) / total_cost:.0%}" if total_cost and t.cost_micro_usd is not None else "",
+            "share": f"{(t.cost_micro_usd or 0) / total_cost:.0%}"
+            if total_cost and t.cost_micro_usd is not None
+            else "",
             "width": round(100 * (t.cost_micro_usd or 0) / top, 1),
             "token_width": round(100 * t.usage.total / top_tokens, 1),
             "unpriced": t.cost_micro_usd is None,
@@ -467,7 +469,9 @@ def _routing(report: TokenReport) -> list[dict[str, Any]]:
     ]
 
 
-def _cache_table(table_id: str, caption: str, label: str, rows: list[CacheRow], limit: int | None) -> Table:
+def _cache_table(
+    table_id: str, caption: str, label: str, rows: list[CacheRow], limit: int | None
+) -> Table:
     shown = rows[:limit] if limit else rows
     note = None
     if limit and len(rows) > limit:
@@ -485,7 +489,10 @@ def _cache_table(table_id: str, caption: str, label: str, rows: list[CacheRow], 
                     _int(row.input),
                     _int(row.cache_read),
                     _int(row.cache_write),
-                    Cell("-" if rate is None else f"{rate:.0%}", "" if rate is None else f"{rate:.4f}"),
+                    Cell(
+                        "-" if rate is None else f"{rate:.0%}",
+                        "" if rate is None else f"{rate:.4f}",
+                    ),
                     Cell(saved, "" if row.saved_micro_usd is None else str(row.saved_micro_usd)),
                 ],
             )
@@ -518,16 +525,22 @@ def _comparison(input_: PageInput) -> dict[str, Any] | None:
                 "name": row.name,
                 "baseline": format_usd(row.baseline_micro_usd),
                 "current": format_usd(row.current_micro_usd),
-                "delta": "not recorded" if delta is None else ("+" if delta > 0 else "") + format_usd(delta) + rel,
+                "delta": "not recorded"
+                if delta is None
+                else ("+" if delta > 0 else "") + format_usd(delta) + rel,
                 "delta_sort": "" if delta is None else str(delta),
                 "direction": "none" if not delta else ("up" if delta > 0 else "down"),
-                "tokens": "-" if row.baseline_tokens is None or row.current_tokens is None else f"{row.current_tokens - row.baseline_tokens:+,}",
+                "tokens": "-"
+                if row.baseline_tokens is None or row.current_tokens is None
+                else f"{row.current_tokens - row.baseline_tokens:+,}",
             }
         )
     return {
         "baseline": comparison.baseline,
         "rows": rows,
-        "gates": [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in comparison.gates],
+        "gates": [
+            {"name": g.name, "passed": g.passed, "detail": g.detail} for g in comparison.gates
+        ],
     }
 
 
@@ -597,8 +610,12 @@ def build_view(input_: PageInput) -> View:
     tables.append(_breakdown("t-models", "Per model", "model", summary.by_model))
     cache_tables = []
     if by_model:
-        cache_tables.append(_cache_table("t-cache-models", "Cache per model", "model", by_model, None))
-        cache_tables.append(_cache_table("t-cache-tests", "Cache per test", "test", by_test, TOP_CACHE_TESTS))
+        cache_tables.append(
+            _cache_table("t-cache-models", "Cache per model", "model", by_model, None)
+        )
+        cache_tables.append(
+            _cache_table("t-cache-tests", "Cache per test", "test", by_test, TOP_CACHE_TESTS)
+        )
     notes = list(input_.notes)
     default_rate = summary.totals.records_by_price_source.get(PriceSource.DEFAULT_RATE, 0)
     if default_rate:

@@ -28,7 +28,8 @@ def write_run_pages(state: RunState, paths: tuple[Path, ...]) -> tuple[list[Path
     except TokenCostError as exc:
         return [], [f"cannot write the HTML report: {exc}"]
     except Exception as exc:  # a bug in the page must not break the session's other reports
-        return [], [f"cannot write the HTML report: {type(exc).__name__}: {exc} (a bug: please report it)"]
+        name = type(exc).__name__
+        return [], [f"cannot write the HTML report: {name}: {exc} (a bug: please report it)"]
     from ..outdir import atomic_write_text
 
     written, problems = [], []
