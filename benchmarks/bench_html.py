@@ -1,4 +1,4 @@
-"""(l) Writing the HTML page of a 10,000-record run (2,000 tests), against writing its JSON report.
+"""(m) Writing the HTML page of a 10,000-record run (2,000 tests), against writing its JSON report.
 
 python benchmarks/bench_html.py
 
