@@ -366,3 +366,71 @@ def test_folder_page_without_records_file_says_so(tmp_path: Path) -> None:
     page = page_from_folder(tmp_path)
     assert page.records == [] and "records.jsonl is missing" in page.notes[0]
     assert "records.jsonl is missing" in Page(render_page(page)).text
+
+
+def test_reruns_count_every_attempt_on_the_page(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile(
+        test_flaky="""
+        from pathlib import Path
+        from pytest_tokencost import Usage
+
+        def test_flaky(token_tracker):
+            token_tracker.record(model="gpt-4o", usage=Usage(input=1_000, output=100))
+            marker = Path("failed-once")
+            if not marker.exists():
+                marker.write_text("")
+                raise AssertionError("first attempt fails")
+        """
+    )
+    result = plugin_pytester.runpytest("--reruns=1", "--cost-report=html")
+    assert result.parseoutcomes() == {"passed": 1, "rerun": 1}
+    folder = plugin_pytester.path / ".tokencost"
+    report = _report(folder)
+    assert report["summary"]["by_test"]["test_flaky.py::test_flaky"]["records"] == 2
+    page = Page((folder / "token-report.html").read_text())
+    _check_breakdowns(page, report)
+    assert page.rows("t-tests")["test_flaky.py::test_flaky"][0][0] == "2"
+
+
+def test_an_interrupted_run_writes_its_page(plugin_pytester: pytest.Pytester) -> None:
+    import signal
+
+    from .test_interrupts import SUITE as INTERRUPTED_SUITE
+    from .test_interrupts import _interrupt
+
+    plugin_pytester.makepyfile(test_suite=INTERRUPTED_SUITE)
+    run = _interrupt(plugin_pytester.path, signal.SIGINT, "--cost-report=html")
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout
+    folder = plugin_pytester.path / ".tokencost"
+    report = _report(folder)
+    page = Page((folder / "token-report.html").read_text())
+    _check_breakdowns(page, report)
+    assert "· interrupted ·" in page.text
+    assert "test_suite.py::test_running" in page.rows("t-tests")
+
+
+def test_a_page_never_pairs_with_another_runs_report(tmp_path: Path) -> None:
+    """Two runs share a folder: the one that publishes its report last owns the top-level
+    page; a run whose report was published over keeps its page in its own run folder."""
+    from pytest_tokencost.html.write import write_run_pages
+    from pytest_tokencost.records import Usage
+    from pytest_tokencost.session import RunState
+    from pytest_tokencost.settings import ReportTarget, Settings
+
+    def finished_run() -> RunState:
+        settings = Settings(output_dir=tmp_path / "out", reports=(ReportTarget("html"),))
+        state = RunState(settings, argv=[], pytest_version="9")
+        tracker = state.new_tracker("test_a.py::test_a")
+        tracker.record(model="gpt-4o", usage=Usage(input=100, output=10))
+        state.add(state.export(tracker))
+        state.finish(0)
+        return state
+
+    first, second = finished_run(), finished_run()  # the second publishes last
+    top = tmp_path / "out" / "token-report.html"
+    written, problems = write_run_pages(second, second.settings.html_paths)
+    assert (written, problems) == ([top], [])
+    written, problems = write_run_pages(first, first.settings.html_paths)
+    assert problems == [] and written == [first.files.run_dir / "token-report.html"]  # type: ignore[union-attr]
+    assert second.run_id in top.read_text() and first.run_id not in top.read_text()
+    assert first.run_id in written[0].read_text()
