@@ -227,11 +227,15 @@ def test_a_calibration_run_has_its_section(plugin_pytester: pytest.Pytester) -> 
     assert set(page.rows("t-cal-steps-1")) == {"recall", "triage", "investigate", "report"}
 
 
-def test_pytest_html_gets_tokens_and_cost_columns(plugin_pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
+def test_pytest_html_gets_tokens_and_cost_columns(
+    plugin_pytester: pytest.Pytester, workers: str | None
+) -> None:
     import html
 
     pytest.importorskip("pytest_html", reason="pytest-html is not installed")
-    result = _run(plugin_pytester, "--html=results.html", "--self-contained-html")
+    xdist = ("-n", workers) if workers else ()
+    result = _run(plugin_pytester, "--html=results.html", "--self-contained-html", *xdist)
     result.assert_outcomes(passed=6)
     text = (plugin_pytester.path / "results.html").read_text()
     blob = re.search(r'data-jsonblob="([^"]*)"', text)

@@ -88,6 +88,7 @@ class View:
     gauges_more: int
     budget_table: Table | None
     warn_at: float
+    warn_text: str
     warn_at_said: bool
     chart: Chart | None
     chart_note: str
@@ -99,6 +100,11 @@ class View:
     calibration: list[dict[str, Any]]
     unpriced: list[str]
     notes: list[str] = field(default_factory=list)
+
+
+def percent_text(fraction: float) -> str:
+    """``80%``, ``82.5%``: a budget's warn line as the page says it."""
+    return f"{round(fraction * 100, 1):g}%"
 
 
 def _int(value: int | None) -> Cell:
@@ -377,7 +383,7 @@ def _cards(
                     f"exceeded, {statuses.count(Status.WARN)} warn",
                     f"highest: {worst.scope} at {worst.percent:g}% of "
                     f"{_amount(worst.channel, worst.limit)}",
-                    f"warns at {warn_at:.0%}, hard-stops at 100%",
+                    f"warns at {percent_text(warn_at)}, hard-stops at 100%",
                 ],
             }
         )
@@ -646,6 +652,7 @@ def build_view(input_: PageInput) -> View:
         gauges_more=more,
         budget_table=budget_table,
         warn_at=warn_at,
+        warn_text=percent_text(warn_at),
         warn_at_said=warn_said,
         chart=chart,
         chart_note=chart_note,
