@@ -383,6 +383,7 @@ class _WriterHooks:
         data: Any = getattr(report, "tokencost", None)
         if data is not None and self.state.collector is not None:
             self.state.collector.add_data(data, report.nodeid)
+            self.state.delivered(data)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -520,6 +521,13 @@ class _WorkerHooks:
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist sent the report to the controller
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A test's payload is on its way: its tracker is done."""
+        data: Any = getattr(report, "tokencost", None)
+        if data is not None:
+            self.state.delivered(data)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Send the controller the records of tests cut short by an interrupt."""
