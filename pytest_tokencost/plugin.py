@@ -23,6 +23,7 @@ from .settings import (
 )
 from .stash import (
     CAPTURE_PLUGIN_NAME,
+    CARRIER_PLUGIN_NAME,
     CONTROLLER_PLUGIN_NAME,
     EXTENSIONS_KEY,
     GATE_PLUGIN_NAME,
@@ -248,9 +249,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(PytestHtmlColumns(), PYTEST_HTML_PLUGIN_NAME)
     if config.getoption("tokencost_capture") or config.getini("tokencost_capture"):
-        from .item_hooks import CaptureHooks
+        from .item_hooks import CaptureHooks, RecordCarrier
 
         config.pluginmanager.register(CaptureHooks(), CAPTURE_PLUGIN_NAME)
+        # Capture makes a test's tracker during its call, too late for hooks registered then
+        # to see that call: the carrier, which fails a test whose captured calls crossed a
+        # budget, must be in place before the first test runs.
+        config.pluginmanager.register(RecordCarrier(state), CARRIER_PLUGIN_NAME)
     config.stash[SIGTERM_KEY] = _interrupt_on_sigterm()
 
 
