@@ -139,6 +139,10 @@ class Page(HTMLParser):
         """Body rows of a table by their first cell's text (the header row left out)."""
         return {row[0][0]: row[1:] for row in self.tables[table][1:]}
 
+    def tags_with_class(self, name: str) -> list[dict[str, str | None]]:
+        """Attributes of every element whose class list holds `name`."""
+        return [a for _, a in self.tags if name in (a.get("class") or "").split()]
+
     def column(self, table: str, header: str) -> int:
         """Index (after the name) of a column, by its header text."""
         headers = [text for text, _ in self.tables[table][0]]
@@ -149,3 +153,22 @@ def sort_value(cell: tuple[str, dict[str, Any]]) -> str:
     """What a cell sorts by: its data-v, else its text (a figure without its commas)."""
     value = cell[1].get("data-v")
     return cell[0].replace(",", "") if value is None else str(value)
+
+
+def check_page_rows(page: Page, report: dict[str, Any]) -> None:
+    """Every per-test, per-step and per-model row equals token-report.json's figures."""
+    summary = report["summary"]
+    for table, key in (("t-tests", "by_test"), ("t-steps", "by_step"), ("t-models", "by_model")):
+        rows = page.rows(table)
+        assert set(rows) == set(summary[key]), table
+        for name, totals in summary[key].items():
+            cells = rows[name]
+            usage = totals["usage"]
+            assert sort_value(cells[page.column(table, "input")]) == str(usage["input"])
+            assert sort_value(cells[page.column(table, "output")]) == str(usage["output"])
+            assert cells[page.column(table, "calls")][0] == f"{totals['records']:,}"
+            cost = cells[page.column(table, "cost")]
+            if totals["cost_micro_usd"] is None:
+                assert cost[0] == "not recorded"
+            else:
+                assert sort_value(cost) == str(totals["cost_micro_usd"])

@@ -23,7 +23,7 @@ from pytest_tokencost.html.load import page_from_folder
 from pytest_tokencost.render import format_usd
 from pytest_tokencost.settings import parse_report_target
 
-from .htmlpage import EVIL, SUITE, Page, SuiteRun, sort_value, suite_run
+from .htmlpage import EVIL, SUITE, Page, SuiteRun, check_page_rows, sort_value, suite_run
 
 __all__ = ["suite_run"]  # a fixture, imported for its tests
 
@@ -40,32 +40,13 @@ def _report(folder: Path) -> dict[str, Any]:
     return data
 
 
-def _check_breakdowns(page: Page, report: dict[str, Any]) -> None:
-    """Every per-test, per-step and per-model row equals token-report.json's figures."""
-    summary = report["summary"]
-    for table, key in (("t-tests", "by_test"), ("t-steps", "by_step"), ("t-models", "by_model")):
-        rows = page.rows(table)
-        assert set(rows) == set(summary[key]), table
-        for name, totals in summary[key].items():
-            cells = rows[name]
-            usage = totals["usage"]
-            assert sort_value(cells[page.column(table, "input")]) == str(usage["input"])
-            assert sort_value(cells[page.column(table, "output")]) == str(usage["output"])
-            assert cells[page.column(table, "calls")][0] == f"{totals['records']:,}"
-            cost = cells[page.column(table, "cost")]
-            if totals["cost_micro_usd"] is None:
-                assert cost[0] == "not recorded"
-            else:
-                assert sort_value(cost) == str(totals["cost_micro_usd"])
-
-
 def test_the_page_holds_the_reports_numbers(suite_run: SuiteRun) -> None:
     folder = suite_run.folder
     page_path = folder / "token-report.html"
     assert f"tokencost: HTML report {page_path.as_uri()}" in suite_run.stdout
     report = _report(folder)
     page = Page(page_path.read_text(encoding="utf-8"))
-    _check_breakdowns(page, report)
+    check_page_rows(page, report)
     totals = report["summary"]["totals"]
     # hand-computed: 4 x (12,000..12,003 + 800 + 3,000 + 400) + 800 + 2,000
     assert totals["usage"]["input"] + totals["usage"]["output"] == 4 * 16_200 + 6 + 800 + 2_000
@@ -115,7 +96,7 @@ def test_the_page_makes_no_request(suite_run: SuiteRun) -> None:
 def test_xdist_gives_the_same_page_figures(plugin_pytester: pytest.Pytester) -> None:
     _run(plugin_pytester, "-n", "2", "--cost-report=html").assert_outcomes(passed=6)
     folder = plugin_pytester.path / ".tokencost"
-    _check_breakdowns(Page((folder / "token-report.html").read_text()), _report(folder))
+    check_page_rows(Page((folder / "token-report.html").read_text()), _report(folder))
 
 
 def test_html_path_json_path_and_term_together(plugin_pytester: pytest.Pytester) -> None:
@@ -132,7 +113,7 @@ def test_html_path_json_path_and_term_together(plugin_pytester: pytest.Pytester)
     assert (plugin_pytester.path / "copy.json").is_file()
     assert not (plugin_pytester.path / ".tokencost" / "token-report.html").exists()
     page = Page((plugin_pytester.path / "pages" / "run.html").read_text())
-    _check_breakdowns(page, _report(plugin_pytester.path / ".tokencost"))
+    check_page_rows(page, _report(plugin_pytester.path / ".tokencost"))
 
 
 def test_budget_gauges_say_the_warn_line_of_the_run(plugin_pytester: pytest.Pytester) -> None:
@@ -182,7 +163,7 @@ def test_tokencost_html_writes_the_page_of_a_saved_run(
     assert tokencost(["html", str(folder), "--out", str(out)]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     again, first = Page(out.read_text()), Page((folder / "token-report.html").read_text())
-    _check_breakdowns(again, _report(folder))
+    check_page_rows(again, _report(folder))
     for table in ("t-tests", "t-steps", "t-models", "t-cache-models", "t-cache-tests"):
         assert again.tables[table] == first.tables[table]
     assert tokencost(["html", str(tmp_path / "nowhere")]) == 2
@@ -199,7 +180,7 @@ def test_tokencost_html_names_a_torn_records_file(suite_run: SuiteRun, tmp_path:
     assert tokencost(["html", str(folder)]) == 0
     page = Page((folder / "token-report.html").read_text())
     assert "1 unreadable line(s)" in page.text
-    _check_breakdowns(page, _report(folder))  # the totals come from the report
+    check_page_rows(page, _report(folder))  # the totals come from the report
 
 
 def test_an_unwritable_page_is_an_error_line_not_a_crash(plugin_pytester: pytest.Pytester) -> None:
@@ -392,7 +373,7 @@ def test_reruns_count_every_attempt_on_the_page(plugin_pytester: pytest.Pytester
     report = _report(folder)
     assert report["summary"]["by_test"]["test_flaky.py::test_flaky"]["records"] == 2
     page = Page((folder / "token-report.html").read_text())
-    _check_breakdowns(page, report)
+    check_page_rows(page, report)
     assert page.rows("t-tests")["test_flaky.py::test_flaky"][0][0] == "2"
 
 
@@ -408,7 +389,7 @@ def test_an_interrupted_run_writes_its_page(plugin_pytester: pytest.Pytester) ->
     folder = plugin_pytester.path / ".tokencost"
     report = _report(folder)
     page = Page((folder / "token-report.html").read_text())
-    _check_breakdowns(page, report)
+    check_page_rows(page, report)
     assert "· interrupted ·" in page.text
     assert "test_suite.py::test_running" in page.rows("t-tests")
 

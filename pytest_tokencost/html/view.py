@@ -237,31 +237,48 @@ def _gauges(report: TokenReport, warn_at: float) -> tuple[list[Gauge], int, Tabl
     return gauges, max(len(budgets) - TOP_GAUGES, 0), table
 
 
+def _scope_records(
+    records: Sequence[TokenRecord], entry: BudgetEntry
+) -> Sequence[TokenRecord] | None:
+    """The records a budget was charged with, in time order; None for scopes not drawn."""
+    if entry.scope == "session":
+        return records
+    if entry.test_id is None or entry.status is Status.OK:
+        return None
+
+    def mine(record: TokenRecord) -> bool:
+        return record.test_id == entry.test_id and (
+            entry.attempt is None or record.attempt == entry.attempt
+        )
+
+    if entry.scope == f"test {entry.test_id}":
+        return [r for r in records if mine(r)]
+    if entry.scope.startswith("step "):
+        step = entry.scope[len("step ") :]
+        return [r for r in records if mine(r) and r.step == step]
+    return None
+
+
 def _crossings(
     records: Sequence[TokenRecord], t0: datetime, budgets: Iterable[BudgetEntry], warn_at: float
 ) -> list[Marker]:
-    """Where the session's (and each test's) spend first reached a budget's warn line."""
+    """Where the session's (and each test's or step's) spend first reached its warn line."""
     markers: list[Marker] = []
     for entry in budgets:
-        if entry.scope == "session":
-            mine = records
-        elif entry.scope.startswith("test ") and entry.status is not Status.OK:
-            test_id = entry.scope[len("test ") :]
-            mine = [r for r in records if r.test_id == test_id]
-        else:
+        mine = _scope_records(records, entry)
+        if mine is None:
             continue
         line = warn_at * entry.limit
         spent = 0
         for record in mine:
             spent += _channel_amount(record, entry.channel)
             if spent >= line:
-                where = "session" if entry.scope == "session" else entry.scope
-                markers.append(
-                    Marker(
-                        (record.timestamp - t0).total_seconds(),
-                        f"{where}: {warn_at:.0%} of {_amount(entry.channel, entry.limit)}",
-                    )
-                )
+                where = entry.scope
+                if entry.attempt and entry.attempt > 1:
+                    where += f" (attempt {entry.attempt})"
+                limit = _amount(entry.channel, entry.limit)
+                at = (record.timestamp - t0).total_seconds()
+                markers.append(Marker(at, f"{where}: {percent_text(warn_at)} of {limit}"))
                 break
         if len(markers) >= MAX_MARKERS:
             break
