@@ -419,3 +419,12 @@ def test_a_page_never_pairs_with_another_runs_report(tmp_path: Path) -> None:
     assert problems == [] and written == [first.files.run_dir / "token-report.html"]  # type: ignore[union-attr]
     assert second.run_id in top.read_text() and first.run_id not in top.read_text()
     assert first.run_id in written[0].read_text()
+
+
+def test_a_run_that_recorded_nothing_says_so(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    plugin_pytester.runpytest("--cost-report=html").assert_outcomes(passed=1)
+    page = Page((plugin_pytester.path / ".tokencost" / "token-report.html").read_text())
+    for said in ("no tokens recorded", "No records: nothing to draw.", "No model was called."):
+        assert said in page.text
+    assert page.rows("t-tests") == {}
