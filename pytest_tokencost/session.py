@@ -352,6 +352,7 @@ class RunState:
                 exit_status=exit_status,
                 status=exit_status_name(exit_status),
                 interrupted_tests=list(collector.interrupted_tests),
+                budget_warn_at=self.settings.warn_at,
             ),
             prices=PriceInfo(
                 genai_prices_version=price_data_version(),
