@@ -121,7 +121,6 @@ CREATE TABLE aggregates (
     wall_ms REAL NOT NULL,
     PRIMARY KEY (run, kind, key)
 ) WITHOUT ROWID;
-CREATE INDEX aggregates_by_key ON aggregates (kind, key, run);
 CREATE TABLE calibration (
     run INTEGER NOT NULL,
     scenario TEXT NOT NULL,
@@ -507,11 +506,14 @@ def read_aggregates(where: Path, run_id: str, kind: str | None = None) -> list[A
 
 def read_test_history(where: Path, test_id: str, last: int | None = None) -> list[TestRunRow]:
     """One test's tokens and cost in every run that recorded it, newest first."""
+    # Aggregates are clustered by run (appending a run writes one contiguous range, not one
+    # page per test, as an index by test would): walk the runs newest first, and look the
+    # test up in each by primary key.
     query = (
         "SELECT r.run_id, r.started, r.git_commit, r.git_branch, a.records, a.input, a.output, "
         "a.cache_read, a.cache_write, a.reasoning, a.cost_micro_usd, a.unpriced_records "
-        "FROM aggregates a JOIN runs r ON r.id = a.run WHERE a.kind = 'test' AND a.key = ? "
-        "ORDER BY a.run DESC"
+        "FROM runs r CROSS JOIN aggregates a ON a.run = r.id AND a.kind = 'test' AND a.key = ? "
+        "ORDER BY r.id DESC"
     )
     params: list[Any] = [test_id]
     if last is not None:

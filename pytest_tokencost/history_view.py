@@ -97,7 +97,7 @@ def history_document(
 
 
 def _usd(micro: int | None) -> str:
-    from .render import format_usd
+    from .money import format_usd
 
     return format_usd(micro)
 
@@ -122,10 +122,23 @@ def _commit(git: dict[str, Any]) -> str:
     return commit + ("*" if git["dirty"] else "")
 
 
+def _tabulate(rows: list[tuple[Any, ...]], headers: list[str], align: str) -> list[str]:
+    """A plain text table (`align`: one 'l' or 'r' per column). Not tabulate: it imports
+    importlib.metadata, which would double the command's start-up."""
+    cells = [headers, *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            cell.ljust(w) if a == "l" else cell.rjust(w)
+            for cell, w, a in zip(row, widths, align, strict=True)
+        ).rstrip()
+
+    return [line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])]
+
+
 def history_table(document: dict[str, Any]) -> list[str]:
     """The runs of a history document as a table, newest first."""
-    from tabulate import tabulate
-
     rows = [
         (
             run["run_id"],
@@ -141,40 +154,13 @@ def history_table(document: dict[str, Any]) -> list[str]:
         )
         for run in document["runs"]
     ]
-    table = tabulate(
-        rows,
-        [
-            "run",
-            "when (UTC)",
-            "commit",
-            "branch",
-            "tests",
-            "tokens",
-            "cost",
-            "change",
-            "budget",
-            "status",
-        ],
-        colalign=(
-            "left",
-            "left",
-            "left",
-            "left",
-            "right",
-            "right",
-            "right",
-            "right",
-            "left",
-            "left",
-        ),
-    )
-    return [*table.splitlines(), "(* uncommitted changes; change: against the run before)"]
+    headers = ["run", "when (UTC)", "commit", "branch", "tests", "tokens", "cost", "change"]
+    table = _tabulate(rows, [*headers, "budget", "status"], "llllrrrrll")
+    return [*table, "(* uncommitted changes; change: against the run before)"]
 
 
 def test_table(document: dict[str, Any]) -> list[str]:
     """One test's runs as a table, newest first."""
-    from tabulate import tabulate
-
     rows = [
         (
             run["run_id"],
@@ -189,9 +175,5 @@ def test_table(document: dict[str, Any]) -> list[str]:
         )
         for run in document["test_runs"] or []
     ]
-    table = tabulate(
-        rows,
-        ["run", "when (UTC)", "commit", "branch", "input", "output", "tokens", "cost", "change"],
-        colalign=("left", "left", "left", "left", "right", "right", "right", "right", "right"),
-    )
-    return [f"Test {document['test']}:", *table.splitlines()]
+    headers = ["run", "when (UTC)", "commit", "branch", "input", "output", "tokens", "cost"]
+    return [f"Test {document['test']}:", *_tabulate(rows, [*headers, "change"], "llllrrrrr")]
