@@ -616,6 +616,16 @@ class HistoryStore:
                 )
         raise sqlite3.DatabaseError(f"history {path} cannot be created")
 
+    @classmethod
+    def reopen_damaged(cls, path: Path, error: Exception) -> tuple[HistoryStore, list[str]]:
+        """Move a file that failed mid-write aside and open a new one."""
+        moved = _move_aside(path, "corrupt")
+        store, warnings = cls.open(path)
+        warning = (
+            f"history {path} is damaged ({error}): moved aside as {moved}, a new history started"
+        )
+        return store, [warning, *warnings]
+
     def close(self) -> None:
         """Close the file."""
         self._connection.close()

@@ -169,7 +169,7 @@ class RunHistory:
         store = self._store
         if store is None or state.report is None:
             return
-        from .history import CalibrationRow, entry_from_report
+        from .history import CalibrationRow, HistoryStore, entry_from_report
 
         git = self.git()
         pricing = state.pricing_info()
@@ -192,7 +192,16 @@ class RunHistory:
                 default_rate=pricing.default_rate,
                 calibration=rows,
             )
-            store.append(entry, keep=self.settings.keep)
+            try:
+                store.append(entry, keep=self.settings.keep)
+            except sqlite3.DatabaseError as exc:
+                if _environmental(exc):  # busy, disk full, permissions: not the file
+                    raise
+                # damaged inside (a valid header, broken pages): set it aside, start anew
+                store.close()
+                store, warnings = HistoryStore.reopen_damaged(store.path, exc)
+                self.late_warnings.extend(warnings)
+                store.append(entry, keep=self.settings.keep)
         except (OSError, sqlite3.Error) as exc:
             self.late_warnings.append(
                 f"this run could not be added to the history {store.path}: {exc}"
@@ -217,3 +226,10 @@ class RunHistory:
         from .compare import render_compare
 
         return title, render_compare(self.comparison)
+
+
+def _environmental(exc: sqlite3.DatabaseError) -> bool:
+    """A failure of the surroundings (lock, disk, permissions), not of the file's content."""
+    text = str(exc).lower()
+    words = ("locked", "busy", "disk", "full", "readonly", "unable to open", "i/o")
+    return isinstance(exc, sqlite3.OperationalError) and any(word in text for word in words)

@@ -447,3 +447,39 @@ def test_history_schema_in_the_repo_matches_the_models(capsys: pytest.CaptureFix
     )
     status, out, _ = _cli(capsys, "schema", "history")
     assert status == 0 and json.loads(out) == history_schema()
+
+
+def test_argv_in_the_history_is_redacted(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile(
+        """
+        from pytest_tokencost import Usage
+        def test_one(token_tracker):
+            token_tracker.record(usage=Usage(input=10, output=1), model="gpt-4o")
+        """
+    )
+    key = "sk-proj-" + "Ab3" * 16
+    # a secret in an ini override of the command line (harmless: one more file pattern)
+    result = plugin_pytester.runpytest(
+        "-p", "no:cacheprovider", "-o", f"python_files=test_*.py {key}"
+    )
+    result.assert_outcomes(passed=1)
+    (run,) = read_runs(plugin_pytester.path / ".tokencost")
+    assert key not in json.dumps(run.argv) and "[REDACTED]" in json.dumps(run.argv)
+    history = (plugin_pytester.path / ".tokencost" / "history.sqlite").read_bytes()
+    assert key.encode() not in history
+
+
+def test_history_damaged_inside_is_moved_aside(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with a valid header whose tables are gone fails on append, not on open."""
+    _run(suite, monkeypatch, 10_000).assert_outcomes(passed=2)
+    folder = suite.path / ".tokencost"
+    with sqlite3.connect(folder / "history.sqlite") as connection:
+        connection.execute("DROP TABLE aggregates")
+    result = _run(suite, monkeypatch, 10_000)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["Warning: history *history.sqlite is damaged*moved aside*"])
+    assert len(read_runs(folder)) == 1
+    moved = [p for p in folder.glob("history.sqlite.corrupt-*") if p.suffix == ""]
+    assert len([p for p in moved if not p.name.endswith(("-wal", "-shm"))]) == 1
