@@ -481,5 +481,5 @@ def test_history_damaged_inside_is_moved_aside(
     assert result.ret == 0
     result.stdout.fnmatch_lines(["Warning: history *history.sqlite is damaged*moved aside*"])
     assert len(read_runs(folder)) == 1
-    moved = [p for p in folder.glob("history.sqlite.corrupt-*") if p.suffix == ""]
+    moved = list(folder.glob("history.sqlite.corrupt-*"))
     assert len([p for p in moved if not p.name.endswith(("-wal", "-shm"))]) == 1
