@@ -199,15 +199,30 @@ def _report(pytester: pytest.Pytester) -> dict:  # type: ignore[type-arg]
     return json.loads((pytester.path / ".tokencost" / "token-report.json").read_text())
 
 
-def test_warn_and_stop_boundaries_through_pytest(plugin_pytester: pytest.Pytester) -> None:
-    plugin_pytester.makepyfile(test_budget=BUDGET_SUITE)
-    result = plugin_pytester.runpytest("--cost-report", "-rA")
-    result.assert_outcomes(passed=3, failed=1)
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_warn_and_stop_boundaries_through_pytest(
+    plugin_pytester: pytest.Pytester, workers: str
+) -> None:
+    """The same under pytest-xdist: budget statuses are plain data in the test's payload."""
+    plugin_pytester.makepyfile(
+        test_budget=BUDGET_SUITE
+        + """
+def test_step_budget(token_tracker):
+    with token_tracker.step("plan", max_tokens=50):
+        token_tracker.record(usage=Usage(input=60))
+"""
+    )
+    result = plugin_pytester.runpytest_subprocess("--cost-report", "-rA", "-n", workers)
+    result.assert_outcomes(passed=3, failed=2)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(
         [
             "*TokenBudgetExceeded: token budget exceeded: test test_budget.py::test_spend[[]100[]] "
             "spent 100 of its 100 tokens budget",
         ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*TokenBudgetExceeded: token budget exceeded: step plan spent 60 of its 50 tokens*"]
     )
     out = result.stdout.str()
     assert out.count("TokenBudgetWarning: budget warning:") == 2  # 80 and 99, not 79
@@ -222,6 +237,7 @@ def test_warn_and_stop_boundaries_through_pytest(plugin_pytester: pytest.Pyteste
     )
     statuses = {b["scope"]: b["status"] for b in _report(plugin_pytester)["budgets"]}
     assert statuses["test test_budget.py::test_spend[99]"] == "warn"
+    assert statuses["step plan"] == "exceeded"
     cli = plugin_pytester.run(
         str(Path(sys.executable).with_name("tokencost")),
         "report",
