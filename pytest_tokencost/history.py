@@ -149,7 +149,8 @@ class Amounts:
     """Tokens by channel and cost of a group of records (a run, a test, a step, a model).
 
     `priced_micro_usd` sums the priced records; `cost_micro_usd` is that sum only when every
-    record was priced, else `None` ("not recorded": never a partial sum shown as the cost).
+    record was priced, else `None` ("not recorded": never a partial sum shown as the cost); a
+    group without records cost nothing.
     """
 
     records: int = 0
@@ -168,8 +169,10 @@ class Amounts:
 
     @property
     def cost_micro_usd(self) -> int | None:
-        """The cost, or `None` when some record has no price."""
-        return None if self.unpriced_records else self.priced_micro_usd
+        """The cost, or `None` when some record has no price (0 when nothing was recorded)."""
+        if self.unpriced_records:
+            return None
+        return 0 if self.records == 0 else self.priced_micro_usd
 
     @classmethod
     def of(cls, totals: TokenTotals) -> Amounts:
