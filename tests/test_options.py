@@ -49,10 +49,6 @@ def test_help_lists_the_options_and_ini_keys(
             "  tokencost_default_rate (string):*",
             "  tokencost_default_rate_unknown_models (bool):*",
             "  tokencost_report (bool):*",
-            "  tokencost_history (bool):*",
-            "  tokencost_history_keep (string):*",
-            "  tokencost_compare_fail (args):*",
-            "  tokencost_fail_over (args):*",
         ]
     )
     result.stdout.fnmatch_lines(
@@ -62,6 +58,10 @@ def test_help_lists_the_options_and_ini_keys(
             "  --cost-compare=[REF]  Print a 'Token & Cost: compared with REF' section. REF:*",
             "  --cost-compare-fail=METRIC:LIMIT",
             "  --cost-fail-over=METRIC:AMOUNT",
+            "  tokencost_history (bool):*",
+            "  tokencost_history_keep (string):*",
+            "  tokencost_compare_fail (args):*",
+            "  tokencost_fail_over (args):*",
         ]
     )
 
