@@ -31,6 +31,8 @@ import genai_prices
 import pytest
 import yaml
 
+from pytest_tokencost.history import read_runs
+
 # Recorded responses the server replays (numbers from ../shared/corpus/SOURCES.md).
 PLAIN = ("openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml", 0)
 STREAM = ("openai/pydantic-ai__chat_stream_include_usage_gpt-4o-mini.yaml", 1)
@@ -326,7 +328,7 @@ class Run:
     def __init__(self, pytester: pytest.Pytester, workers: str, scope: str, modes: list[str]):
         self.modes = modes
         name = f"out-{'-'.join(modes)}"
-        out = pytester.path / name
+        out = self.out = pytester.path / name
         args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name]
         if modes != ["observe"]:
             args.append("--cost-capture")
@@ -444,6 +446,12 @@ def _check_run(run: Run, scope: str) -> None:
         else []
     )
     _check_budgets(run, scope)
+    # History: one row per run, written once (by the controller under xdist), its totals.
+    (row,) = read_runs(run.out)
+    assert row.run_id == run.report["run"]["run_id"]
+    assert (row.totals.input, row.totals.output) == (85 * passes, 96 * passes)
+    assert row.totals.cost_micro_usd == totals["cost_micro_usd"]
+    assert row.tests == len(run.summary["by_test"]) and row.budget_status == "exceeded"
 
 
 def _check_budgets(run: Run, scope: str) -> None:

@@ -18,7 +18,6 @@ import pytest
 SUITE = """
 import time
 from pathlib import Path
-from typing import Any
 from pytest_tokencost import Usage
 
 def test_first(token_tracker):
