@@ -55,7 +55,7 @@ def test_help_lists_the_options_and_ini_keys(
         [
             "  --cost-no-history     Do not add this run to history.sqlite in the output",
             "  --cost-history-keep=N",
-            "  --cost-compare=[REF]  Print a 'Token & Cost: compared with REF' section. REF:*",
+            "  --cost-compare=?REF?  Print a 'Token & Cost: compared with REF' section. REF:",
             "  --cost-compare-fail=METRIC:LIMIT",
             "  --cost-fail-over=METRIC:AMOUNT",
             "  tokencost_history (bool):*",
