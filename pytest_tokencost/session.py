@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
     from .budget import Channel
     from .collect import Collector
+    from .compare import PricingInfo
     from .ledger import BudgetLedger
     from .payload import TestPayload
     from .pricing import Pricer
     from .records import ScopeRun, TokenRecord
-    from .report import TokenReport
+    from .report import Baseline, GateVerdict, TokenReport
     from .runfiles import RunFiles
     from .tracker import InMemoryTokenTracker
 
@@ -100,6 +101,12 @@ class RunState:
         self.report_required = False
         self.collector: Collector | None = None
         self.files: RunFiles | None = None
+        #: The run compared with, and the cost gates' verdicts (see `run_history`).
+        self.baseline: Baseline | None = None
+        self.gates: list[GateVerdict] = []
+        #: Calibration metrics per scenario, set by the harness for the run history.
+        self.calibration_metrics: list[tuple[str, Any]] = []
+        self._override_sha256: str | None = None
         if role is not Role.WORKER:
             self._make_collector()
 
@@ -133,6 +140,22 @@ class RunState:
                 self.settings.default_rate_for_unknown,
             )
         return self._pricer
+
+    def pricing_info(self) -> PricingInfo:
+        """What prices this run: enough for a later comparison to build the same pricer."""
+        from .compare import PricingInfo, file_sha256
+        from .pricing import price_data_version
+
+        prices_file = self.settings.prices_file
+        if prices_file is not None and self._override_sha256 is None:
+            self._override_sha256 = file_sha256(prices_file)
+        return PricingInfo(
+            genai_prices_version=price_data_version(),
+            override_file=str(prices_file) if prices_file is not None else None,
+            override_sha256=self._override_sha256,
+            default_rate=self.settings.default_rate,
+            default_rate_unknown=self.settings.default_rate_for_unknown,
+        )
 
     def open_ledger(self) -> None:
         """With a session budget: create (writer) or join (worker) this run's budget ledger."""
@@ -357,6 +380,7 @@ class RunState:
             prices=PriceInfo(
                 genai_prices_version=price_data_version(),
                 override_file=str(prices_file) if prices_file is not None else None,
+                override_sha256=self.pricing_info().override_sha256,
                 default_rate=Rate.parse(self.settings.default_rate).describe(),
                 default_rate_for_unknown_models=self.settings.default_rate_for_unknown,
             ),
@@ -389,6 +413,8 @@ class RunState:
             warnings=[
                 redact(w) for w in dict.fromkeys([*collector.warnings, *self.write_problems()])
             ],
+            baseline=self.baseline,
+            gates=self.gates,
         )
 
     def finish(self, exit_status: int | None) -> TokenReport | None:
