@@ -44,12 +44,40 @@ def calibration_reports(folder: Path, run_id: str) -> tuple[list[CalibrationRepo
     return reports, problems
 
 
-def history_rows(folder: Path, run_id: str) -> list[PastRun] | None:
-    """Earlier runs from the folder's history store, oldest first; None when there is none.
+#: How many earlier runs the page shows.
+HISTORY_RUNS = 30
 
-    The history store is being built separately (issue 10); until it exists no folder has one.
-    """
-    return None
+
+def history_rows(folder: Path, run_id: str) -> list[PastRun] | None:
+    """Earlier runs from the folder's history store (`history.sqlite`), oldest first, without
+    run `run_id`; None when the folder keeps no history (or it cannot be read)."""
+    from datetime import datetime
+
+    from ..history import HISTORY_NAME, HistoryError, read_aggregates, read_runs
+
+    if not (folder / HISTORY_NAME).is_file():
+        return None
+    try:
+        runs = [run for run in read_runs(folder, last=HISTORY_RUNS + 1) if run.run_id != run_id]
+        return [
+            PastRun(
+                run_id=run.run_id,
+                started=datetime.fromisoformat(run.started),
+                tests=run.tests,
+                tokens=run.totals.total,
+                cost_micro_usd=run.totals.cost_micro_usd,
+                commit=run.git_commit,
+                branch=run.git_branch,
+                status=run.status,
+                test_costs={
+                    row.key: row.amounts.cost_micro_usd
+                    for row in read_aggregates(folder, run.run_id, "test")
+                },
+            )
+            for run in reversed(runs[:HISTORY_RUNS])
+        ]
+    except HistoryError:
+        return None
 
 
 def pricer_for(report: TokenReport) -> tuple[Pricer | None, str | None]:
