@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ReportFileError
-from .model import PageInput, PastRun
+from .model import Comparison, ComparisonRow, GateVerdict, PageInput, PastRun
 
 if TYPE_CHECKING:
     from calibrate.report import CalibrationReport
@@ -78,6 +78,58 @@ def history_rows(folder: Path, run_id: str) -> list[PastRun] | None:
         ]
     except HistoryError:
         return None
+
+
+def comparison_for(report: TokenReport, folder: Path) -> Comparison | None:
+    """The run against its baseline (`--cost-compare`, the gates), when it had one: the gates'
+    verdicts, and the run's total, tests and models beside the baseline's from the history."""
+    from ..history import HISTORY_NAME, HistoryError, read_aggregates, read_run
+
+    baseline = report.baseline
+    if baseline is None:
+        return None
+    gates = [
+        GateVerdict(name=gate.gate, passed=gate.status != "fail", detail=gate.message)
+        for gate in report.gates
+    ]
+    rows: list[ComparisonRow] = []
+    if baseline.run_id is not None and (folder / HISTORY_NAME).is_file():
+        try:
+            base = read_run(folder, baseline.run_id).totals
+            totals = report.summary.totals
+            rows.append(
+                ComparisonRow(
+                    "total",
+                    "this run",
+                    base.total,
+                    totals.usage.total,
+                    base.cost_micro_usd,
+                    totals.cost_micro_usd,
+                )
+            )
+            for kind, current in (
+                ("test", report.summary.by_test),
+                ("model", report.summary.by_model),
+            ):
+                before = {
+                    row.key: row.amounts for row in read_aggregates(folder, baseline.run_id, kind)
+                }
+                for name in sorted(set(before) | set(current)):
+                    was, now = before.get(name), current.get(name)
+                    rows.append(
+                        ComparisonRow(
+                            kind,
+                            name,
+                            was.total if was else None,
+                            now.usage.total if now else None,
+                            was.cost_micro_usd if was else None,
+                            now.cost_micro_usd if now else None,
+                        )
+                    )
+        except HistoryError:
+            rows = []
+    label = baseline.run_id or f"{baseline.ref} (none found: {baseline.note or 'no run'})"
+    return Comparison(baseline=label, rows=rows, gates=gates)
 
 
 def pricer_for(report: TokenReport) -> tuple[Pricer | None, str | None]:
@@ -158,6 +210,7 @@ def page_from_folder(folder: Path) -> PageInput:
         report=report,
         records=records,
         history=history_rows(folder, run_id),
+        comparison=comparison_for(report, folder),
         calibration=calibration,
         pricer=pricer,
         notes=[*notes, *problems, *([pricer_note] if pricer_note else [])],
@@ -177,6 +230,7 @@ def page_from_run(state: RunState) -> PageInput:
         report=report,
         records=state.records,
         history=history_rows(folder, state.run_id),
+        comparison=comparison_for(report, folder),
         calibration=calibration,
         pricer=state.pricer(),
         warn_at=state.settings.warn_at,
