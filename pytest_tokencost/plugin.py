@@ -26,6 +26,7 @@ from .stash import (
     CARRIER_PLUGIN_NAME,
     CONTROLLER_PLUGIN_NAME,
     EXTENSIONS_KEY,
+    FINISHING_KEY,
     GATE_PLUGIN_NAME,
     PER_RUN_PLUGINS,
     PYTEST_HTML_PLUGIN_NAME,
@@ -385,6 +386,8 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
 
     def on_sigterm(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        if config.stash.get(FINISHING_KEY, False):
+            return  # already finishing: let the reports be written
         # Should the interrupt be swallowed where it lands, pytest-xdist's controller still
         # stops: it checks this between events.
         dsession = config.pluginmanager.get_plugin("dsession")
@@ -399,6 +402,13 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     return restore
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """From here on a SIGTERM no longer interrupts: the session is writing its reports (an
+    interrupt raised inside pytest-xdist's teardown would cut them off)."""
+    session.config.stash[FINISHING_KEY] = True
 
 
 def run_state(config: pytest.Config) -> RunState:
