@@ -110,11 +110,6 @@ class RunState:
         if role is not Role.WORKER:
             self._make_collector()
 
-    @property
-    def writes_files(self) -> bool:
-        """Whether this process collects and writes (not an xdist worker)."""
-        return self.role is not Role.WORKER
-
     def _make_collector(self) -> None:
         from .collect import Collector
         from .runfiles import RunFiles
