@@ -185,7 +185,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from .runfiles import OutputDirError, check_output_dir
     from .session import RunState
     from .settings import Settings
-    from .transcripts import read_transcripts, response_ids
+    from .transcripts import provider_of, read_transcripts, response_ids
 
     _transcript_files(args.paths)
     try:
@@ -212,7 +212,7 @@ def _ingest(args: argparse.Namespace) -> int:
     records = []
     for seq, response in enumerate(transcripts.responses):
         when = response.timestamp or datetime.now(UTC)
-        provider = "anthropic" if response.source == "claude-code" else "openai"
+        provider = provider_of(response)
         price = pricer.price(response.model, provider, response.usage, when)
         records.append(
             TokenRecord(
