@@ -134,8 +134,14 @@ class RecordCarrier:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Attach the attempt's payload to its teardown report; the next attempt starts anew."""
+        """Attach the attempt's payload to its teardown report (with --junitxml, its totals as
+        properties); the next attempt starts anew. With -v, the call report carries the
+        tokens and cost so far for the result line."""
         report = yield
+        if call.when == "call" and item.config.get_verbosity() > 0:
+            tracker = item.stash.get(TRACKER_KEY, None)
+            if tracker is not None and len(tracker):
+                report.tokencost_line = _result_note(tracker)  # type: ignore[attr-defined]
         if call.when == "teardown":
             tracker = item.stash.get(TRACKER_KEY, None)
             if tracker is not None:
@@ -147,6 +153,10 @@ class RecordCarrier:
                 try:
                     payload = self.state.export(tracker, extensions=extensions)
                     data = payload.model_dump(mode="json")
+                    if item.config.option.xmlpath:
+                        from .junit import usage_properties
+
+                        report.user_properties.extend(usage_properties(payload.records))
                 except Exception as exc:  # a broken export must not break the session
                     data = {
                         "test_id": item.nodeid,
@@ -155,3 +165,17 @@ class RecordCarrier:
                     }
                 report.tokencost = data  # type: ignore[attr-defined]
         return report
+
+
+def _result_note(tracker: InMemoryTokenTracker) -> str:
+    """``1,234 tokens, $0.0123`` for a test's result line."""
+    from .render import format_usd
+
+    try:
+        totals = tracker.summary().totals
+    except Exception:  # the line is a courtesy: the export reports any real problem
+        return f"{len(tracker)} record(s)"
+    cost = format_usd(totals.cost_micro_usd)
+    if totals.cost_micro_usd is not None and totals.unpriced_records:
+        cost += " + not recorded"
+    return f"{totals.usage.total:,} tokens, {cost}"

@@ -320,7 +320,7 @@ def test_a_usd_session_budget(plugin_pytester: pytest.Pytester) -> None:
     # gpt-4o: 900 x $2.50 + 100 x $10 per MTok = 3,250 micro-USD a test.
     result = plugin_pytester.runpytest("--cost-budget-usd=0.01")
     result.assert_outcomes(passed=3, failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*session spent $0.013 of its $0.01 micro_usd budget*"])
+    result.stdout.fnmatch_lines(["*session spent $0.0130 of its $0.0100 usd budget*"])
 
 
 @pytest.mark.parametrize("workers", ["4"])
