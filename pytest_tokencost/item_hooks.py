@@ -58,6 +58,10 @@ def warn_budget(message: str) -> None:
     warnings.warn(TokenBudgetWarning(message), stacklevel=4)
 
 
+GATE_REASON = "not run: the session token budget is exhausted"
+_GATED_KEY: pytest.StashKey[bool] = pytest.StashKey()
+
+
 class SessionBudgetGate:
     """With a session budget: tests that have not started when it runs out are not run."""
 
@@ -69,7 +73,21 @@ class SessionBudgetGate:
         """Skip a test (reported as not run) once the session budget is exhausted."""
         ledger = self.state.ledger
         if ledger is not None and ledger.exhausted():
-            pytest.skip("not run: the session token budget is exhausted")
+            item.stash[_GATED_KEY] = True
+            pytest.skip(GATE_REASON)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Report a test the gate skipped at the test's own line, not at this plugin's."""
+        report = yield
+        if call.when == "setup" and report.skipped and item.stash.get(_GATED_KEY, False):
+            import os
+
+            path, line = item.reportinfo()[:2]
+            report.longrepr = (os.fspath(path), (line or 0) + 1, f"Skipped: {GATE_REASON}")
+        return report
 
 
 class CaptureHooks:

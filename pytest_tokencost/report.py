@@ -32,9 +32,10 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 #: Version 2 added the run's status, interrupted tests, duplicates dropped and record identity
-#: (run id, attempt, scenario, response and request ids); version 1 documents still read.
-SCHEMA_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: (run id, attempt, scenario, response and request ids); version 3 the run ids a combined
+#: report was made from (`run.combined_from`). Documents of earlier versions still read.
+SCHEMA_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 
 
 class PriceInfo(BaseModel):
@@ -115,6 +116,10 @@ class RunInfo(BaseModel):
         description="Tests still running at an interrupt; their records so far are kept, "
         "flagged `interrupted`.",
     )
+    combined_from: list[str] = Field(
+        default_factory=list,
+        description="`tokencost combine`: the run ids of the shards this report adds up.",
+    )
 
 
 class TokenReport(BaseModel):
@@ -122,7 +127,7 @@ class TokenReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1, 2] = 2
+    schema_version: Literal[1, 2, 3] = 3
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary
