@@ -7,6 +7,7 @@ the first tracker, the budget gate with a session budget, capture with --cost-ca
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -51,11 +52,19 @@ def _attempt(item: pytest.Item) -> int:
 
 def warn_budget(message: str) -> None:
     """Emit a budget warning as a `TokenBudgetWarning` at the caller's line."""
+    import inspect
     import warnings
 
     from .pytest_warnings import TokenBudgetWarning
 
-    warnings.warn(TokenBudgetWarning(message), stacklevel=4)
+    # Point at the caller's line (the test's `record(...)`), above every frame of this package.
+    here = str(Path(__file__).parent)
+    level, frame = 1, inspect.currentframe()
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame = frame.f_back
+        level += 1
+    del frame
+    warnings.warn(TokenBudgetWarning(message), stacklevel=level)
 
 
 GATE_REASON = "not run: the session token budget is exhausted"

@@ -213,13 +213,18 @@ def _table(
     def total(sizes: list[int]) -> int:
         return sum(sizes) + 2 * (len(sizes) - 1)
 
-    if width is not None:
-        droppable = sorted((c.drop, i) for i, c in enumerate(columns) if c.drop)
-        while total(widths(keep)) > width and droppable:
-            keep.remove(droppable.pop()[1])
     sizes = widths(keep)
-    if width is not None and total(sizes) > width and keep and keep[0] == 0:
-        sizes = widths(keep, max(_MIN_NAME, sizes[0] - (total(sizes) - width)))
+    if width is not None and total(sizes) > width:
+        # Names first give up their middle, down to a readable size; then columns go, least
+        # needed first; then names shrink further.
+        soft = max(24, width * 2 // 5)
+        first = max(soft, sizes[0] - (total(sizes) - width))
+        droppable = sorted((c.drop, i) for i, c in enumerate(columns) if c.drop)
+        while total(widths(keep, first)) > width and droppable:
+            keep.remove(droppable.pop()[1])
+        sizes = widths(keep, first)
+        if total(sizes) > width:
+            sizes = widths(keep, max(_MIN_NAME, sizes[0] - (total(sizes) - width)))
 
     def line(cells: Sequence[str]) -> str:
         parts = []
@@ -369,7 +374,7 @@ def _wrap(lines: list[Line], width: int | None) -> list[Line]:
         if len(text) <= width:
             out.append((text, style))
             continue
-        indent = "  " if not text.startswith(" ") else text[: len(text) - len(text.lstrip())]
+        indent = text[: len(text) - len(text.lstrip())]
         wrapped = textwrap.wrap(
             text,
             width,
