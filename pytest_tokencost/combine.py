@@ -97,19 +97,19 @@ def read_shard(path: Path) -> Shard:
 
 def _check_once(shards: Sequence[Shard]) -> None:
     """Refuse records that two inputs both hold (the same run, test and attempt)."""
-    owner: dict[tuple[str | None, str | None, int], Path] = {}
+    owner: dict[tuple[str | None, str | None, int], int] = {}
     clashes: list[str] = []
-    for shard in shards:
+    for index, shard in enumerate(shards):
         keys = {(shard.report.run.run_id, r.test_id, r.attempt) for r in shard.records}
         if not keys:
             keys = {(shard.report.run.run_id, None, 1)}  # a run with no records is a run too
         for key in sorted(keys, key=str):
-            first = owner.setdefault(key, shard.path)
-            if first != shard.path:
+            first = owner.setdefault(key, index)
+            if first != index:
                 clashes.append(
                     f"run {key[0]}"
                     + (f" test {key[1]} attempt {key[2]}" if key[1] is not None else "")
-                    + f" is in both {first} and {shard.path}"
+                    + f" is in both {shards[first].path} and {shard.path}"
                 )
     if clashes:
         more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
