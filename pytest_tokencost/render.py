@@ -302,16 +302,18 @@ def _model_table(by_model: Mapping[str, TokenTotals], width: int | None) -> list
     has them, so that tables of runs without them stay as narrow as before."""
     one_hour = any(t.usage.cache_write_1h for t in by_model.values())
     searches = any(t.usage.web_searches for t in by_model.values())
+    # Dropped first: how records were priced, the call count, then the parts of a count
+    # (reasoning of output, 1-hour of cache writes), web searches; cache reads go last.
     columns = [
         Column("model", "<"),
-        Column("calls", drop=5),
+        Column("calls", drop=6),
         Column("input"),
-        Column("cache read", drop=4),
-        Column("cache write", drop=3),
+        Column("cache read", drop=1),
+        Column("cache write", drop=2),
     ]
-    columns += [Column("1h write", drop=2)] if one_hour else []
-    columns += [Column("output"), Column("reasoning", drop=6)]
-    columns += [Column("web searches", drop=1)] if searches else []
+    columns += [Column("1h write", drop=4)] if one_hour else []
+    columns += [Column("output"), Column("reasoning", drop=5)]
+    columns += [Column("web searches", drop=3)] if searches else []
     columns += [Column("cost"), Column("priced by", "<", drop=7)]
     rows = []
     for name, t in by_model.items():
