@@ -386,8 +386,8 @@ class _WriterHooks:
         #: Called before the report is built when the run was interrupted (xdist controller).
         self.before_finish: Callable[[], None] | None = None
 
-    def pytest_report_header(self) -> str:
-        """One line saying where prices come from and where the output goes."""
+    def pytest_report_header(self) -> list[str]:
+        """Where prices come from; where the output goes, with budgets and strictness."""
         from importlib.metadata import version
 
         settings = self.state.settings
@@ -396,18 +396,18 @@ class _WriterHooks:
             budgets.append(f"${settings.budget_usd:g}")
         if settings.budget_tokens is not None:
             budgets.append(f"{settings.budget_tokens:,} tokens")
-        parts = [
+        prices = [
             f"prices genai-prices {version('genai-prices')}",
             f"default rate {settings.default_rate} USD/MTok",
-            f"output {settings.output_dir}",
         ]
         if settings.prices_file is not None:
-            parts.append(f"overrides {settings.prices_file}")
+            prices.append(f"overrides {settings.prices_file}")
+        parts = [f"output {settings.output_dir}"]
         if budgets:
             parts.append(f"session budget {' and '.join(budgets)} (warn at {settings.warn_at:.0%})")
         if settings.strict:
             parts.append("strict")
-        return "tokencost: " + ", ".join(parts)
+        return ["tokencost: " + ", ".join(prices), "tokencost: " + ", ".join(parts)]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect a test's payload as its report arrives (replayed from workers under xdist)."""

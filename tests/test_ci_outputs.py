@@ -44,7 +44,7 @@ def _tables(markdown: str) -> list[list[list[str]]]:
     """Every Markdown table as rows of cells (header first, alignment row dropped)."""
     tables: list[list[list[str]]] = []
     current: list[list[str]] = []
-    for line in markdown.splitlines() + [""]:
+    for line in [*markdown.splitlines(), ""]:
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
             if not all(set(c) <= set("-:") for c in cells):
@@ -72,7 +72,14 @@ def test_markdown_target_holds_totals_tests_models_and_budgets(suite: pytest.Pyt
     assert tests[2] == ["`test_ci.py::test_claude`", "850", "50", "900", "$0.00330"]
     assert tests[3][4] == "not recorded"
     assert [row[0] for row in models[1:]] == ["`claude-sonnet-4`", "`gpt-4o`", "`in-house-7b`"]
-    assert budgets[1] == ["test test_ci.py::test_claude", "tokens", "1,000", "900", "90%", "**warn**"]
+    assert budgets[1] == [
+        "test test_ci.py::test_claude",
+        "tokens",
+        "1,000",
+        "900",
+        "90%",
+        "**warn**",
+    ]
     assert "Not recorded (no known price): in-house-7b." in markdown
 
 
@@ -116,7 +123,8 @@ def test_github_step_summary_and_annotations(
     result.stdout.fnmatch_lines(
         [
             # GitHub's runner reads %25 as a percent sign
-            "::error title=token budget::session: tokens budget exceeded: 15,400 of 10,000 (154%25)",
+            "::error title=token budget::session: tokens budget exceeded: 15,400 of 10,000 "
+            "(154%25)",
             "::error title=tokencost::session token budget exhausted: *",
             "ERROR: session token budget exhausted: *",
         ]

@@ -28,9 +28,7 @@ def test_version(pytester: pytest.Pytester) -> None:
 def test_report_reads_tokencost_dir_from_the_projects_pytest_configuration(
     plugin_pytester: pytest.Pytester,
 ) -> None:
-    plugin_pytester.makepyprojecttoml(
-        '[tool.pytest.ini_options]\ntokencost_dir = "build/cost"\n'
-    )
+    plugin_pytester.makepyprojecttoml('[tool.pytest.ini_options]\ntokencost_dir = "build/cost"\n')
     (plugin_pytester.path / "tox.ini").unlink()  # pyproject.toml is the configuration
     plugin_pytester.makepyfile(test_suite=SUITE)
     plugin_pytester.runpytest().assert_outcomes(passed=1)
@@ -53,8 +51,10 @@ def test_report_without_a_report_says_where_it_looked(pytester: pytest.Pytester)
     result = pytester.run(TOKENCOST, "report")
     assert result.ret == 2
     result.stderr.fnmatch_lines(
-        ["tokencost: error: no report at */out/token-report.json (tokencost_dir in */tox.ini); "
-         "run pytest first, or give a report or its folder"]
+        [
+            "tokencost: error: no report at */out/token-report.json (tokencost_dir in */tox.ini); "
+            "run pytest first, or give a report or its folder"
+        ]
     )
 
 

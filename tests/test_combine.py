@@ -117,8 +117,10 @@ def test_a_shard_given_twice_is_refused(project: pytest.Pytester) -> None:
         result = _combine(project, *args, "--out", "combined")
         assert result.ret == 2
         result.stderr.fnmatch_lines(
-            ["tokencost: error: refusing to count records twice: run * test test_one.py::* "
-             "attempt 1 is in both a and a*; give each shard's output folder once"]
+            [
+                "tokencost: error: refusing to count records twice: run * test test_one.py::* "
+                "attempt 1 is in both a and a*; give each shard's output folder once"
+            ]
         )
         assert not (project.path / "combined").exists()  # nothing written
     result = _combine(project, "a", "b", "--out", "a")

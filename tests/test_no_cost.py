@@ -55,8 +55,10 @@ def test_the_harness_needs_accounting(plugin_pytester: pytest.Pytester) -> None:
     result = plugin_pytester.runpytest("--no-cost", "--adapter=stub")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: --adapter=stub measures tokens, which --no-cost turned off; drop --no-cost, "
-         "or drop --adapter to leave the calibration harness off"]
+        [
+            "ERROR: --adapter=stub measures tokens, which --no-cost turned off; drop --no-cost, "
+            "or drop --adapter to leave the calibration harness off"
+        ]
     )
 
 

@@ -96,7 +96,9 @@ def test_verbose_result_lines_carry_tokens_and_cost(suite: pytest.Pytester) -> N
 
 def test_xdist_verbose_result_lines(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-v", "-n", "2")
-    result.stdout.fnmatch_lines(["*PASSED (17,010 tokens, not recorded)*test_wide.py::test_unknown*"])
+    result.stdout.fnmatch_lines(
+        ["*PASSED (17,010 tokens, not recorded)*test_wide.py::test_unknown*"]
+    )
 
 
 def test_colour_follows_color_and_no_color(
@@ -122,7 +124,7 @@ def test_a_budget_failure_is_one_line_without_the_plugins_frames(suite: pytest.P
     out = result.stdout.str()
     result.stdout.fnmatch_lines(
         [
-            ">       token_tracker.record(model=\"gpt-4o\", usage=Usage(input=150, output=0))",
+            '>       token_tracker.record(model="gpt-4o", usage=Usage(input=150, output=0))',
             "E       pytest_tokencost.budget.TokenBudgetExceeded: token budget exceeded: test "
             "test_wide.py::test_over spent 150 of its 100 tokens budget",
         ]
