@@ -566,6 +566,9 @@ class _WriterHooks:
             terminalreporter.write_line(command)
         for message in self.errors:
             terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
+        if self.errors:
+            # pytest's own last line counts tests only, and may be green: say it in red.
+            terminalreporter.write_sep("=", "tokencost failed the run (ERROR above)", red=True)
 
 
 class _ControllerHooks:

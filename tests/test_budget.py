@@ -199,6 +199,7 @@ def _report(pytester: pytest.Pytester) -> dict:  # type: ignore[type-arg]
     return json.loads((pytester.path / ".tokencost" / "token-report.json").read_text())
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_warn_and_stop_boundaries_through_pytest(plugin_pytester: pytest.Pytester) -> None:
     plugin_pytester.makepyfile(test_budget=BUDGET_SUITE)
     result = plugin_pytester.runpytest("--cost-report", "-rA")
