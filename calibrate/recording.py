@@ -9,9 +9,11 @@ The policy, step by step:
   with the model's tokenizer (`counted`) or estimated at bytes/4 (`estimated`), scaled by the
   step's ratio from ``--cost-calibration`` (`calibrated`, priced as the wet run's model when the
   ratio file knows it).
-* A failed step whose prompt was delivered counts that prompt (unless the agent's logged usage
-  already holds it); a step that timed out is registered with the transcript watch, so that an
-  answer arriving after its deadline is flagged late and counted in its own step.
+* A failed step whose prompt was delivered counts that prompt, estimated, when no transcripts
+  are watched; with transcripts, the agent's logged usage is the count wherever it lands (in
+  the step's window, as a late answer, or unattributed), so no estimate is added beside it. A
+  step that timed out is registered with the transcript watch, so that an answer arriving after
+  its deadline is flagged late and counted in its own step.
 
 A budget that a record crosses is raised only after every record of the step is made: tokens
 already spent are never dropped.
@@ -39,7 +41,7 @@ from pytest_tokencost.transcripts import (
 
 from .dispatch import Dispatcher, DispatchError, DispatchRequest, DispatchResult
 
-__all__ = ["StepOutcome", "StepRatio", "StepRecorder", "provider_of"]
+__all__ = ["StepOutcome", "StepRatio", "StepRecorder", "TokenTrackingDispatcher", "provider_of"]
 
 
 class StepRatio(NamedTuple):
@@ -142,7 +144,10 @@ class StepRecorder:
             self._record_responses(outcome, request, logged)
         elif result is not None:
             self._record_answer(outcome, request, result)
-        elif self._delivered(request):
+        elif self.transcripts is None and self._delivered(request):
+            # Without transcripts nothing else will ever count the delivered prompt. With
+            # them, whatever the agent spent on it is logged and counted where it lands (late
+            # answer or unattributed): an estimate here would count the prompt twice.
             self._record_prompt(outcome, request)
         if result is None and self.transcripts is not None:
             marker = self._waiting_marker(request)
@@ -247,6 +252,7 @@ class StepRecorder:
                     model=response.model,
                     provider=provider_of(response),
                     reported_cost_micro_usd=response.reported_cost_micro_usd,
+                    late=True,
                     **_identity(response),
                 )
                 self._kinds.pop()  # not this step's usage
@@ -256,8 +262,8 @@ class StepRecorder:
                 f"late answer: case {late.case!r} step {late.step!r} was answered after its "
                 f"deadline ({late.deadline:%H:%M:%S} UTC); its {len(late.responses)} logged "
                 f"response(s) ({usage.input:,} input, {usage.output:,} output tokens) are "
-                "counted in that step (beside the prompt it was charged when it timed out), "
-                f"not in the window of case {self.tracker.current_scope()[0]!r} they fell in"
+                "counted in that step, not in the window of case "
+                f"{self.tracker.current_scope()[0]!r} they fell in"
             )
             self.tracker.warnings.append(warning)
             outcome.warnings.append(warning)
@@ -295,3 +301,35 @@ class StepRecorder:
             return None
         done = paths["done"]
         return None if done.exists() else done
+
+
+class TokenTrackingDispatcher:
+    """A `Dispatcher` that records every dispatch of `inner` on `tracker` (see `StepRecorder`
+    for what is recorded), for code that drives dispatchers itself.
+
+    Returns the inner dispatcher's result; raises its `DispatchError` once the step is recorded
+    (a failed step's logged usage and delivered prompt still count), then a budget the records
+    crossed.
+    """
+
+    def __init__(
+        self,
+        inner: Dispatcher,
+        tracker: InMemoryTokenTracker,
+        *,
+        model: str | None = None,
+        ratios: Mapping[str, StepRatio] | None = None,
+        transcripts: TranscriptWatch | None = None,
+    ) -> None:
+        self.recorder = StepRecorder(
+            inner, tracker, model=model, ratios=ratios, transcripts=transcripts
+        )
+
+    def dispatch(self, request: DispatchRequest) -> DispatchResult:
+        """Dispatch through the inner dispatcher and record the step."""
+        outcome = self.recorder.dispatch(request)
+        if outcome.result is None:
+            raise DispatchError(outcome.error or f"{request.case_id}/{request.step}: no answer")
+        if outcome.budget_error is not None:
+            raise outcome.budget_error
+        return outcome.result

@@ -161,7 +161,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from .render import TITLE, render_lines
     from .session import RunState
     from .settings import Settings
-    from .transcripts import read_transcripts
+    from .transcripts import read_transcripts, response_ids
 
     _transcript_files(args.paths)
     transcripts = read_transcripts(args.paths)
@@ -199,6 +199,9 @@ def _ingest(args: argparse.Namespace) -> int:
                 timestamp=when,
                 **price.record_fields(),
                 reported_cost_micro_usd=response.reported_cost_micro_usd,
+                response_id=response_ids(response)[0],
+                request_id=response_ids(response)[1],
+                run_id=state.run_id,
             )
         )
     state.add_records(records)

@@ -79,9 +79,20 @@ class SessionBudgetGate:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Skip a test (reported as not run) once the session budget is exhausted."""
+        """Skip a test (reported as not run) once the session budget is exhausted.
+
+        A rerun (pytest-rerunfailures) is not skipped but fails its set-up: its earlier
+        attempt failed, perhaps by exhausting the budget, and a skip would be the test's final
+        outcome, hiding that failure.
+        """
         ledger = self.state.ledger
         if ledger is not None and ledger.exhausted():
+            if _attempt(item) > 1:
+                pytest.fail(
+                    "not rerun: the session token budget is exhausted "
+                    "(the test's earlier attempt failed)",
+                    pytrace=False,
+                )
             item.stash[_GATED_KEY] = True
             pytest.skip(GATE_REASON)
 
@@ -140,6 +151,17 @@ class CaptureHooks:
                 self.capture.flush(tracker)
 
 
+_CROSSED_BY_CALL = pytest.StashKey[bool]()
+
+
+def _fail_over_budget(report: pytest.TestReport, tracker: InMemoryTokenTracker | None) -> None:
+    """Turn a passed report into a failure when the tracker's records crossed a budget."""
+    if tracker is not None and tracker.crossed is not None:
+        crossed = tracker.crossed
+        report.outcome = "failed"
+        report.longrepr = f"{type(crossed).__module__}.{type(crossed).__name__}: {crossed}"
+
+
 class RecordCarrier:
     """Enforces budgets crossed out of sight, and puts each attempt's payload on its teardown
     report, which carries it through xdist."""
@@ -163,14 +185,28 @@ class RecordCarrier:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Attach the attempt's payload to its teardown report (with --junitxml, its totals as
         properties); the next attempt starts anew. With -v, the call report carries the
-        tokens and cost so far for the result line."""
+        tokens and cost so far for the result line.
+
+        A call that passed although its records crossed a budget fails here when the call
+        wrapper above could not see it (the tracker, and so this carrier, was made during the
+        call: `getfixturevalue`, a calibration case).
+        """
         report = yield
-        if call.when == "call" and item.config.get_verbosity() > 0:
-            tracker = item.stash.get(TRACKER_KEY, None)
-            if tracker is not None and len(tracker):
+        tracker = item.stash.get(TRACKER_KEY, None)
+        if call.when == "call":
+            item.stash[_CROSSED_BY_CALL] = tracker is not None and tracker.crossed is not None
+            if report.passed:
+                _fail_over_budget(report, tracker)
+            if tracker is not None and len(tracker) and item.config.get_verbosity() > 0:
                 report.tokencost_line = _result_note(tracker)  # type: ignore[attr-defined]
         if call.when == "teardown":
-            tracker = item.stash.get(TRACKER_KEY, None)
+            if (
+                tracker is not None
+                and not item.stash.get(_CROSSED_BY_CALL, False)
+                and report.passed
+            ):
+                # Crossed after the call: a fixture's clean-up, a stream capture flushed.
+                _fail_over_budget(report, tracker)
             if tracker is not None:
                 del item.stash[TRACKER_KEY]
                 item.stash[ATTEMPTS_KEY] = tracker.attempt

@@ -9,6 +9,7 @@ for data of other packages (the calibration harness puts each case's result ther
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
@@ -72,7 +73,9 @@ def export_tracker(
     if interrupted:
         records = [record.model_copy(update={"interrupted": True}) for record in records]
     budgets = [
-        BudgetEntry.model_validate(status, from_attributes=True)
+        BudgetEntry.model_validate(
+            {**asdict(status), "test_id": tracker.test_id, "attempt": tracker.attempt}
+        )
         for scope in tracker.budget_scopes
         for status in scope.statuses()
     ]

@@ -176,3 +176,61 @@ def test_every_run_rewrites_its_calibration_reports(scenario_pytester: pytest.Py
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     # This run calibrated nothing: no earlier run's calibration report is left beside its files.
     assert not list(out.glob("*calibration-report.json"))
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_scenarios_that_share_case_ids_keep_their_own_figures(
+    plugin_pytester: pytest.Pytester, workers: str
+) -> None:
+    """A case is (scenario, case id): two scenarios with case-01..03 each, and a plain test
+    that opens case("case-01") too, give three separate sets of figures."""
+    for name in ("alpha", "beta"):
+        folder = copy_scenario(plugin_pytester.path / name, cases=3)
+        text = (folder / "scenario.toml").read_text()
+        (folder / "scenario.toml").write_text(text.replace('id = "ptp-mock"', f'id = "{name}"'))
+    plugin_pytester.makepyfile(
+        test_plain="""
+        from pytest_tokencost import Usage
+        def test_plain(token_tracker):
+            with token_tracker.case("case-01"):
+                token_tracker.record(model="gpt-4o", usage=Usage(input=77_777, output=1))
+        """
+    )
+    result = plugin_pytester.runpytest("--adapter=stub", "-n", workers, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7)
+    out = plugin_pytester.path / ".tokencost"
+    tokens = _json(out / "token-report.json")
+    alpha = _json(out / "alpha.calibration-report.json")
+    beta = _json(out / "beta.calibration-report.json")
+    by_case = tokens["summary"]["by_case"]
+    for report, name in ((alpha, "alpha"), (beta, "beta")):
+        m18 = report["metrics"]["m18_total_prompt_tokens"]
+        # Each scenario's M18 is its own three cases' prompts: the same bundled prompts, so
+        # equal, and never the other scenario's or the plain test's tokens added in.
+        assert m18 == sum(c["prompt_tokens"] for c in report["cases"])
+        assert m18 == sum(by_case[f"{name}::case-0{n}"]["usage"]["input"] for n in (1, 2, 3))
+        assert report["tokens"]["totals"]["usage"]["input"] == m18
+    assert alpha["metrics"]["m18_total_prompt_tokens"] == beta["metrics"]["m18_total_prompt_tokens"]
+    assert by_case["case-01"]["usage"]["input"] == 77_777  # the plain test's case, apart
+
+
+def test_the_tracking_dispatcher_records_each_dispatch_and_passes_its_errors_on() -> None:
+    from calibrate import DispatchError, DispatchRequest, DispatchResult, TokenTrackingDispatcher
+    from pytest_tokencost import InMemoryTokenTracker, Usage
+
+    class Endpoint:
+        """Stands in for an HTTP model endpoint: reports usage, fails on demand."""
+
+        def dispatch(self, request: DispatchRequest) -> DispatchResult:
+            if request.step == "broken":
+                raise DispatchError("503 from the endpoint")
+            return DispatchResult("category: x", "gpt-4o", "openai", Usage(input=120, output=9))
+
+    tracker = InMemoryTokenTracker(test_id="t")
+    tracking = TokenTrackingDispatcher(Endpoint(), tracker)
+    request = DispatchRequest("s", "case-01", "triage", "prompt text")
+    assert tracking.dispatch(request).artifact == "category: x"
+    with pytest.raises(DispatchError, match="503"):
+        tracking.dispatch(DispatchRequest("s", "case-01", "broken", "prompt text"))
+    (record,) = tracker.records()  # an endpoint that failed billed nothing
+    assert (record.usage.input, record.provenance, record.model) == (120, "reported", "gpt-4o")

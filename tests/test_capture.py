@@ -245,3 +245,102 @@ def test_without_the_option_nothing_is_captured(
     result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "not step")
     result.assert_outcomes(passed=8, deselected=1)
     assert not (plugin_pytester.path / ".tokencost").exists()
+
+
+OBSERVING = """
+import os
+import openai, anthropic
+import pytest
+
+BASE = os.environ["REPLAY_URL"]
+MESSAGES = [{"role": "user", "content": "Where is my refund?"}]
+
+
+def oa():
+    return openai.OpenAI(base_url=BASE + "/v1", api_key="test-key", max_retries=0)
+
+
+def test_chat_observed(token_tracker):
+    # The README teaches both capture and observe(): the response counts once.
+    response = oa().chat.completions.create(model="gpt-5.6-sol", messages=MESSAGES)
+    token_tracker.observe(response)
+    token_tracker.observe(response)  # and observing it again changes nothing
+
+
+def test_stream_observed(token_tracker):
+    chunks = list(oa().chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True,
+        stream_options={"include_usage": True}))
+    token_tracker.observe(chunks)
+
+
+def test_anthropic_observed(token_tracker):
+    client = anthropic.Anthropic(base_url=BASE, api_key="test-key", max_retries=0)
+    token_tracker.observe(client.messages.create(
+        model="claude-sonnet-4-5", max_tokens=100, messages=MESSAGES))
+
+
+@pytest.mark.token_budget(max_tokens=1_000)
+def test_over_budget_under_capture():
+    oa().chat.completions.create(model="gpt-5.6-sol", messages=MESSAGES)  # 4,020 input tokens
+"""
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_capture_and_observe_count_each_response_once_and_budgets_hold(
+    replay: ProviderReplay, plugin_pytester: pytest.Pytester, workers: str | None
+) -> None:
+    plugin_pytester.makepyfile(test_calls=OBSERVING)
+    args = ["--cost-capture", "-p", "no:cacheprovider", "--cost-report"]
+    result = plugin_pytester.runpytest_subprocess(*args, *(["-n", workers] if workers else []))
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*TokenBudgetExceeded: token budget exceeded: test *over_budget* spent * of its 1,000*"]
+    )
+    report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
+    by_test = report["summary"]["by_test"]
+    chat = _usage(*ROUTES[("/v1/chat/completions", False)])
+    expected = {
+        "test_chat_observed": chat,
+        "test_stream_observed": _usage(*ROUTES[("/v1/chat/completions", True)]),
+        "test_anthropic_observed": _usage(*ROUTES[("/v1/messages", False)]),
+        "test_over_budget_under_capture": chat,  # the crossing call is counted, and fails
+    }
+    for name, usage in expected.items():
+        got = by_test[f"test_calls.py::{name}"]
+        assert (got["records"], got["usage"]) == (1, usage), name
+    # observe() saw each of the first three responses after capture did, the chat one twice.
+    assert report["duplicates_dropped"] == 4
+    records = [
+        json.loads(line)
+        for line in (plugin_pytester.path / ".tokencost" / "records.jsonl").read_text().splitlines()
+    ]
+    assert all(r["response_id"] for r in records)
+    exceeded = [b for b in report["budgets"] if b["status"] == "exceeded"]
+    assert [(b["channel"], b["used"], b["limit"]) for b in exceeded] == [
+        ("tokens", chat["input"] + chat["output"], 1_000)
+    ]
+
+
+def test_a_session_budget_stops_the_run_under_capture(
+    replay: ProviderReplay, plugin_pytester: pytest.Pytester
+) -> None:
+    plugin_pytester.makepyfile(
+        test_calls="""
+        import os, openai, pytest
+        @pytest.mark.parametrize("n", range(5))
+        def test_call(n):
+            client = openai.OpenAI(base_url=os.environ["REPLAY_URL"] + "/v1", api_key="k",
+                                   max_retries=0)
+            client.chat.completions.create(model="gpt-5.6-sol", messages=[])
+        """
+    )
+    chat = _usage(*ROUTES[("/v1/chat/completions", False)])
+    per_call = chat["input"] + chat["output"]
+    result = plugin_pytester.runpytest_subprocess(
+        "--cost-capture", "-p", "no:cacheprovider", f"--cost-budget-tokens={per_call * 2 + 1}"
+    )
+    # Two calls fit; the third crosses (its test fails); the rest are not run.
+    result.assert_outcomes(passed=2, failed=1, skipped=2)
+    result.stdout.fnmatch_lines(["ERROR: session token budget exhausted*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -182,3 +182,8 @@ def test_ingest_reports_sessions_models_and_days(
     )
     lines = (out / "records.jsonl").read_text().splitlines()
     assert len(lines) == 34
+    # Each record keeps its response's identity; Claude Code's carries the request id too.
+    records = [json.loads(line) for line in lines]
+    assert len({r["response_id"] for r in records}) == 34
+    assert {r["run_id"] for r in records} == {report["run"]["run_id"]}
+    assert all(r["request_id"] for r in records if r["provider"] == "anthropic")

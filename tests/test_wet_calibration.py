@@ -184,19 +184,18 @@ def test_usage_of_failed_and_late_steps_counts_once_in_its_own_step(
     def of(case: str, step: str = "recall") -> list[dict[str, Any]]:
         return [r for r in records if (r["case_id"], r["step"]) == (case, step)]
 
-    # case-01: the prompt was delivered and counts (estimated) when the step times out; the
-    # answer logged after the deadline is that step's, flagged late, not case-02's.
-    prompt_01 = (dispatch / "case-01" / "recall.prompt.md").read_bytes()
+    # case-01: the step times out with nothing logged yet; the answer logged after the
+    # deadline is that step's, flagged late, not case-02's, and its reported usage is the only
+    # count of the delivered prompt (an estimate beside it would count the prompt twice).
     step = steps[("case-01", "recall")]
     assert step["error"] and "no artifact within 1.5s" in step["error"]
-    assert step["provenance"] == "estimated"
-    assert step["prompt_tokens"] == (len(prompt_01) + 3) // 4
+    assert step["prompt_tokens"] == 0
     assert step["wall_ms"] >= 1500  # a timed-out step keeps its wall clock
-    estimate, late = sorted(of("case-01"), key=lambda r: r["provenance"])
-    assert (estimate["provenance"], estimate["usage"]["input"]) == (
-        "estimated",
-        (len(prompt_01) + 3) // 4,
-    )
+    (late,) = of("case-01")
+    assert late["late"] and late["test_id"].endswith("case-02")  # recorded while case-02 ran
+    # ... but counted in case-01's step, and not as another run of it.
+    assert tokens["summary"]["by_case"]["ptp-mock::case-01"]["steps"] == 1
+    assert tokens["summary"]["by_case"]["ptp-mock::case-02"]["steps"] == 4
     inp, reads, out = logged("case-01")
     assert late["provenance"] == "reported"
     assert (late["usage"]["input"], late["usage"]["cache_read"], late["usage"]["output"]) == (
@@ -208,8 +207,7 @@ def test_usage_of_failed_and_late_steps_counts_once_in_its_own_step(
     assert warning.startswith("late answer: case 'case-01' step 'recall' was answered after")
     assert warning.endswith(
         f"its 1 logged response(s) ({inp:,} input, {out:,} output tokens) are counted in that "
-        "step (beside the prompt it was charged when it timed out), not in the window of case "
-        "'case-02' they fell in"
+        "step, not in the window of case 'case-02' they fell in"
     )
     assert any(w.startswith("late answer: case 'case-01'") for w in calibration["warnings"])
 
@@ -234,11 +232,11 @@ def test_usage_of_failed_and_late_steps_counts_once_in_its_own_step(
     reported = [r for r in records if r["provenance"] == "reported"]
     assert len(logged_ids) == len(reported) == 6
     assert calibration["unattributed"] is None
-    # The labels say what was measured: reported responses and one estimate.
-    assert calibration["adapter_provenance"] == "estimated"
-    assert calibration["metrics"]["m18_source"] == "mixed: reported + estimated"
-    assert calibration["token_counts"].startswith("mixed: ")
-    result.stdout.fnmatch_lines(["Scenario ptp-mock via cursor (token counts mixed: *reported*)"])
+    assert len(records) == 6  # and nothing else: no estimate beside a logged answer
+    # The labels say what was measured: reported responses only.
+    assert calibration["adapter_provenance"] == "reported"
+    assert calibration["metrics"]["m18_source"] == "reported"
+    result.stdout.fnmatch_lines(["Scenario ptp-mock via cursor (token counts reported)"])
 
 
 STRAY_CONFTEST = """
