@@ -84,7 +84,8 @@ def test_markdown_target_holds_totals_tests_models_and_budgets(suite: pytest.Pyt
 
 
 def test_markdown_default_path_and_json_without_a_path(suite: pytest.Pytester) -> None:
-    result = suite.runpytest("--cost-report=markdown", "--cost-report=json:copy.json")
+    # Under xdist the controller alone writes (the workers' payloads reach it first).
+    result = suite.runpytest("--cost-report=markdown", "--cost-report=json:copy.json", "-n", "2")
     default = suite.path / ".tokencost" / "token-report.md"
     result.stdout.fnmatch_lines(
         [
@@ -93,6 +94,7 @@ def test_markdown_default_path_and_json_without_a_path(suite: pytest.Pytester) -
         ]
     )
     assert default.read_text().startswith("## Token & Cost")
+    assert "| `test_ci.py::test_gpt` | 12,000 | 3,400 | 15,400 | $0.0615 |" in default.read_text()
     bad = suite.runpytest("--cost-report=json")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*json needs a path: --cost-report=json:PATH*always written*"])
