@@ -159,11 +159,16 @@ def _ingest(args: argparse.Namespace) -> int:
 
     from .records import Provenance, TokenRecord
     from .render import TITLE, render_lines
+    from .runfiles import OutputDirError, check_output_dir
     from .session import RunState
     from .settings import Settings
     from .transcripts import read_transcripts, response_ids
 
     _transcript_files(args.paths)
+    try:
+        check_output_dir(args.out.resolve(), "--out")
+    except OutputDirError as exc:
+        raise TokenCostError(str(exc)) from None
     transcripts = read_transcripts(args.paths)
     if not transcripts.responses and transcripts.problems:
         raise TokenCostError(
@@ -233,6 +238,9 @@ def _ingest(args: argparse.Namespace) -> int:
     head = f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}"
     lines = render_lines(report, labels=INGEST_LABELS, width=width, transcripts=True)
     _print_section([(head, None), *lines], width)
+    if state.write_problems():
+        print(f"tokencost: error: {state.write_problems()[-1]}", file=sys.stderr)
+        return 2
     if transcripts.problems:
         # The report is written and lists each problem; the exit status says it is incomplete.
         print(

@@ -164,6 +164,12 @@ def combine(paths: Sequence[Path], out: Path, argv: list[str]) -> Combined:
     for path in paths:
         if not path.exists():
             raise TokenCostError(f"no such file or folder: {path}")
+    from .runfiles import OutputDirError, check_output_dir
+
+    try:
+        check_output_dir(out.resolve(), "--out")
+    except OutputDirError as exc:
+        raise TokenCostError(str(exc)) from None
     targets = {_report_path(path).resolve().parent for path in paths}
     if out.resolve() in targets:
         raise TokenCostError(

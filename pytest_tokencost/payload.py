@@ -62,14 +62,10 @@ def export_tracker(
     """A tracker's priced records, scope runs and budgets as one payload.
 
     Records are built one by one, so a record that cannot be built (a bug, never bad input:
-    `record()` validates its arguments) costs only itself, and the error keeps its text.
+    `record()` validates its arguments) costs only itself, and `error` keeps its text.
     """
-    records: list[TokenRecord] = []
-    error = None
-    try:
-        records = tracker.records()
-    except Exception as exc:  # the test's other numbers must still arrive
-        error = f"{type(exc).__name__}: {exc}"
+    records = tracker.records()
+    error = "; ".join(tracker.build_errors) or None
     if interrupted:
         records = [record.model_copy(update={"interrupted": True}) for record in records]
     budgets = [

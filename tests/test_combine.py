@@ -126,6 +126,10 @@ def test_a_shard_given_twice_is_refused(project: pytest.Pytester) -> None:
     result = _combine(project, "a", "b", "--out", "a")
     assert result.ret == 2
     result.stderr.fnmatch_lines(["*--out a is one of the inputs*"])
+    (project.path / "afile").write_text("")
+    result = _combine(project, "a", "b", "--out", "afile")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["tokencost: error: --out */afile is not a folder*"])
 
 
 def test_an_unreadable_input_is_named_and_kept(project: pytest.Pytester) -> None:
