@@ -391,6 +391,8 @@ class _WriterHooks:
         self.state = state
         self.config = config
         self.errors: list[str] = []
+        #: True while result lines are printed (-v adds tokens to them), not in the summaries.
+        self.results_running = True
         #: (what, path) of the files written at the end, printed with the section.
         self.written: list[tuple[str, Path]] = []
         #: Called before the report is built when the run was interrupted (xdist controller).
@@ -465,6 +467,7 @@ class _WriterHooks:
     @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
     def pytest_sessionfinish_junit(self, session: pytest.Session) -> None:
         """With --junitxml: the run's totals as properties of the test suite."""
+        self.results_running = False  # the summaries that follow show the plain status word
         if self.config.option.xmlpath and self.state.collector is not None:
             from .junit import add_suite_properties
 
@@ -542,7 +545,9 @@ class _WriterHooks:
         """With -v: the test's tokens and cost on its result line."""
         result = yield
         note = getattr(report, "tokencost_line", None)
-        if not note or not isinstance(result, tuple) or len(result) != 3:
+        if not self.results_running or not note or not isinstance(result, tuple):
+            return result
+        if len(result) != 3:
             return result
         category, letter, word = result
         if isinstance(word, tuple):

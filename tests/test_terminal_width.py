@@ -81,7 +81,7 @@ def test_cost_top_and_term_brief(suite: pytest.Pytester) -> None:
 def test_verbose_result_lines_carry_tokens_and_cost(suite: pytest.Pytester) -> None:
     # gpt-4o: (12,000 - 2,000) x $2.50 + 2,000 x $1.25 + 3,400 x $10 per MTok = 61,500 micro;
     # claude-sonnet-4: 500 x $3 + 500 x $3.75 + 100 x $15 = 4,875 micro. 66,375 = $0.0664.
-    result = suite.runpytest("-v", "-p", "no:randomly")
+    result = suite.runpytest("-v", "-rA", "-p", "no:randomly")
     result.stdout.fnmatch_lines(
         [
             "*test_summarise_a_long_document_with_many_sections?b? PASSED "
@@ -90,6 +90,8 @@ def test_verbose_result_lines_carry_tokens_and_cost(suite: pytest.Pytester) -> N
             "*::test_over FAILED (150 tokens, $0.000375)*",
         ]
     )
+    # The short summary at the end keeps pytest's plain status word.
+    result.stdout.fnmatch_lines(["FAILED test_wide.py::test_over - *TokenBudgetExceeded*"])
     quiet = suite.runpytest().stdout.str()
     assert "tokens," not in quiet
 
