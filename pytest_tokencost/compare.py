@@ -534,9 +534,10 @@ def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[
     rows = []
     for d in shown:
         base, head = d.base or Amounts(), d.head or Amounts()
+        key = _md_code(d.key) if fmt == "markdown" else d.key
         rows.append(
             (
-                d.key if d.status == "changed" else f"{d.key} ({d.status})",
+                key if d.status == "changed" else f"{key} ({d.status})",
                 f"{head.input - base.input:+,}",
                 f"{head.output - base.output:+,}",
                 f"{base.total:,}" if d.base else "-",
@@ -560,25 +561,38 @@ def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[
         colalign=("left", *("right",) * 6),
     )
     lines = ["", f"{what} ({len(changed)} changed, {len(deltas) - len(changed)} unchanged):"]
+    if fmt == "markdown":
+        lines.append("")  # a table starts its own block: never a paragraph's continuation
     lines += table.splitlines()
     if len(shown) < len(changed):
         lines.append(f"... and {len(changed) - len(shown)} more")
     return lines
 
 
-def _names(title: str, names: list[str]) -> list[str]:
+def _md_code(text: str) -> str:
+    """A Markdown code span that is safe in a table cell (pipes escaped, backticks fenced)."""
+    fence = "``" if "`" in text else "`"
+    return f"{fence}{text.replace('|', chr(92) + '|')}{fence}"
+
+
+def _names(title: str, names: list[str], fmt: str = "term") -> list[str]:
     if not names:
         return []
-    shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+    show = _md_code if fmt == "markdown" else str
+    shown = ", ".join(map(show, names[:20]))
+    shown += f", ... ({len(names)} in all)" if len(names) > 20 else ""
     return [f"{title}: {shown}"]
 
 
 def render_compare(c: Comparison, fmt: str = "term", limit: int | None = 20) -> list[str]:
     """The lines of a comparison, as text (`term`) or Markdown (`markdown`)."""
     lines = _total_lines(c)
+    names = _names("New tests", c.new_tests, fmt) + _names("Removed tests", c.removed_tests, fmt)
     if fmt == "markdown":
-        lines = [f"- {line}" for line in lines]
-    lines += _names("New tests", c.new_tests) + _names("Removed tests", c.removed_tests)
+        # a list item swallows the lines that follow it unless a blank line ends the list
+        lines = [f"- {line}" for line in lines] + [""]
+        names = [f"{line}  " for line in names[:-1]] + names[-1:]  # a line break between two
+    lines += names
     lines += _table(c.tests, "Tests", fmt, limit)
     lines += _table(c.steps, "Steps", fmt, limit)
     lines += _table(c.models, "Models", fmt, limit)

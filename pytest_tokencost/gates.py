@@ -147,10 +147,12 @@ def evaluate_fail_over(gate: Gate, head: Amounts) -> GateVerdict:
     """The verdict of one `--cost-fail-over` gate on this run's totals."""
     limit = _limit_text(gate)
     value = _value(head, gate.metric)
+    partial = ""
     if value is None:
         priced = head.priced_micro_usd or 0
         if priced > gate.limit_amount:  # over even without the unpriced records
             value = priced
+            partial = f" (priced records only; {head.unpriced_records} not recorded)"
         else:
             return GateVerdict(
                 gate=gate.describe(),
@@ -170,7 +172,7 @@ def evaluate_fail_over(gate: Gate, head: Amounts) -> GateVerdict:
         base=None,
         head=value,
         limit=limit,
-        message=f"{gate.describe()}: the run's {gate.metric} {_show(gate, value)} "
+        message=f"{gate.describe()}: the run's {gate.metric} {_show(gate, value)}{partial} "
         f"{'is over' if over else 'is within'} the limit of {limit}",
     )
 

@@ -64,6 +64,7 @@ class RunHistory:
         s = self.settings
         if not (s.needs_baseline or s.fail_over):
             return []
+        from .ci import GATE_ERROR_PREFIX
         from .gates import evaluate_compare_fail, evaluate_fail_over, failed
         from .history import Amounts
         from .summary import TokenSummary
@@ -73,6 +74,12 @@ class RunHistory:
         if s.needs_baseline:
             why = self._compare(state, summary)
         state.baseline = self.baseline
+        if s.compare is not None:  # the Markdown summary holds what the terminal shows
+            from .ci import comparison_section
+
+            note = self.baseline.note if self.baseline is not None else None
+            title = "C" + self.compare_title()[1:]
+            state.summary_sections.append(comparison_section(title, self.comparison, note))
         verdicts = [evaluate_compare_fail(g, self.comparison, why) for g in s.compare_fail]
         verdicts += [evaluate_fail_over(g, Amounts.of(summary.totals)) for g in s.fail_over]
         state.gates = verdicts
@@ -81,7 +88,7 @@ class RunHistory:
             return []
         errors = []
         for verdict in failed(verdicts):
-            message = f"cost gate failed: {verdict.message}"
+            message = f"{GATE_ERROR_PREFIX}{verdict.message}"
             if verdict.offending_tests:
                 message += f" (tests: {', '.join(verdict.offending_tests[:20])})"
             errors.append(message)
@@ -212,14 +219,18 @@ class RunHistory:
 
     # -- printing ------------------------------------------------------------------------------
 
+    def compare_title(self) -> str:
+        """What the run was compared with, as the comparison's title says it."""
+        ref = self.settings.compare
+        return f"compared with {'the previous run' if ref in (None, AUTO) else ref}"
+
     def compare_section(self) -> tuple[str, list[str]] | None:
         """The title and lines of the "compared with REF" section, when it was asked for."""
         if self.settings.compare is None:
             return None
         from .render import TITLE
 
-        ref = self.settings.compare
-        title = f"{TITLE}: compared with {'the previous run' if ref == AUTO else ref}"
+        title = f"{TITLE}: {self.compare_title()}"
         if self.comparison is None:
             note = self.baseline.note if self.baseline is not None else None
             return title, [f"No baseline: {note or 'none found'}"]
