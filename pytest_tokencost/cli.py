@@ -193,11 +193,11 @@ def _history(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
         return 0
     if args.test is not None:
-        lines = test_table(document)
+        lines = test_table(document, _width())
     elif not document["runs"]:
         lines = [f"No runs in the history {path} yet."]
     else:
-        lines = history_table(document)
+        lines = history_table(document, _width())
     print("\n".join(lines))
     return 0
 
@@ -215,11 +215,12 @@ def _compare(args: argparse.Namespace) -> int:
         print(dumps(comparison))
         return 0
     title = f"{TITLE}: {args.head} compared with {args.base}"
+    width = None if args.format == "markdown" else _width()
     if args.format == "markdown":
         print(f"## {title}\n")
     else:
-        print(f" {title} ".center(76, "="))
-    print("\n".join(render_compare(comparison, args.format, limit=args.limit)))
+        print(f" {title} ".center(width or 80, "="))
+    print("\n".join(render_compare(comparison, args.format, limit=args.limit, width=width)))
     return 0
 
 

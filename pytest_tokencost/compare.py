@@ -523,7 +523,9 @@ def _total_lines(c: Comparison) -> list[str]:
     return lines
 
 
-def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[str]:
+def _table(
+    deltas: list[Delta], what: str, fmt: str, limit: int | None, width: int | None = None
+) -> list[str]:
     from tabulate import tabulate
 
     changed = [d for d in deltas if d.status != "same"]
@@ -546,24 +548,30 @@ def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[
                 _signed_usd(d.cost_change),
             )
         )
-    table = tabulate(
-        rows,
-        [
-            what.lower().removesuffix("s"),
-            "input",
-            "output",
-            "base tokens",
-            "head tokens",
-            "change",
-            "cost change",
-        ],
-        tablefmt="github" if fmt == "markdown" else "simple",
-        colalign=("left", *("right",) * 6),
-    )
+    headers = [
+        what.lower().removesuffix("s"),
+        "input",
+        "output",
+        "base tokens",
+        "head tokens",
+        "change",
+        "cost change",
+    ]
     lines = ["", f"{what} ({len(changed)} changed, {len(deltas) - len(changed)} unchanged):"]
     if fmt == "markdown":
         lines.append("")  # a table starts its own block: never a paragraph's continuation
-    lines += table.splitlines()
+        table = tabulate(
+            rows, headers, tablefmt="github", colalign=("left", *("right",) * 6)
+        ).splitlines()
+    else:
+        from .render import Column, fit_table
+
+        # In a narrow terminal, the base's total goes first, then the input and output
+        # changes: the head's total, the change and the cost change stay.
+        drops = [0, 4, 3, 5, 0, 2, 0]
+        columns = [Column(h, "<" if i == 0 else ">", drops[i]) for i, h in enumerate(headers)]
+        table = fit_table(columns, rows, width)
+    lines += table
     if len(shown) < len(changed):
         lines.append(f"... and {len(changed) - len(shown)} more")
     return lines
@@ -584,8 +592,11 @@ def _names(title: str, names: list[str], fmt: str = "term") -> list[str]:
     return [f"{title}: {shown}"]
 
 
-def render_compare(c: Comparison, fmt: str = "term", limit: int | None = 20) -> list[str]:
-    """The lines of a comparison, as text (`term`) or Markdown (`markdown`)."""
+def render_compare(
+    c: Comparison, fmt: str = "term", limit: int | None = 20, width: int | None = None
+) -> list[str]:
+    """The lines of a comparison, as text (`term`, fitting `width` columns when given) or
+    Markdown (`markdown`)."""
     lines = _total_lines(c)
     names = _names("New tests", c.new_tests, fmt) + _names("Removed tests", c.removed_tests, fmt)
     if fmt == "markdown":
@@ -593,9 +604,13 @@ def render_compare(c: Comparison, fmt: str = "term", limit: int | None = 20) -> 
         lines = [f"- {line}" for line in lines] + [""]
         names = [f"{line}  " for line in names[:-1]] + names[-1:]  # a line break between two
     lines += names
-    lines += _table(c.tests, "Tests", fmt, limit)
-    lines += _table(c.steps, "Steps", fmt, limit)
-    lines += _table(c.models, "Models", fmt, limit)
+    if fmt != "markdown" and width is not None:
+        from .render import fit_lines
+
+        lines = fit_lines(lines, width)
+    lines += _table(c.tests, "Tests", fmt, limit, width)
+    lines += _table(c.steps, "Steps", fmt, limit, width)
+    lines += _table(c.models, "Models", fmt, limit, width)
     return lines
 
 

@@ -224,8 +224,9 @@ class RunHistory:
         ref = self.settings.compare
         return f"compared with {'the previous run' if ref in (None, AUTO) else ref}"
 
-    def compare_section(self) -> tuple[str, list[str]] | None:
-        """The title and lines of the "compared with REF" section, when it was asked for."""
+    def compare_section(self, width: int | None = None) -> tuple[str, list[str]] | None:
+        """The title and lines of the "compared with REF" section, when it was asked for
+        (fitting `width` columns when given)."""
         if self.settings.compare is None:
             return None
         from .render import TITLE
@@ -236,7 +237,7 @@ class RunHistory:
             return title, [f"No baseline: {note or 'none found'}"]
         from .compare import render_compare
 
-        return title, render_compare(self.comparison)
+        return title, render_compare(self.comparison, width=width)
 
 
 def _environmental(exc: sqlite3.DatabaseError) -> bool:
