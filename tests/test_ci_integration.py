@@ -257,3 +257,48 @@ def test_combined_run_goes_into_the_history_and_the_step_summary(
     assert quiet.ret == 0, quiet.stderr.str()
     assert not (suite.path / "all2" / "history.sqlite").exists()
     assert step_summary.read_text() == before
+
+
+LONG = """
+import pytest
+from pytest_tokencost import Usage
+
+@pytest.mark.parametrize("question", ["how-do-i-reset-my-password-when-the-email-link-has-expired"])
+def test_support_answer_quality_for_a_very_long_parametrized_customer_question(
+    token_tracker, question
+):
+    token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input={n}, output=100))
+"""
+
+
+def test_comparison_and_history_fit_80_columns(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    plugin_pytester.makepyfile(test_long=LONG.format(n=1_000))
+    plugin_pytester.runpytest().assert_outcomes(passed=1)
+    plugin_pytester.makepyfile(test_long=LONG.format(n=2_000))
+    result = plugin_pytester.runpytest("--cost-compare")
+    result.assert_outcomes(passed=1)
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if "compared with the previous run" in line)
+    section = lines[start:]
+    assert all(len(line) <= 80 for line in section), [s for s in section if len(s) > 80]
+    # the changed test's row: name shortened in its middle, head tokens, change, cost change
+    # (gpt-4o: 2,000 x 2.50 + 100 x 10 = 6,000 micro-USD against 3,500: +$0.00250)
+    row = next(line for line in section if line.startswith("test_long.py::"))
+    assert "..." in row and row.split()[-3:] == ["2,100", "+90.9%", "+$0.00250"]
+    history = plugin_pytester.run(TOKENCOST, "history")
+    assert all(len(line) <= 80 for line in history.stdout.lines)
+    header = history.stdout.lines[0].split()
+    assert header[0] == "run" and {"tokens", "cost", "status"} <= set(header)
+    assert "branch" not in header  # "-" in every row outside a git work tree
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = plugin_pytester.run(TOKENCOST, "history")
+    assert wide.stdout.lines[0].split()[:4] == ["run", "when", "(UTC)", "commit"]
+    compared = plugin_pytester.run(TOKENCOST, "compare", "--format", "markdown")
+    markdown = compared.stdout.lines
+    _tables_are_blocks(markdown)
+    bullets = [i for i, line in enumerate(markdown) if line.startswith("- ")]
+    assert markdown[bullets[-1] + 1] == ""  # the list ends before the tables
+    assert any(line.startswith("| `test_long.py::test_support_answer_quality") for line in markdown)
