@@ -162,7 +162,8 @@ def _tabulate(
 
 def history_table(document: dict[str, Any], width: int | None = None) -> list[str]:
     """The runs of a history document as a table, newest first (fitting `width` columns:
-    branch, commit, budget, tests, change and when give way, in that order)."""
+    when (the run id starts with its time), branch, commit, budget, tests and change give
+    way, in that order)."""
     rows = [
         (
             run["run_id"],
@@ -179,7 +180,8 @@ def history_table(document: dict[str, Any], width: int | None = None) -> list[st
         for run in document["runs"]
     ]
     headers = ["run", "when (UTC)", "commit", "branch", "tests", "tokens", "cost", "change"]
-    drops = ("branch", "commit", "budget", "tests", "change", "when (UTC)")
+    # a run id begins with its start time: "when" is the first to go after the empty ones
+    drops = ("when (UTC)", "branch", "commit", "budget", "tests", "change")
     table = _tabulate(rows, [*headers, "budget", "status"], "llllrrrrll", width, drops)
     return [*table, "(* uncommitted changes; change: against the run before)"]
 
@@ -201,6 +203,6 @@ def test_table(document: dict[str, Any], width: int | None = None) -> list[str]:
         for run in document["test_runs"] or []
     ]
     headers = ["run", "when (UTC)", "commit", "branch", "input", "output", "tokens", "cost"]
-    drops = ("branch", "commit", "input", "output", "change", "when (UTC)")
+    drops = ("when (UTC)", "branch", "commit", "input", "output", "change")
     table = _tabulate(rows, [*headers, "change"], "llllrrrrr", width, drops)
     return [f"Test {document['test']}:", *table]

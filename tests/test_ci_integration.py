@@ -291,7 +291,7 @@ def test_comparison_and_history_fit_80_columns(
     history = plugin_pytester.run(TOKENCOST, "history")
     assert all(len(line) <= 80 for line in history.stdout.lines)
     header = history.stdout.lines[0].split()
-    assert header[0] == "run" and {"tokens", "cost", "status"} <= set(header)
+    assert header[0] == "run" and {"tokens", "cost", "change", "status"} <= set(header)
     assert "branch" not in header  # "-" in every row outside a git work tree
     monkeypatch.setenv("COLUMNS", "200")
     wide = plugin_pytester.run(TOKENCOST, "history")

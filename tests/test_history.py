@@ -154,7 +154,7 @@ def test_compare_by_id_index_and_path(
     assert "test_suite.py::test_big" in out and "+2,000" in out
     assert "+$0.00500 from tokens, +$0.00 from prices" in out
     status, out, _ = _cli(capsys, "compare", "--format", "markdown", "--dir", str(folder))
-    assert out.startswith("## Token & Cost") and "| test_suite.py::test_big" in out
+    assert out.startswith("## Token & Cost") and "| `test_suite.py::test_big`" in out
 
     status, _, err = _cli(capsys, "compare", "no-such-run", "-1", "--dir", str(folder))
     assert status == 2 and "no run 'no-such-run'" in err
