@@ -723,7 +723,7 @@ def test_ci_outputs_with_history_gates_page_and_reruns(
         assert not folder.exists() and not step_summary.exists()
         assert not (plugin_pytester.path / "cost.md").exists()
         assert "tokencost" not in (plugin_pytester.path / "junit.xml").read_text()
-        assert "::" not in out and "Token & Cost" not in out
+        assert "::error" not in out and "::warning" not in out and "Token & Cost" not in out
         return
     assert second.ret == pytest.ExitCode.TESTS_FAILED  # $0.00925 is over $0.005
     runs = read_runs(folder)
