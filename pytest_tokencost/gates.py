@@ -36,8 +36,7 @@ def _show(gate: Gate, value: int | None) -> str:
 def _limit_text(gate: Gate) -> str:
     if gate.relative:
         return f"{gate.limit.normalize():f}%"
-    # the one money rule (money.format_usd), as every other amount of the message
-    return format_usd(gate.limit_amount) if gate.is_usd else f"{gate.limit_amount:,} tokens"
+    return f"${gate.limit.normalize():f}" if gate.is_usd else f"{gate.limit_amount:,} tokens"
 
 
 def _grew_past(gate: Gate, base: int, head: int) -> bool:

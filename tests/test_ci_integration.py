@@ -149,7 +149,7 @@ def test_a_fail_over_gate_over_the_priced_part_says_so(suite: pytest.Pytester) -
     result.stdout.fnmatch_lines(
         [
             "ERROR: cost gate failed: --cost-fail-over=usd:0.05: the run's usd $0.0648 "
-            "(priced records only; 1 not recorded) is over the limit of $0.0500"
+            "(priced records only; 1 not recorded) is over the limit of $0.05"
         ]
     )
 

@@ -741,7 +741,7 @@ def test_ci_outputs_with_history_gates_page_and_reruns(
         "::warning title=token budget::test test_ci.py::test_budget: tokens budget warn: "
         "900 of 1,000 (90%25)",
         "::error title=cost gate::cost gate failed: --cost-fail-over=usd:0.005: the run's usd "
-        "$0.00925 is over the limit of $0.00500",
+        "$0.00925 is over the limit of $0.005",
     ):
         assert line in out
     junit = (plugin_pytester.path / "junit.xml").read_text()
