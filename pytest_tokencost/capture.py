@@ -28,6 +28,7 @@ when the test's captured calls are flushed, after its call phase, off the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import sys
@@ -40,7 +41,7 @@ from typing import Any
 from .budget import TokenBudgetExceeded
 from .counting import HeuristicCounter, counter_for, vocabulary_ready
 from .errors import UnreadablePayloadError
-from .hosts import provider_for_url
+from .hosts import load_provider_data, provider_data_ready, provider_for_url
 from .identity import response_id_of
 from .providers import ObservedUsage, parse_body, usage_from, usage_from_stream
 from .records import Provenance, Usage
@@ -186,8 +187,13 @@ def record_for(
     use. With `may_read_files` False (inside an event loop) and that vocabulary not loaded yet,
     the result is None: make it again off the loop. With `heuristic_fallback` as well (the last
     chance to record the call), the estimate is made at bytes/4 instead, and says so.
-    Raises nothing for a bad body; a bug raises, and the caller names the call in a warning.
+    Who served the call is looked up in genai-prices' data, an import that reads files: with
+    `may_read_files` False and that data not loaded yet, the result is None as well (unless
+    `heuristic_fallback`). Raises nothing for a bad body; a bug raises, and the caller names
+    the call in a warning.
     """
+    if not (may_read_files or heuristic_fallback or provider_data_ready(exchange.host)):
+        return None
     provider = provider_for_url(exchange.host, exchange.path)
     if exchange.events is not None:
         data: Any = exchange.events
@@ -319,6 +325,13 @@ class _Call:
             )
 
 
+def _load_quietly() -> None:
+    """Load genai-prices' provider data; a failure shows later, on the call that needs it."""
+    # provider_for_url imports it again if this failed, and its caller warns, naming the call.
+    with contextlib.suppress(Exception):
+        load_provider_data()
+
+
 def _tee_classes(httpx2: Any) -> tuple[type, type]:
     """Stream wrappers that are httpx2 byte streams (httpx2 checks the type of a stream)."""
 
@@ -381,6 +394,8 @@ class Capture:
             return False
         self._httpx2 = httpx2
         self._tee, self._async_tee = _tee_classes(httpx2)
+        # Ahead of the first call, off any event loop: an import that reads files.
+        threading.Thread(target=_load_quietly, name="tokencost-provider-data", daemon=True).start()
         with self._lock:
             if self._originals:
                 return True

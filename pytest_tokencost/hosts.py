@@ -10,14 +10,24 @@ priced as `calc_price` would price it for that URL.
 
 Local and private hosts (a test's replay server on 127.0.0.1) match no provider: the payload's
 own shape then says who answered (`providers.usage_from`).
+
+genai-prices' data is a large module whose import reads files (importing pydantic's types reads
+the time zone paths, for one): a blocking-I/O guard raises if that happens inside an event loop.
+`load_provider_data` imports it ahead, off any loop (capture starts it in a background thread
+when it is installed); `provider_data_ready` tells a caller inside a loop whether
+`provider_for_url` can answer without that import.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import threading
 from functools import lru_cache
 
-__all__ = ["provider_for_url"]
+__all__ = ["load_provider_data", "provider_data_ready", "provider_for_url"]
+
+#: Set once genai-prices' provider data has been imported in this process.
+_loaded = threading.Event()
 
 #: Hosts that no provider API lives on; answering them needs no genai-prices import.
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "testserver", ""})
@@ -33,6 +43,19 @@ def _is_local(host: str) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
+def load_provider_data() -> None:
+    """Import genai-prices' provider data now (about 0.3 s of imports that read files)."""
+    from genai_prices import data_snapshot
+
+    data_snapshot.get_snapshot()
+    _loaded.set()
+
+
+def provider_data_ready(host: str) -> bool:
+    """Whether `provider_for_url` answers for `host` without importing genai-prices."""
+    return _loaded.is_set() or _is_local(host.lower().rstrip("."))
+
+
 @lru_cache(maxsize=1024)
 def provider_for_url(host: str, path: str = "") -> str | None:
     """The genai-prices provider id of the API at ``https://{host}{path}``, or None.
@@ -46,6 +69,7 @@ def provider_for_url(host: str, path: str = "") -> str | None:
     if _is_local(host):
         return None
     # Imported here: genai-prices' data takes ~0.3 s to import, and only a captured call needs it.
+    load_provider_data()
     from genai_prices import data_snapshot
 
     try:

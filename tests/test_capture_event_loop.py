@@ -11,6 +11,7 @@ capture must neither read it inside the loop nor lose the call.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -51,15 +52,20 @@ class UsagelessReplay:
 
     def __init__(self, corpus: Path) -> None:
         chat, chunks = _usageless(corpus)
-        body = json.dumps(chat).encode()
-        stream = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode()
-        stream += b"data: [DONE]\n\n"
+        answers = itertools.count(1)
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                # Each answer has its own id, on every chunk of a stream, as the API sends it.
+                response_id = f"chatcmpl-replay{next(answers)}"
+                body = json.dumps({**chat, "id": response_id}).encode()
+                stream = "".join(
+                    f"data: {json.dumps({**chunk, 'id': response_id})}\n\n" for chunk in chunks
+                ).encode()
+                stream += b"data: [DONE]\n\n"
                 self.send_response(200)
                 if not request.get("stream"):
                     self.send_header("Content-Type", "application/json")
@@ -93,12 +99,25 @@ class UsagelessReplay:
 
 SUITE = """
 import asyncio, os
-import openai, pytest
+import httpx2, openai, pytest
 from blockbuster import BlockingError, blockbuster_ctx
 from pytest_tokencost.counting import load_encoding
 
 BASE = os.environ["REPLAY_URL"]
 MESSAGES = [{"role": "user", "content": "Where is my refund?"}]
+
+
+class ToReplay(httpx2.AsyncHTTPTransport):
+    \"\"\"Stands in for DNS and TLS: sends the request to the local replay server over a real
+    socket; the request keeps its provider URL.\"\"\"
+
+    async def handle_async_request(self, request):
+        url = request.url
+        request.url = httpx2.URL(BASE).copy_with(path=url.path, query=url.query)
+        try:
+            return await super().handle_async_request(request)
+        finally:
+            request.url = url
 
 
 def test_the_guard_forbids_reading_a_vocabulary_inside_the_loop():
@@ -112,6 +131,9 @@ def test_the_guard_forbids_reading_a_vocabulary_inside_the_loop():
 def test_usageless_answers_inside_a_guarded_loop():
     # Made before the loop: the client's TLS set-up reads certificate files.
     client = openai.AsyncOpenAI(base_url=BASE + "/v1", api_key="test-key", max_retries=0)
+    cerebras = openai.AsyncOpenAI(
+        base_url="https://api.cerebras.ai/v1", api_key="test-key", max_retries=0,
+        http_client=httpx2.AsyncClient(transport=ToReplay()))
 
     async def main():
         response = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -121,7 +143,11 @@ def test_usageless_answers_inside_a_guarded_loop():
         return response.choices[0].message.content, "".join(
             [c.choices[0].delta.content or "" async for c in stream if c.choices])
 
+    async def on_cerebras():  # who served it is looked up inside the loop too
+        await cerebras.chat.completions.create(model="gpt-oss-120b", messages=MESSAGES)
+
     with blockbuster_ctx():
+        asyncio.run(on_cerebras())
         answer, streamed = asyncio.run(main())
     assert answer and streamed
 """
@@ -142,6 +168,11 @@ def test_a_usageless_call_inside_a_guarded_loop_is_recorded_as_an_estimate(
     plugin_pytester.makepyfile(test_guarded=SUITE)
     result = plugin_pytester.runpytest_subprocess("--cost-capture", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+    print(
+        json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())[
+            "warnings"
+        ]
+    )
     lines = (plugin_pytester.path / ".tokencost" / "records.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     chat, chunks = _usageless(corpus)
@@ -152,15 +183,24 @@ def test_a_usageless_call_inside_a_guarded_loop_is_recorded_as_an_estimate(
         (r["model"], r["provenance"], r["partial"], r["usage"]["input"], r["usage"]["output"])
         for r in records
     ] == [
+        ("gpt-oss-120b", "estimated", True, prompt, count_tokens(answer, "gpt-oss-120b")),
         ("gpt-4o-mini", "estimated", True, prompt, count_tokens(answer, "gpt-4o-mini")),
         ("gpt-4o-mini", "estimated", True, prompt, count_tokens(streamed, "gpt-4o-mini")),
+    ]
+    assert [(r["provider"], r["priced_as"]) for r in records] == [
+        ("cerebras", "cerebras:gpt-oss-120b"),
+        (None, "openai:gpt-4o-mini"),
+        (None, "openai:gpt-4o-mini"),
     ]
     assert all(
         r["test_id"].endswith("test_usageless_answers_inside_a_guarded_loop") for r in records
     )
     report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
-    notes = [w for w in report["warnings"] if "127.0.0.1/v1/chat/completions" in w]
-    assert notes and all("carried no usage" in w for w in notes)
+    notes = [w for w in report["warnings"] if "carried no usage" in w]  # each text once
+    assert sorted(w.split(" from ")[1].split(" ")[0] for w in notes) == [
+        "127.0.0.1/v1/chat/completions",
+        "api.cerebras.ai/v1/chat/completions",
+    ]
     assert not [w for w in report["warnings"] if "could not be" in w]
 
 
