@@ -1,10 +1,16 @@
-"""(c) pytest wall time of a generated 2,000-test suite, plugins active vs disabled
-(`-p no:tokencost -p no:tokencost-calibrate`).
+"""(c) pytest time of a generated 2,000-test suite run WITH `--cost-report`, against the same
+suite with both plugins disabled (`-p no:tokencost -p no:tokencost-calibrate`), in two cases:
+
+* **nothing recorded**: trivial tests; the plugin's fixed cost, its Token & Cost section
+  ("No tokens recorded.") and its empty `token-report.json` included;
+* **one record per test**: each test asks for a tracker and makes one `record()` with a known
+  usage of a priced model (gpt-4o). With the plugins disabled, the conftest hands the same
+  tests an object whose `record()` does nothing, so the baseline runs the same test bodies.
 
 Measured with PYTHONDONTWRITEBYTECODE=1, as on this project's machines, where pytest rewrites a
-plugin's modules on every run. The tests record nothing, so this is the plugin's fixed cost.
+plugin's modules on every run. Runs interleaved (see `_timing`).
 
-    python benchmarks/bench_pytest_overhead.py [--tests 2000] [--runs 5]
+    python benchmarks/bench_pytest_overhead.py [--tests 2000] [--runs 8]
 """
 
 from __future__ import annotations
@@ -17,34 +23,98 @@ from pathlib import Path
 
 from _timing import command_times, ratio_lines
 
+_CONFTEST = '''
+import pytest
+
+
+class _NoTracker:
+    """Stands in for token_tracker when the plugins are disabled: records nothing."""
+
+    def record(self, **kwargs):
+        return None
+
+
+try:
+    from pytest_tokencost import Usage
+except ImportError:
+    Usage = None
+
+
+@pytest.fixture
+def tracker(request):
+    if request.config.pluginmanager.has_plugin("tokencost"):
+        return request.getfixturevalue("token_tracker")
+    return _NoTracker()
+
+
+@pytest.fixture(scope="session")
+def usage(request):
+    if request.config.pluginmanager.has_plugin("tokencost"):
+        return Usage(input=1_200, output=80)
+    return None
+'''
+
+
+def _suite(root: Path, tests: int, recording: bool) -> None:
+    root.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\n")
+    if recording:
+        (root / "conftest.py").write_text(_CONFTEST)
+    per_file = 100
+    for index in range(tests // per_file):
+        if recording:
+            body = "\n".join(
+                f"def test_{n}(tracker, usage):\n"
+                f"    tracker.record(model='gpt-4o', usage=usage)\n"
+                f"    assert {n} + 1 == {n + 1}\n"
+                for n in range(per_file)
+            )
+        else:
+            body = "\n".join(
+                f"def test_{n}():\n    assert {n} + 1 == {n + 1}\n" for n in range(per_file)
+            )
+        (root / f"test_gen_{index:03d}.py").write_text(body)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tests", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=8)
     args = parser.parse_args()
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    off = [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"]
+    on = [*base, "--cost-report"]
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        (root / "pytest.ini").write_text("[pytest]\n")
-        per_file = 100
-        for index in range(args.tests // per_file):
-            body = "\n".join(
-                f"def test_{n}():\n    assert {n} + 1 == {n + 1}\n" for n in range(per_file)
-            )
-            (root / f"test_gen_{index:03d}.py").write_text(body)
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        empty, recording = Path(folder) / "empty", Path(folder) / "recording"
+        _suite(empty, args.tests, recording=False)
+        _suite(recording, args.tests, recording=True)
         times = command_times(
-            {"off": [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"], "on": base},
+            {
+                "off": [*off, str(empty)],
+                "on": [*on, "--cost-dir", str(empty / ".tokencost"), str(empty)],
+                "off recording": [*off, str(recording)],
+                "on recording": [*on, "--cost-dir", str(recording / ".tokencost"), str(recording)],
+            },
             args.runs,
             env=env,
             cwd=folder,
         )
     print(
-        f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is "
-        "both plugins disabled (target: plugins active < 5% slower)"
+        f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is both plugins "
+        "disabled; the plugin runs use --cost-report"
     )
-    print(ratio_lines(times["off"], times["on"], 1000, "active"))
+    print("nothing recorded (target: <= 1.05x):")
+    print(ratio_lines(times["off"], times["on"], 1000, "--cost-report"))
+    print("one record() per test (target: <= 1.10x):")
+    print(ratio_lines(times["off recording"], times["on recording"], 1000, "--cost-report"))
+    for label, key in (("nothing recorded", "on"), ("one record per test", "on recording")):
+        baseline = times["off recording" if key == "on recording" else "off"]
+        extra = (times[key]["cpu_median"] - baseline["cpu_median"]) / args.tests
+        print(
+            f"  {label}: {times[key]['cpu_median'] / baseline['cpu_median']:.3f}x CPU median, "
+            f"{extra * 1e6:+.0f} µs of CPU per test"
+        )
 
 
 if __name__ == "__main__":

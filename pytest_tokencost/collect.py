@@ -16,12 +16,19 @@ __all__ = ["Collector"]
 class Collector:
     """Records, scope runs, budgets and warnings of a run, as its tests' payloads arrive.
 
-    `on_records` is told of every batch of records at once (the run's `records.jsonl` is
-    appended as the run goes). A payload is counted once per (test, attempt): the same attempt
-    arriving twice (a plugin that replays reports) is refused with a warning.
+    `on_records` is told of every batch of records at once, with their plain data when it is
+    known (the run's `records.jsonl` is appended as the run goes). A payload is counted once
+    per (test, attempt): the same attempt arriving twice (a plugin that replays reports) is
+    refused with a warning.
+
+    A payload that travelled (from an xdist worker) is validated; one this process made and
+    announced with `expect` arrives as the very same object and is taken as it was made.
     """
 
-    def __init__(self, on_records: Callable[[list[TokenRecord]], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_records: Callable[[list[TokenRecord], list[dict[str, Any]] | None], None] | None = None,
+    ) -> None:
         self.records: list[TokenRecord] = []
         self.runs: list[ScopeRun] = []
         self.budgets: list[BudgetEntry] = []
@@ -31,9 +38,20 @@ class Collector:
         self.extensions: dict[str, list[Any]] = {}
         self._on_records = on_records
         self._seen: set[tuple[str, int]] = set()
+        self._expected: dict[int, tuple[Any, TestPayload]] = {}
+
+    def expect(self, data: dict[str, Any], payload: TestPayload) -> None:
+        """`data` is `payload`'s plain form, made in this process: when the same object comes
+        back to `add_data` (on the test's report), take `payload` without validating it."""
+        self._expected[id(data)] = (data, payload)
 
     def add_data(self, data: Any, source: str) -> TestPayload | None:
-        """Take one test's payload as it travelled (plain JSON types); validate it first."""
+        """Take one test's payload as it travelled (plain JSON types); validate it first,
+        unless this process made it (see `expect`)."""
+        expected = self._expected.pop(id(data), None)
+        if expected is not None and expected[0] is data:
+            self.add(expected[1], data["records"])
+            return expected[1]
         from .payload import read_payload
 
         payload, problem = read_payload(data, source)
@@ -43,8 +61,8 @@ class Collector:
         self.add(payload)
         return payload
 
-    def add(self, payload: TestPayload) -> None:
-        """Take one test's payload."""
+    def add(self, payload: TestPayload, record_data: list[dict[str, Any]] | None = None) -> None:
+        """Take one test's payload (`record_data`: its records' plain form, if known)."""
         key = (payload.test_id, payload.attempt)
         if key in self._seen:
             self.warnings.append(
@@ -64,14 +82,19 @@ class Collector:
         self.warnings.extend(payload.warnings)
         for name, value in payload.extensions.items():
             self.extensions.setdefault(name, []).append(value)
-        self.add_records(payload.records, payload.runs)
+        self.add_records(payload.records, payload.runs, record_data)
 
-    def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
+    def add_records(
+        self,
+        records: list[TokenRecord],
+        runs: Iterable[ScopeRun] = (),
+        record_data: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Take records (and scope runs) made outside any test payload."""
         self.records.extend(records)
         self.runs.extend(runs)
         if records and self._on_records is not None:
-            self._on_records(records)
+            self._on_records(records, record_data)
 
     def has_unpriced(self) -> bool:
         """True when some record of the run has no price ("not recorded")."""

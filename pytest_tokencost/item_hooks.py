@@ -145,8 +145,7 @@ class RecordCarrier:
                 if extensions is not None:
                     del item.stash[EXTENSIONS_KEY]
                 try:
-                    payload = self.state.export(tracker, extensions=extensions)
-                    data = payload.model_dump(mode="json")
+                    data = self.state.export_data(tracker, extensions=extensions)
                 except Exception as exc:  # a broken export must not break the session
                     data = {
                         "test_id": item.nodeid,

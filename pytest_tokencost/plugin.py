@@ -416,7 +416,7 @@ class _WriterHooks:
                 payload = payload.model_copy(update={"interrupted": False})
             state.add(payload)
         before = len(state.write_problems())
-        state.finish(int(exitstatus))
+        state.write_report(int(exitstatus))
         if len(state.write_problems()) > before:
             for message in state.write_problems()[before:]:
                 self._error(message)
@@ -426,14 +426,13 @@ class _WriterHooks:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the Token & Cost section, then the run's ERROR lines."""
         state = self.state
-        report = state.report
-        if report is not None and (
+        if state.has_report and (
             state.settings.term or (state.settings.report_on_records and state.records)
         ):
-            from .render import TITLE, render_report
+            from .render import TITLE
 
             terminalreporter.write_sep("=", TITLE)
-            for line in render_report(report):
+            for line in state.section_lines():
                 terminalreporter.write_line(line)
         for message in self.errors:
             terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)

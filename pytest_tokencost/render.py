@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
-from .records import PriceSource, Provenance
-from .report import TokenReport
-from .summary import TokenTotals
+from .empty_report import NO_TOKENS
+
+if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
+    from .report import TokenReport
+    from .summary import TokenTotals
 
 __all__ = ["TEST_LABELS", "TITLE", "format_duration", "format_usd", "render_report"]
 
@@ -70,6 +73,8 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
 
 
 def _headline(report: TokenReport, labels: dict[str, str]) -> list[str]:
+    from .summary import TokenTotals
+
     summary = report.summary
     totals = summary.totals
     usage = totals.usage
@@ -94,6 +99,8 @@ def _headline(report: TokenReport, labels: dict[str, str]) -> list[str]:
 
 
 def _notes(report: TokenReport) -> list[str]:
+    from .records import PriceSource, Provenance
+
     totals = report.summary.totals
     notes: list[str] = []
     mix = totals.tokens_by_provenance
@@ -264,7 +271,7 @@ def render_report(
     sessions, days and sources).
     """
     if report.summary.totals.records == 0:
-        return ["No tokens recorded.", *_budgets(report)]
+        return [NO_TOKENS, *_budgets(report)]
     lines = _headline(report, labels) + _notes(report) + _budgets(report)
     if tables:
         lines += _tables(report, labels)

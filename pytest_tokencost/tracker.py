@@ -98,6 +98,7 @@ class _Entry(NamedTuple):
 
 
 _REPORTED = Provenance.REPORTED
+_TOKENS, _INPUT, _OUTPUT = Channel.TOKENS, Channel.INPUT, Channel.OUTPUT
 _PROVENANCES = frozenset(Provenance)
 _INF = float("inf")
 
@@ -413,25 +414,26 @@ class InMemoryTokenTracker:
             index = len(self._entries) - 1
         if self._budgeted:
             try:
-                self._charge(index, _Entry._make(entry), scope_budget or self.budget)
+                self._charge(index, entry, scope_budget or self.budget)
             except TokenCostError as exc:
                 if self.crossed is None:
                     self.crossed = exc
                 raise
 
-    def _charge(self, index: int, record: _Entry, scope: BudgetScope | None) -> None:
-        """Charge a record to its budget scopes and the session ledger; raise on crossing."""
-        usage = record.usage
-        spent = {
-            Channel.TOKENS: usage.total,
-            Channel.INPUT: usage.input,
-            Channel.OUTPUT: usage.output,
-        }
-        usd_limited = (scope is not None and Channel.MICRO_USD in scope.limited_channels()) or (
-            self._ledger is not None and self._ledger.limits_usd
-        )
+    def _charge(self, index: int, entry: tuple[Any, ...], scope: BudgetScope | None) -> None:
+        """Charge a record to its budget scopes and the session ledger; raise on crossing.
+
+        Token channels are charged as counted; the record is priced here only when a dollar
+        budget covers it (otherwise at export, like any record).
+        """
+        usage: Usage = entry[6]
+        given, taken = usage.input, usage.output
+        spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
         unpriced = None
-        if usd_limited:
+        if (scope is not None and scope.limits_usd) or (
+            self._ledger is not None and self._ledger.limits_usd
+        ):
+            record = _Entry._make(entry)
             price = self._pricer_or_default().price(
                 record.model, record.provider, usage, datetime.fromtimestamp(record.timestamp, UTC)
             )
@@ -556,14 +558,15 @@ class InMemoryTokenTracker:
             for entry in map(_Entry._make, entries)
             if entry.own_step
         )
+        # Known valid (the tracker made them): built without validating them again.
         return [
-            ScopeRun(
+            ScopeRun.model_construct(
                 kind=run.kind,
                 test_id=self.test_id,
                 scenario=run.scenario,
                 case_id=run.case,
                 step=run.step,
-                wall_ms=run.wall_ms,
+                wall_ms=None if run.wall_ms is None else float(run.wall_ms),
             )
             for run in runs
         ]
@@ -573,7 +576,9 @@ class InMemoryTokenTracker:
         price = self._prices.get(seq) or self._pricer_or_default().price(
             entry.model, entry.provider, entry.usage, timestamp
         )
-        return TokenRecord(
+        # Every field is known valid: record() checked the arguments, Usage validated itself,
+        # the pricer returns integers. Validating again would cost more than the rest.
+        return TokenRecord.model_construct(
             seq=seq,
             run_id=self.run_id,
             test_id=self.test_id,
@@ -588,7 +593,7 @@ class InMemoryTokenTracker:
             prompt_bytes=entry.prompt_bytes,
             artifact_bytes=entry.artifact_bytes,
             timestamp=timestamp,
-            wall_ms=entry.wall_ms,
+            wall_ms=None if entry.wall_ms is None else float(entry.wall_ms),
             **price.record_fields(),
             reported_cost_micro_usd=entry.reported_cost,
             partial=entry.partial,
