@@ -98,12 +98,14 @@ def _transcript_files(paths: Sequence[Path]) -> None:
 def _ingest(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from .genai_table import defer_update_modules
     from .records import Provenance, TokenRecord
     from .render import TITLE, render_report
     from .session import RunState
     from .settings import Settings
     from .transcripts import read_transcripts, response_ids
 
+    defer_update_modules()  # genai-prices' HTTP client is never used: not loaded
     _transcript_files(args.paths)
     transcripts = read_transcripts(args.paths)
     if not transcripts.responses and transcripts.problems:

@@ -23,15 +23,24 @@ internals moved) falls back to `calc_price` per request.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from types import ModuleType
 from typing import Any
 
 from .records import Usage
 
-__all__ = ["GenaiCalc", "ResolvedModel", "genai_usage_counts", "resolve"]
+__all__ = ["GenaiCalc", "ResolvedModel", "defer_update_modules", "genai_usage_counts", "resolve"]
+
+#: What genai-prices' package imports for its price *updates* (`genai_prices.update_prices`:
+#: an HTTP client, and asyncio for its async waiter), used only inside those functions, which
+#: this project never calls (no network at run time).
+_UPDATE_ONLY = ("httpx2", "asyncio")
 
 #: `Usage` field -> genai-prices usage key. Reasoning is not passed: it is billed inside the
 #: output (a model that prices reasoning apart would need the split, which providers give).
@@ -321,6 +330,39 @@ class ResolvedModel:
             genai_prices.Usage(**counts), self.provider, genai_request_timestamp=timestamp
         )
         return GenaiCalc(calc.total_price, calc.input_price, calc.output_price)
+
+
+class _OnFirstUse(ModuleType):
+    """Stands in for a module nobody has used yet: the real one is imported (and takes its
+    place in `sys.modules`) on the first attribute anyone reads through this one."""
+
+    def __getattr__(self, attr: str) -> Any:
+        real = sys.modules.get(self.__name__)
+        if real is None or real is self:
+            sys.modules.pop(self.__name__, None)
+            real = importlib.import_module(self.__name__)
+        return getattr(real, attr)
+
+
+def defer_update_modules() -> list[str]:
+    """Let genai-prices import without its price-update machinery; for processes of our own.
+
+    Importing any part of genai-prices runs its package, which imports `update_prices` and
+    with it an HTTP client and asyncio (more than the price data costs), used only inside
+    the update functions, which this project never calls; the data cannot be imported
+    alone. So each module of `_UPDATE_ONLY` that is not imported yet gets a stand-in that
+    imports the real one on first use. Only the `tokencost` command calls this, before it
+    prices anything: inside a pytest run, user code owns the modules. Returns the names
+    deferred; nothing is deferred for modules already imported or not installed.
+    """
+    if "genai_prices" in sys.modules:
+        return []
+    deferred = []
+    for name in _UPDATE_ONLY:
+        if name not in sys.modules and importlib.util.find_spec(name) is not None:
+            sys.modules[name] = _OnFirstUse(name)
+            deferred.append(name)
+    return deferred
 
 
 def resolve(provider_id: str | None, name: str, timestamp: datetime) -> ResolvedModel | None:
