@@ -3,9 +3,10 @@ suite with both plugins disabled (`-p no:tokencost -p no:tokencost-calibrate`), 
 
 * **nothing recorded**: trivial tests; the plugin's fixed cost, its Token & Cost section
   ("No tokens recorded.") and its empty `token-report.json` included;
-* **one record per test**: each test asks for a tracker and makes one `record()` with a known
-  usage of a priced model (gpt-4o). With the plugins disabled, the conftest hands the same
-  tests an object whose `record()` does nothing, so the baseline runs the same test bodies.
+* **one record per test**: each test asks for `token_tracker` and makes one `record()` with a
+  known usage of a priced model (gpt-4o). The baseline runs the same tests with the plugins
+  disabled and a conftest whose `token_tracker` fixture hands out an object whose `record()`
+  does nothing: the same fixtures, the same test bodies.
 
 Measured with PYTHONDONTWRITEBYTECODE=1, as on this project's machines, where pytest rewrites a
 plugin's modules on every run. Runs interleaved (see `_timing`).
@@ -23,49 +24,51 @@ from pathlib import Path
 
 from _timing import command_times, ratio_lines
 
-_CONFTEST = '''
+# The recording suite, with the plugins active: the plugin's `token_tracker` and a usage.
+_CONFTEST_ON = """
+import pytest
+from pytest_tokencost import Usage
+
+
+@pytest.fixture(scope="session")
+def usage():
+    return Usage(input=1_200, output=80)
+"""
+
+# The same suite with the plugins disabled: the same two fixtures, doing nothing.
+_CONFTEST_OFF = """
 import pytest
 
 
 class _NoTracker:
-    """Stands in for token_tracker when the plugins are disabled: records nothing."""
+    \"\"\"Stands in for token_tracker when the plugins are disabled: records nothing.\"\"\"
 
     def record(self, **kwargs):
         return None
 
 
-try:
-    from pytest_tokencost import Usage
-except ImportError:
-    Usage = None
-
-
 @pytest.fixture
-def tracker(request):
-    if request.config.pluginmanager.has_plugin("tokencost"):
-        return request.getfixturevalue("token_tracker")
+def token_tracker():
     return _NoTracker()
 
 
 @pytest.fixture(scope="session")
-def usage(request):
-    if request.config.pluginmanager.has_plugin("tokencost"):
-        return Usage(input=1_200, output=80)
+def usage():
     return None
-'''
+"""
 
 
-def _suite(root: Path, tests: int, recording: bool) -> None:
+def _suite(root: Path, tests: int, conftest: str | None) -> None:
     root.mkdir()
     (root / "pytest.ini").write_text("[pytest]\n")
-    if recording:
-        (root / "conftest.py").write_text(_CONFTEST)
+    if conftest is not None:
+        (root / "conftest.py").write_text(conftest)
     per_file = 100
     for index in range(tests // per_file):
-        if recording:
+        if conftest is not None:
             body = "\n".join(
-                f"def test_{n}(tracker, usage):\n"
-                f"    tracker.record(model='gpt-4o', usage=usage)\n"
+                f"def test_{n}(token_tracker, usage):\n"
+                f"    token_tracker.record(model='gpt-4o', usage=usage)\n"
                 f"    assert {n} + 1 == {n + 1}\n"
                 for n in range(per_file)
             )
@@ -86,15 +89,17 @@ def main() -> None:
     off = [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"]
     on = [*base, "--cost-report"]
     with tempfile.TemporaryDirectory() as folder:
-        empty, recording = Path(folder) / "empty", Path(folder) / "recording"
-        _suite(empty, args.tests, recording=False)
-        _suite(recording, args.tests, recording=True)
+        empty = Path(folder) / "empty"
+        recording_off, recording_on = Path(folder) / "recording-off", Path(folder) / "recording"
+        _suite(empty, args.tests, None)
+        _suite(recording_off, args.tests, _CONFTEST_OFF)
+        _suite(recording_on, args.tests, _CONFTEST_ON)
         times = command_times(
             {
                 "off": [*off, str(empty)],
-                "on": [*on, "--cost-dir", str(empty / ".tokencost"), str(empty)],
-                "off recording": [*off, str(recording)],
-                "on recording": [*on, "--cost-dir", str(recording / ".tokencost"), str(recording)],
+                "on": [*on, str(empty)],
+                "off recording": [*off, str(recording_off)],
+                "on recording": [*on, str(recording_on)],
             },
             args.runs,
             env=env,
