@@ -20,8 +20,8 @@ if TYPE_CHECKING:
         DispatchRequest,
         DispatchResult,
         FileDispatcher,
-        TokenTrackingDispatcher,
     )
+    from .recording import TokenTrackingDispatcher
     from .report import CalibrationReport
     from .runner import CaseResult, RunConfig, StepResult, run_case
     from .scenario import Case, Scenario, Step, load_scenario
@@ -56,7 +56,7 @@ _HOME = {
     "DispatchResult": "dispatch",
     "Dispatcher": "dispatch",
     "FileDispatcher": "dispatch",
-    "TokenTrackingDispatcher": "dispatch",
+    "TokenTrackingDispatcher": "recording",
     "CalibrationReport": "report",
     "CaseResult": "runner",
     "RunConfig": "runner",

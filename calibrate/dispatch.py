@@ -13,7 +13,7 @@ The agent writes its answer to ``<step>.artifact.md`` and then creates ``<step>.
 The done marker is the completion signal: an artifact without it is still being written, so a
 partial file is never read. With no done marker by the deadline the harness writes
 ``<step>.cancelled`` (atomically) so that the agent can stop, and the step fails.
-`TokenTrackingDispatcher` wraps any dispatcher and records every dispatch on a tracker.
+`calibrate.recording.TokenTrackingDispatcher` wraps any dispatcher and records every dispatch.
 """
 
 from __future__ import annotations
@@ -27,18 +27,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
-from pytest_tokencost.counting import counter_for
 from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.outdir import atomic_write_text
-from pytest_tokencost.records import Provenance, Usage
-from pytest_tokencost.tracker import InMemoryTokenTracker
+from pytest_tokencost.records import Usage
 
 from .protocol import AgentRequest
-
-if TYPE_CHECKING:
-    from pytest_tokencost.transcripts import TranscriptWatch
 
 __all__ = [
     "AgentGone",
@@ -49,8 +44,6 @@ __all__ = [
     "Dispatcher",
     "FileDispatcher",
     "TimeoutTally",
-    "TokenTrackingDispatcher",
-    "TrackedDispatch",
     "wait_for",
 ]
 
@@ -276,104 +269,4 @@ class FileDispatcher:
             f"case {request.case_id!r} step {request.step!r}: no artifact within "
             f"{self.timeout_s:g}s; expected {artifact} followed by {paths['done']}; {found}; "
             f"wrote {paths['cancelled'].name}"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedDispatch:
-    """A dispatch's result with the usage recorded for it."""
-
-    result: DispatchResult
-    usage: Usage
-    provenance: Provenance
-    model: str | None
-    wall_ms: float
-
-
-class TokenTrackingDispatcher:
-    """Records every dispatch of `inner` on `tracker`: sizes, tokens and round-trip time.
-
-    Tokens are the provider's when the inner dispatcher reports usage (`reported`), else
-    counted with the model's tokenizer when the model is known (`counted`), else estimated
-    at bytes/4 (`estimated`), then scaled by `ratios` when given (`calibrated`). With
-    `transcripts`, the agent's own logged usage inside the dispatch window wins (`reported`),
-    one record per model.
-    """
-
-    def __init__(
-        self,
-        inner: Dispatcher,
-        tracker: InMemoryTokenTracker,
-        *,
-        model: str | None = None,
-        ratios: dict[str, tuple[float, float]] | None = None,
-        transcripts: TranscriptWatch | None = None,
-    ) -> None:
-        self.inner = inner
-        self.tracker = tracker
-        self.model = model
-        self.ratios = ratios or {}
-        self.transcripts = transcripts
-
-    def dispatch(self, request: DispatchRequest) -> TrackedDispatch:
-        """Dispatch through `inner` and record the result."""
-        window_start = datetime.now(UTC)
-        started = time.perf_counter()
-        result = self.inner.dispatch(request)
-        wall_ms = (time.perf_counter() - started) * 1000.0
-        model = result.model or request.model or self.model
-        if self.transcripts is not None:
-            logged = self.transcripts.take(window_start, datetime.now(UTC))
-            for problem in self.transcripts.problems:  # unreadable files or lines: say so
-                if problem not in self.tracker.warnings:
-                    self.tracker.warnings.append(problem)
-            if logged:
-                return self._record_transcript(request, result, logged, wall_ms)
-        if result.usage is not None:
-            usage, provenance = result.usage, Provenance.REPORTED
-        else:
-            counter = counter_for(model)
-            usage = Usage(
-                input=counter.count(request.prompt), output=counter.count(result.artifact)
-            )
-            provenance = counter.provenance
-            ratio = self.ratios.get(request.step)
-            if ratio is not None and provenance is Provenance.ESTIMATED:
-                usage = Usage(
-                    input=round(usage.input * ratio[0]), output=round(usage.output * ratio[1])
-                )
-                provenance = Provenance.CALIBRATED
-        self.tracker.record(
-            model=model,
-            provider=result.provider,
-            usage=usage,
-            provenance=provenance,
-            prompt=request.prompt,
-            artifact=result.artifact,
-            wall_ms=wall_ms,
-        )
-        return TrackedDispatch(result, usage, provenance, model, wall_ms)
-
-    def _record_transcript(
-        self, request: DispatchRequest, result: DispatchResult, logged: list[Any], wall_ms: float
-    ) -> TrackedDispatch:
-        by_model: dict[str | None, Usage] = {}
-        for response in logged:
-            by_model[response.model] = by_model.get(response.model, Usage()) + response.usage
-        total = Usage()
-        for index, (model, usage) in enumerate(by_model.items()):
-            total = total + usage
-            first = index == 0  # the texts' sizes and the round trip belong to the step once
-            self.tracker.record(
-                model=model,
-                provider="anthropic" if (model or "").startswith("claude") else None,
-                usage=usage,
-                provenance=Provenance.REPORTED,
-                prompt=request.prompt if first else None,
-                artifact=result.artifact if first else None,
-                wall_ms=wall_ms if first else None,
-            )
-        models = [m for m in by_model if m]
-        return TrackedDispatch(
-            result, total, Provenance.REPORTED, models[0] if len(models) == 1 else None, wall_ms
         )

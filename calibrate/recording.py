@@ -41,7 +41,7 @@ from pytest_tokencost.transcripts import (
 
 from .dispatch import Dispatcher, DispatchError, DispatchRequest, DispatchResult
 
-__all__ = ["StepOutcome", "StepRatio", "StepRecorder", "provider_of"]
+__all__ = ["StepOutcome", "StepRatio", "StepRecorder", "TokenTrackingDispatcher", "provider_of"]
 
 
 class StepRatio(NamedTuple):
@@ -252,6 +252,7 @@ class StepRecorder:
                     model=response.model,
                     provider=provider_of(response),
                     reported_cost_micro_usd=response.reported_cost_micro_usd,
+                    late=True,
                     **_identity(response),
                 )
                 self._kinds.pop()  # not this step's usage
@@ -300,3 +301,35 @@ class StepRecorder:
             return None
         done = paths["done"]
         return None if done.exists() else done
+
+
+class TokenTrackingDispatcher:
+    """A `Dispatcher` that records every dispatch of `inner` on `tracker` (see `StepRecorder`
+    for what is recorded), for code that drives dispatchers itself.
+
+    Returns the inner dispatcher's result; raises its `DispatchError` once the step is recorded
+    (a failed step's logged usage and delivered prompt still count), then a budget the records
+    crossed.
+    """
+
+    def __init__(
+        self,
+        inner: Dispatcher,
+        tracker: InMemoryTokenTracker,
+        *,
+        model: str | None = None,
+        ratios: Mapping[str, StepRatio] | None = None,
+        transcripts: TranscriptWatch | None = None,
+    ) -> None:
+        self.recorder = StepRecorder(
+            inner, tracker, model=model, ratios=ratios, transcripts=transcripts
+        )
+
+    def dispatch(self, request: DispatchRequest) -> DispatchResult:
+        """Dispatch through the inner dispatcher and record the step."""
+        outcome = self.recorder.dispatch(request)
+        if outcome.result is None:
+            raise DispatchError(outcome.error or f"{request.case_id}/{request.step}: no answer")
+        if outcome.budget_error is not None:
+            raise outcome.budget_error
+        return outcome.result

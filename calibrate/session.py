@@ -177,4 +177,5 @@ def _record(
         reported_cost_micro_usd=response.reported_cost_micro_usd,
         response_id=response_id,
         request_id=request_id,
+        late=late is not None,
     )

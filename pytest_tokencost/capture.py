@@ -11,6 +11,7 @@ never changes what the caller sees, and a body it cannot read becomes a warning,
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -64,6 +65,10 @@ class _Call:
         self.capture = capture
         self.tracker = tracker
         self.case, self.step = tracker.current_scope()
+        # A stream is read to its end (and recorded) wherever the caller is by then, perhaps
+        # after its step closed: the record is made in the context of the request, so it is
+        # charged to the budgets of the step and case that made the call.
+        self.context = contextvars.copy_context()
         self.where = _where(request)
         self.request_body = bytes(getattr(request, "content", b"") or b"")
         self.chunks: list[bytes] = []
@@ -80,7 +85,7 @@ class _Call:
             return
         self.done = True
         try:
-            self._finish(headers, raw)
+            self.context.run(self._finish, headers, raw)
         except TokenCostError:
             pass  # a crossed budget: the tracker keeps it and the test fails after its body
         except Exception as exc:  # capture must never break the caller's test

@@ -66,9 +66,20 @@ class SessionBudgetGate:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Skip a test (reported as not run) once the session budget is exhausted."""
+        """Skip a test (reported as not run) once the session budget is exhausted.
+
+        A rerun (pytest-rerunfailures) is not skipped but fails its set-up: its earlier
+        attempt failed, perhaps by exhausting the budget, and a skip would be the test's final
+        outcome, hiding that failure.
+        """
         ledger = self.state.ledger
         if ledger is not None and ledger.exhausted():
+            if _attempt(item) > 1:
+                pytest.fail(
+                    "not rerun: the session token budget is exhausted "
+                    "(the test's earlier attempt failed)",
+                    pytrace=False,
+                )
             pytest.skip("not run: the session token budget is exhausted")
 
 

@@ -146,6 +146,7 @@ def record_data(record: TokenRecord) -> dict[str, Any]:
         "response_id": record.response_id,
         "request_id": record.request_id,
         "interrupted": record.interrupted,
+        "late": record.late,
         "prompt_tokens": usage.input,
         "artifact_tokens": usage.output,
     }

@@ -23,6 +23,7 @@ from .settings import (
 )
 from .stash import (
     CAPTURE_PLUGIN_NAME,
+    CARRIER_PLUGIN_NAME,
     CONTROLLER_PLUGIN_NAME,
     EXTENSIONS_KEY,
     GATE_PLUGIN_NAME,
@@ -237,9 +238,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(SessionBudgetGate(state), GATE_PLUGIN_NAME)
     if config.getoption("tokencost_capture") or config.getini("tokencost_capture"):
-        from .item_hooks import CaptureHooks
+        from .item_hooks import CaptureHooks, RecordCarrier
 
         config.pluginmanager.register(CaptureHooks(), CAPTURE_PLUGIN_NAME)
+        # Capture makes a test's tracker during its call, too late for hooks registered then
+        # to see that call: the carrier, which fails a test whose captured calls crossed a
+        # budget, must be in place before the first test runs.
+        config.pluginmanager.register(RecordCarrier(state), CARRIER_PLUGIN_NAME)
     config.stash[SIGTERM_KEY] = _interrupt_on_sigterm()
 
 
@@ -370,6 +375,7 @@ class _WriterHooks:
         data: Any = getattr(report, "tokencost", None)
         if data is not None and self.state.collector is not None:
             self.state.collector.add_data(data, report.nodeid)
+            self.state.delivered(data)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -499,6 +505,13 @@ class _WorkerHooks:
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist sent the report to the controller
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A test's payload is on its way: its tracker is done."""
+        data: Any = getattr(report, "tokencost", None)
+        if data is not None:
+            self.state.delivered(data)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Send the controller the records of tests cut short by an interrupt."""

@@ -180,6 +180,11 @@ class TokenRecord(BaseModel):
         default=False,
         description="Made by a test that was still running when the run was interrupted.",
     )
+    late: bool = Field(
+        default=False,
+        description="The late answer of a calibration step that had timed out: counted in that "
+        "step, recorded while a later case ran.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -88,8 +88,9 @@ class RunState:
         self.ledger: BudgetLedger | None = None
         self._report: TokenReport | None = None
         self._empty_report: dict[str, Any] | None = None
-        #: Trackers whose test has not exported them yet: an interrupt exports them as they are.
-        self.live: dict[int, InMemoryTokenTracker] = {}
+        #: Trackers whose payload has not been delivered yet (reported to the collecting
+        #: process), by (test id, attempt): an interrupt exports them as they are.
+        self.live: dict[tuple[str, int], InMemoryTokenTracker] = {}
         #: Set by a harness whose run must always write its reports (calibration runs).
         self.report_required = False
         self.collector: Collector | None = None
@@ -199,7 +200,7 @@ class RunState:
         attempt: int = 1,
     ) -> InMemoryTokenTracker:
         """A tracker for one attempt of one test, priced with this run's pricer, under its
-        budgets; kept as live until `export` takes it."""
+        budgets; live until its payload is `delivered`."""
         from .budget import BudgetScope
         from .tracker import InMemoryTokenTracker
 
@@ -217,7 +218,7 @@ class RunState:
             run_id=self.run_id,
             attempt=attempt,
         )
-        self.live[id(tracker)] = tracker
+        self.live[(test_id, attempt)] = tracker
         return tracker
 
     def export(
@@ -227,10 +228,9 @@ class RunState:
         interrupted: bool = False,
         extensions: dict[str, Any] | None = None,
     ) -> TestPayload:
-        """The tracker's payload; it is no longer live."""
+        """The tracker's payload (it stays live until `delivered`)."""
         from .payload import export_tracker
 
-        self.live.pop(id(tracker), None)
         return export_tracker(tracker, interrupted=interrupted, extensions=extensions)
 
     def export_data(
@@ -249,13 +249,21 @@ class RunState:
             self.collector.expect(data, payload)
         return data
 
+    def delivered(self, data: Any) -> None:
+        """A payload (as it travels) reached the collecting process: its tracker is done.
+
+        Until then an interrupt exports the tracker again, flagged: a payload that was in
+        flight when the run was cut is not lost, and one that did arrive counts once (the
+        collector takes each test attempt once).
+        """
+        if isinstance(data, dict):
+            self.live.pop((data.get("test_id"), data.get("attempt")), None)  # type: ignore[arg-type]
+
     def export_live(self) -> list[TestPayload]:
-        """Payloads of the trackers whose tests were cut short by an interrupt (flagged)."""
-        return [
-            self.export(tracker, interrupted=True)
-            for tracker in list(self.live.values())
-            if len(tracker) or tracker.warnings
-        ]
+        """Payloads of the trackers not delivered when the run ended (flagged interrupted)."""
+        pending = [tracker for tracker in self.live.values() if len(tracker) or tracker.warnings]
+        self.live.clear()
+        return [self.export(tracker, interrupted=True) for tracker in pending]
 
     # -- collecting (not in workers) --------------------------------------------------------
 
@@ -280,8 +288,9 @@ class RunState:
         return self._collector().warnings
 
     def add(self, payload: TestPayload) -> None:
-        """Take one test's payload."""
+        """Take one test's payload (made in this process)."""
         self._collector().add(payload)
+        self.live.pop((payload.test_id, payload.attempt), None)
 
     def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
         """Take records (and scope runs) made outside a test payload."""

@@ -95,6 +95,7 @@ class _Entry(NamedTuple):
     reported_total: int | None
     response_id: str | None
     request_id: str | None
+    late: bool
 
 
 _REPORTED = Provenance.REPORTED
@@ -130,8 +131,9 @@ def _reject_arguments(values: dict[str, object]) -> None:
         value = values[name]
         if value is not None and (type(value) is not int or value < 0):
             raise TypeError(f"record(): {name} must be a non-negative int, got {value!r}")
-    if type(values["partial"]) is not bool:
-        raise TypeError(f"record(): partial must be True or False, got {values['partial']!r}")
+    for name in ("partial", "late"):
+        if type(values[name]) is not bool:
+            raise TypeError(f"record(): {name} must be True or False, got {values[name]!r}")
     raise ValueError(
         f"record(): wall_ms must be a finite non-negative number, got {values['wall_ms']!r}"
     )
@@ -331,6 +333,7 @@ class InMemoryTokenTracker:
         reported_total_tokens: int | None = None,
         response_id: str | None = None,
         request_id: str | None = None,
+        late: bool = False,
     ) -> None:
         """Record one call or step.
 
@@ -340,8 +343,11 @@ class InMemoryTokenTracker:
         only give the record its byte sizes. Texts are never stored.
 
         `response_id` is the provider's id of the response: a response recorded again (by
-        `--cost-capture` and `observe()`, say) counts once. A bad argument raises `TypeError`
-        or `ValueError` naming it and records nothing; earlier records are kept.
+        `--cost-capture` and `observe()`, say) counts once. `late` marks the late answer of a
+        step that already ran and timed out (named by `case` and `step`): it is counted in that
+        step, but is not a run of it, and is charged to the test and session budgets only, not
+        to the scope open now. A bad argument raises `TypeError` or `ValueError` naming it and
+        records nothing; earlier records are kept.
         """
         if (
             (step is not None and type(step) is not str)
@@ -358,6 +364,7 @@ class InMemoryTokenTracker:
                 and (type(reported_total_tokens) is not int or reported_total_tokens < 0)
             )
             or type(partial) is not bool
+            or type(late) is not bool
             or (response_id is not None and type(response_id) is not str)
             or (request_id is not None and type(request_id) is not str)
             or (
@@ -394,12 +401,13 @@ class InMemoryTokenTracker:
             artifact_bytes,
             wall_ms,
             # A record outside any step scope (or naming another step) is a step of its own.
-            scope_step is None or (step is not None and step != scope_step),
+            not late and (scope_step is None or (step is not None and step != scope_step)),
             reported_cost_micro_usd,
             partial,
             reported_total_tokens,
             response_id,
             request_id,
+            late,
         )
         if response_id is None and not self._budgeted:
             self._entries.append(entry)  # atomic, also on free-threaded builds: no lock needed
@@ -414,7 +422,7 @@ class InMemoryTokenTracker:
             index = len(self._entries) - 1
         if self._budgeted:
             try:
-                self._charge(index, entry, scope_budget or self.budget)
+                self._charge(index, entry, self.budget if late else scope_budget or self.budget)
             except TokenCostError as exc:
                 if self.crossed is None:
                     self.crossed = exc
@@ -600,6 +608,7 @@ class InMemoryTokenTracker:
             reported_total_tokens=entry.reported_total,
             response_id=entry.response_id,
             request_id=entry.request_id,
+            late=entry.late,
         )
 
     def summary(self) -> TokenSummary:

@@ -212,3 +212,25 @@ def test_scenarios_that_share_case_ids_keep_their_own_figures(
         assert report["tokens"]["totals"]["usage"]["input"] == m18
     assert alpha["metrics"]["m18_total_prompt_tokens"] == beta["metrics"]["m18_total_prompt_tokens"]
     assert by_case["case-01"]["usage"]["input"] == 77_777  # the plain test's case, apart
+
+
+def test_the_tracking_dispatcher_records_each_dispatch_and_passes_its_errors_on() -> None:
+    from calibrate import DispatchError, DispatchRequest, DispatchResult, TokenTrackingDispatcher
+    from pytest_tokencost import InMemoryTokenTracker, Usage
+
+    class Endpoint:
+        """Stands in for an HTTP model endpoint: reports usage, fails on demand."""
+
+        def dispatch(self, request: DispatchRequest) -> DispatchResult:
+            if request.step == "broken":
+                raise DispatchError("503 from the endpoint")
+            return DispatchResult("category: x", "gpt-4o", "openai", Usage(input=120, output=9))
+
+    tracker = InMemoryTokenTracker(test_id="t")
+    tracking = TokenTrackingDispatcher(Endpoint(), tracker)
+    request = DispatchRequest("s", "case-01", "triage", "prompt text")
+    assert tracking.dispatch(request).artifact == "category: x"
+    with pytest.raises(DispatchError, match="503"):
+        tracking.dispatch(DispatchRequest("s", "case-01", "broken", "prompt text"))
+    (record,) = tracker.records()  # an endpoint that failed billed nothing
+    assert (record.usage.input, record.provenance, record.model) == (120, "reported", "gpt-4o")

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,28 +42,32 @@ def test_running(token_tracker):
 def _interrupt(
     folder: Path, signum: int, *args: str, group: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run the suite in a pytest process and send it `signum` once the last test is running:
-    to the pytest process alone, or (`group`, as CI runners cancel a job) to its process group.
-    """
+    """Run the suite in a pytest process (`-v`) and send it `signum` once the first two tests
+    have been reported passed and the last one is running: to the pytest process alone, or
+    (`group`, as CI runners cancel a job) to its process group."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--cost-report", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--cost-report", "-v", *args],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=group,
     )
-    deadline = time.monotonic() + 60
-    while not (folder / "ready").exists():
-        assert process.poll() is None and time.monotonic() < deadline, "the suite never got going"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while not ((folder / "ready").exists() and sum("PASSED" in line for line in list(lines)) == 2):
+        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
         time.sleep(0.02)
-    time.sleep(0.3)  # the other tests' teardown reports are on their way
+    time.sleep(0.2)  # the passed tests' teardown reports are on their way
     if group:
         os.killpg(process.pid, signum)
     else:
         process.send_signal(signum)
-    output, _ = process.communicate(timeout=60)
-    return subprocess.CompletedProcess(process.args, process.returncode, output)
+    process.wait(timeout=120)
+    reader.join(timeout=30)
+    return subprocess.CompletedProcess(process.args, process.returncode, "".join(lines))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

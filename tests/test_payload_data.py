@@ -58,6 +58,7 @@ def _tracker() -> InMemoryTokenTracker:
     tracker.record(
         model="gpt-4o", usage=Usage(input=7, output=3), provenance=Provenance.ESTIMATED, step="x"
     )
+    tracker.record(model="gpt-4o", usage=Usage(input=9, output=1), case="c-0", step="a", late=True)
     return tracker
 
 
@@ -67,7 +68,7 @@ def test_usage_fields_are_the_models() -> None:
 
 def test_record_data_is_model_dump() -> None:
     records = _tracker().records()
-    assert len(records) == 5
+    assert len(records) == 6
     for record in records:
         dumped = record.model_dump(mode="json")
         assert record_data(record) == dumped
@@ -111,7 +112,7 @@ def test_a_payload_made_here_is_taken_as_made_and_a_travelled_one_is_validated(
     broken["records"][0]["usage"]["input"] = -1
     assert collector.add_data(broken, "t.py::test_broken") is None
     assert "the records of t.py::test_broken could not be read" in collector.warnings[-1]
-    assert len(collector.records) == 10
+    assert len(collector.records) == 12
 
 
 def test_the_run_states_export_is_collected_once_and_appended(tmp_path: object) -> None:

@@ -192,6 +192,10 @@ def test_usage_of_failed_and_late_steps_counts_once_in_its_own_step(
     assert step["prompt_tokens"] == 0
     assert step["wall_ms"] >= 1500  # a timed-out step keeps its wall clock
     (late,) = of("case-01")
+    assert late["late"] and late["test_id"].endswith("case-02")  # recorded while case-02 ran
+    # ... but counted in case-01's step, and not as another run of it.
+    assert tokens["summary"]["by_case"]["ptp-mock::case-01"]["steps"] == 1
+    assert tokens["summary"]["by_case"]["ptp-mock::case-02"]["steps"] == 4
     inp, reads, out = logged("case-01")
     assert late["provenance"] == "reported"
     assert (late["usage"]["input"], late["usage"]["cache_read"], late["usage"]["output"]) == (

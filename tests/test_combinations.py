@@ -1,0 +1,647 @@
+"""The combination matrix of issue 8: budgets x xdist x recording mode x reruns.
+
+{`-n 0`, `-n 2`} x {test marker budget, step budget, session budget} x {`observe()` only,
+`--cost-capture` only, both} x a test rerun by pytest-rerunfailures. One generated suite covers
+several cells per run: its tests are parametrized over the recording modes of the run (a run
+without `--cost-capture` has `observe`, a run with it `capture` and `both`), and every test
+makes the same two real `openai` SDK calls — one plain, one streamed — to a local
+OpenAI-compatible server that replays recorded responses from ../shared/corpus. The outer test
+is parametrized over workers x budget scope.
+
+Every test spends the same 181 tokens whatever the cell, so each test's row is one hand-computed
+figure: identical across modes, worker counts and budget scopes. The test that crosses its
+budget crosses it on its last call, so a test stopped by `observe()` raising and a test that
+fails after its body (capture: the SDK never sees the exception) spent the same.
+
+The session budget is shared by all tests of a run, so which tests it stops depends on their
+order: its cell runs one mode per run and, under `-n 2`, `--dist loadfile` (one worker takes the
+file, in order) so that the tests not run are known in advance. The overshoot bound with
+concurrent workers is checked in test_budget.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import genai_prices
+import pytest
+import yaml
+
+# Recorded responses the server replays (numbers from ../shared/corpus/SOURCES.md).
+PLAIN = ("openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml", 0)
+STREAM = ("openai/pydantic-ai__chat_stream_include_usage_gpt-4o-mini.yaml", 1)
+
+CONFTEST = '''
+"""The generated suite's provider, one per process, and a log of every test's outcome."""
+
+import gzip
+import json
+import os
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+BODIES = json.loads(open(os.environ["MATRIX_BODIES"]).read())
+
+
+def _sse_with_id(stream, response_id, include_usage):
+    """The recorded SSE stream with this response's id on every chunk, as the API sends it."""
+    events = []
+    for event in stream.split("\\n\\n"):
+        if not event.startswith("data: {"):
+            events.append(event)
+            continue
+        chunk = json.loads(event[len("data: "):])
+        if chunk.get("usage") is not None and not include_usage:
+            continue  # without stream_options.include_usage the API sends no usage chunk
+        chunk["id"] = response_id
+        events.append("data: " + json.dumps(chunk, separators=(",", ":")))
+    return "\\n\\n".join(events).encode()
+
+
+class OpenAIDouble:
+    """Stands in for api.openai.com's Chat Completions endpoint (no remote API here).
+
+    It replays real recorded bodies (../shared/corpus) the way the real API sends them: each
+    response has its own `id` (every chunk of a stream carries its response's id) and an
+    `x-request-id` header; a JSON body is gzip-compressed when the client accepts gzip; a
+    stream goes out with chunked transfer encoding in 37-byte pieces, which split events and
+    lines, with the usage only on the last chunk before `data: [DONE]` (and none at all
+    unless the request asked for it with `stream_options.include_usage`).
+    """
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path != "/v1/chat/completions":
+                    self._send(404, b\'{"error": {"message": "Unknown path", "type": '
+                               b\'"invalid_request_error"}}\', "application/json")
+                    return
+                response_id = "chatcmpl-" + uuid.uuid4().hex[:29]
+                if request.get("stream"):
+                    include = bool((request.get("stream_options") or {}).get("include_usage"))
+                    self._stream(_sse_with_id(BODIES["stream"], response_id, include))
+                    return
+                body = json.dumps(dict(BODIES["plain"], id=response_id)).encode()
+                self._send(200, body, "application/json")
+
+            def _headers(self, status, kind):
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("x-request-id", "req_" + uuid.uuid4().hex)
+
+            def _send(self, status, body, kind):
+                self._headers(status, kind)
+                if "gzip" in self.headers.get("Accept-Encoding", ""):
+                    body = gzip.compress(body)
+                    self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _stream(self, body):
+                self._headers(200, "text/event-stream; charset=utf-8")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(body), 37):
+                    part = body[start : start + 37]
+                    self.wfile.write(f"{len(part):x}\\r\\n".encode() + part + b"\\r\\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\\r\\n\\r\\n")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def openai_double():
+    with OpenAIDouble() as server:
+        yield server
+
+
+@pytest.fixture
+def client(openai_double):
+    import openai  # here, not at the top: the xdist controller never needs it
+
+    client = openai.OpenAI(base_url=openai_double.url + "/v1", api_key="test", max_retries=0)
+    yield client
+    client.close()
+
+
+def pytest_generate_tests(metafunc):
+    if "mode" in metafunc.fixturenames:
+        metafunc.parametrize("mode", os.environ["MATRIX_MODES"].split(","))
+
+
+OUTCOMES = {}
+WRITER = []
+
+
+def pytest_configure(config):
+    # The controller (or the only process) keeps the log; it sees every worker's reports.
+    if not hasattr(config, "workerinput"):
+        WRITER.append(config)
+
+
+def pytest_runtest_logreport(report):
+    if not WRITER:
+        return
+    entry = {"when": report.when, "outcome": report.outcome}
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        entry["message"] = crash.message
+    elif isinstance(report.longrepr, tuple):
+        entry["message"] = report.longrepr[2]
+    OUTCOMES.setdefault(report.nodeid, []).append(entry)
+
+
+def pytest_sessionfinish(session):
+    if WRITER:
+        with open(os.environ["MATRIX_OUTCOMES"], "w") as handle:
+            json.dump(OUTCOMES, handle)
+'''
+
+SUITE = '''
+import json
+import os
+
+import pytest
+
+SCOPE = os.environ["MATRIX_SCOPE"]
+TEXT = json.loads(open(os.environ["MATRIX_BODIES"]).read())["text"]
+MESSAGES = [{"role": "user", "content": "What is the capital of the country?"}]
+
+
+def budget(max_tokens):
+    """The test's marker budget, in the marker cell."""
+    if SCOPE == "marker":
+        return pytest.mark.token_budget(max_tokens=max_tokens)
+    return lambda function: function
+
+
+def spend(client, tracker, mode, max_tokens):
+    """A plain call (94 tokens) and a streamed one (87), in step "answer" (its budget in the
+    step cell); observed unless the mode is capture only."""
+    with tracker.step("answer", max_tokens=max_tokens if SCOPE == "step" else None):
+        response = client.chat.completions.create(model="o3-mini", messages=MESSAGES)
+        if mode != "capture":
+            tracker.observe(response)
+        chunks = list(client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True,
+            stream_options={"include_usage": True}))
+        if mode != "capture":
+            tracker.observe(chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT
+
+
+@pytest.mark.flaky(reruns=1)
+@budget(250)
+def test_flaky(client, token_tracker, mode, request):
+    spend(client, token_tracker, mode, 250)
+    assert request.node.execution_count > 1, "the first attempt fails after spending"
+
+
+@budget(250)
+def test_fits(client, token_tracker, mode):
+    spend(client, token_tracker, mode, 250)
+
+
+@budget(150)
+def test_crosses(client, token_tracker, mode):
+    spend(client, token_tracker, mode, 150)
+
+
+def test_last(client, token_tracker, mode):
+    spend(client, token_tracker, mode, None)
+'''
+
+TESTS = ("test_flaky", "test_fits", "test_crosses", "test_last")
+# The generated suites need neither of these installed plugins, which take a third of a
+# pytest start (hypothesis alone 0.8 s), in every xdist worker too.
+PYTEST_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:anyio")
+SESSION_LIMIT = 700
+
+
+def _load(corpus: Path, name: str, index: int) -> Any:
+    response = yaml.safe_load((corpus / name).read_text())["interactions"][index]["response"]
+    return response.get("parsed_body") or response["body"]["string"]
+
+
+def _oracle_micro_usd(model: str, input_tokens: int, output_tokens: int) -> int:
+    """genai-prices' price of one request, in whole micro-USD (halves away from zero)."""
+    price = genai_prices.calc_price(
+        genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+        model,
+        provider_id="openai",
+        genai_request_timestamp=datetime.now(UTC),
+    )
+    return int((price.total_price * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# One test's spend: o3-mini, prompt 7, completion 87 (64 of them reasoning), no cache; then
+# gpt-4o-mini streamed, prompt 78, completion 9. 85 + 96 = 181 tokens.
+ONE_PASS = {
+    "input": 85,
+    "output": 96,
+    "cache_read": 0,
+    "cache_write": None,
+    "reasoning": 64,
+    "cache_write_1h": None,
+    "web_searches": None,
+}
+
+
+def _expected_row(passes: int) -> dict[str, Any]:
+    cost = _oracle_micro_usd("o3-mini", 7, 87) + _oracle_micro_usd("gpt-4o-mini", 78, 9)
+    usage = {key: None if value is None else value * passes for key, value in ONE_PASS.items()}
+    return {"records": 2 * passes, "usage": usage, "cost_micro_usd": cost * passes}
+
+
+def _row(summary: dict[str, Any], test_id: str) -> dict[str, Any]:
+    row = summary["by_test"][test_id]
+    return {key: row[key] for key in ("records", "usage", "cost_micro_usd")}
+
+
+def _comparable(node: Any) -> Any:
+    """A report part without timings (wall clock differs between any two runs)."""
+    if isinstance(node, dict):
+        return {k: _comparable(v) for k, v in node.items() if k != "wall_ms"}
+    if isinstance(node, list):
+        return [_comparable(v) for v in node]
+    return node
+
+
+@pytest.fixture
+def double(
+    corpus: Path, plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """A pytester whose conftest serves recorded bodies from a local OpenAI double."""
+    stream = _load(corpus, *STREAM)
+    chunks = [
+        json.loads(line[len("data: ") :])
+        for line in stream.splitlines()
+        if line.startswith("data: {")
+    ]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text, "the streamed answer has text"
+    bodies = {"plain": _load(corpus, *PLAIN), "stream": stream, "text": text}
+    (plugin_pytester.path / "bodies.json").write_text(json.dumps(bodies))
+    plugin_pytester.makeconftest(CONFTEST)
+    monkeypatch.setenv("MATRIX_BODIES", str(plugin_pytester.path / "bodies.json"))
+    monkeypatch.setenv("MATRIX_OUTCOMES", str(plugin_pytester.path / "outcomes.json"))
+    return plugin_pytester
+
+
+@pytest.fixture
+def matrix(double: pytest.Pytester) -> pytest.Pytester:
+    """The generated suite of the matrix."""
+    double.makepyfile(test_matrix=SUITE)
+    return double
+
+
+class Run:
+    """One pytester run of the generated suite and what it left behind."""
+
+    def __init__(self, pytester: pytest.Pytester, workers: str, scope: str, modes: list[str]):
+        self.modes = modes
+        name = f"out-{'-'.join(modes)}"
+        out = pytester.path / name
+        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name]
+        if modes != ["observe"]:
+            args.append("--cost-capture")
+        if scope == "session":
+            args += ["--cost-budget-tokens", str(SESSION_LIMIT)]
+            if workers != "0":
+                args += ["--dist", "loadfile"]
+        env = pytest.MonkeyPatch()
+        env.setenv("MATRIX_SCOPE", scope)
+        env.setenv("MATRIX_MODES", ",".join(modes))
+        env.setenv("MATRIX_OUTCOMES", str(pytester.path / f"{name}.outcomes.json"))
+        try:
+            self.result = pytester.runpytest_subprocess(*args)
+        finally:
+            env.undo()
+        self.output = self.result.stdout.str() + self.result.stderr.str()
+        self.report = json.loads((out / "token-report.json").read_text())
+        self.summary = self.report["summary"]
+        self.records = [
+            json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()
+        ]
+        self.outcomes: dict[str, list[dict[str, str]]] = json.loads(
+            (pytester.path / f"{name}.outcomes.json").read_text()
+        )
+
+    def final(self, test_id: str) -> tuple[str, str | None]:
+        """A test's outcome (failed in any phase, else skipped, else passed) and its message."""
+        entries = [e for e in self.outcomes[test_id] if e["outcome"] != "rerun"]
+        for outcome in ("failed", "skipped", "passed"):
+            for entry in entries:
+                if entry["outcome"] == outcome:
+                    return outcome, entry.get("message")
+        raise AssertionError(f"no outcome for {test_id}: {entries}")
+
+    def records_of(self, test_id: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["test_id"] == test_id]
+
+
+def _crossing_message(scope: str, test_id: str) -> str:
+    if scope == "session":
+        return f"session spent 724 of its {SESSION_LIMIT} tokens budget"
+    where = f"test {test_id}" if scope == "marker" else "step answer"
+    return f"{where} spent 181 of its 150 tokens budget"
+
+
+def _check_run(run: Run, scope: str) -> None:
+    assert "INTERNALERROR" not in run.output
+    assert "Traceback" not in run.result.stderr.str()
+    assert run.result.ret == pytest.ExitCode.TESTS_FAILED
+    assert (run.report["run"]["exit_status"], run.report["run"]["status"]) == (1, "failed")
+    session = scope == "session"
+    modes = run.modes
+    outcomes = run.result.parseoutcomes()
+    assert (
+        outcomes.get("passed", 0),
+        outcomes.get("failed", 0),
+        outcomes.get("skipped", 0),
+        outcomes.get("rerun", 0),
+    ) == ((2 if session else 3) * len(modes), len(modes), len(modes) if session else 0, len(modes))
+    duplicates = 0
+    for mode in modes:
+        ids = {name: f"test_matrix.py::{name}[{mode}]" for name in TESTS}
+        # Outcomes: the rerun passes, the crossing test fails naming scope, channel, spent
+        # and limit; after the session budget ran out, the last test was not run.
+        assert run.final(ids["test_flaky"]) == ("passed", None)
+        assert [e["outcome"] for e in run.outcomes[ids["test_flaky"]]].count("rerun") == 1
+        assert run.final(ids["test_fits"]) == ("passed", None)
+        outcome, message = run.final(ids["test_crosses"])
+        assert outcome == "failed"
+        assert message == (
+            "pytest_tokencost.budget.TokenBudgetExceeded: token budget exceeded: "
+            + _crossing_message(scope, ids["test_crosses"])
+        )
+        if session:
+            assert run.final(ids["test_last"]) == (
+                "skipped",
+                "Skipped: not run: the session token budget is exhausted",
+            )
+        else:
+            assert run.final(ids["test_last"]) == ("passed", None)
+        # Rows: every test that ran spent 181 tokens an attempt; the rerun's row sums both.
+        assert _row(run.summary, ids["test_flaky"]) == _expected_row(2)
+        for name in ("test_fits", "test_crosses") + (() if session else ("test_last",)):
+            assert _row(run.summary, ids[name]) == _expected_row(1), name
+        if session:
+            assert ids["test_last"] not in run.summary["by_test"]
+        # Records: each response once, each attempt's records with their attempt number.
+        flaky = run.records_of(ids["test_flaky"])
+        assert [r["attempt"] for r in flaky] == [1, 1, 2, 2]
+        for name in TESTS:
+            records = run.records_of(ids[name])
+            assert all(r["response_id"].startswith("chatcmpl-") for r in records)
+            # Captured records carry the request id header; observe() alone cannot know it.
+            assert all((r["request_id"] is None) == (mode == "observe") for r in records)
+            assert all(r["step"] == "answer" and r["run_id"] for r in records)
+        if mode == "both":  # every response was seen by capture and by observe()
+            duplicates += sum(len(run.records_of(ids[name])) for name in TESTS)
+    assert len({r["response_id"] for r in run.records}) == len(run.records)
+    assert run.report["duplicates_dropped"] == duplicates
+    # Totals: 181 tokens a test attempt that ran (test_flaky ran twice) in every mode.
+    passes = (4 if session else 5) * len(modes)
+    totals = run.summary["totals"]
+    assert totals["records"] == len(run.records) == 2 * passes
+    assert (totals["usage"]["input"], totals["usage"]["output"]) == (85 * passes, 96 * passes)
+    assert totals["cost_micro_usd"] == _expected_row(passes)["cost_micro_usd"]
+    # Warnings: each once, whichever process or mode produced them.
+    assert run.report["warnings"] == (
+        [
+            "budget warning: the session reached 91% of its tokens budget "
+            f"(637 of {SESSION_LIMIT})",
+            f"session token budget exhausted: tokens: 724 of {SESSION_LIMIT} (103.43%); "
+            "tests not yet started were not run",
+        ]
+        if session
+        else []
+    )
+    _check_budgets(run, scope)
+
+
+def _check_budgets(run: Run, scope: str) -> None:
+    budgets = run.report["budgets"]
+    crossed = [
+        (b["scope"], b["channel"], b["limit"], b["used"])
+        for b in budgets
+        if b["status"] == "exceeded"
+    ]
+    if scope == "session":
+        (session,) = [b for b in budgets if b["scope"] == "session"]
+        assert (session["used"], session["limit"]) == (724, SESSION_LIMIT)
+        assert crossed == [("session", "tokens", SESSION_LIMIT, 724)]
+        run.result.stdout.fnmatch_lines(
+            [f"ERROR: session token budget exhausted: tokens: 724 of {SESSION_LIMIT} *"]
+        )
+        return
+    expected = sorted(
+        (
+            f"test test_matrix.py::test_crosses[{mode}]" if scope == "marker" else "step answer",
+            "tokens",
+            150,
+            181,
+        )
+        for mode in run.modes
+    )
+    assert sorted(crossed) == expected
+    # test_fits and each attempt of test_flaky had a 250-token budget of their own: the two
+    # attempts spent 362 together, but neither crossed its budget.
+    limited = [b for b in budgets if b["limit"] == 250]
+    assert sorted(b["used"] for b in limited) == [181] * (3 * len(run.modes))
+
+
+@pytest.mark.parametrize("scope", ["marker", "step", "session"])
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_every_combination_counts_once_and_fails_right(
+    matrix: pytest.Pytester, workers: str, scope: str
+) -> None:
+    # A session budget is shared by every test of a run: one mode per run keeps its cells apart.
+    groups = [["observe"], ["capture", "both"]]
+    if scope == "session":
+        groups = [["observe"], ["capture"], ["both"]]
+    runs = [Run(matrix, workers, scope, modes) for modes in groups]
+    for run in runs:
+        _check_run(run, scope)
+    # Identical rows across recording modes, to the last field (provenance, price source...).
+    rows: dict[str, list[Any]] = {}
+    for run in runs:
+        for test_id, row in run.summary["by_test"].items():
+            name = test_id.split("[")[0]
+            rows.setdefault(name, []).append(_comparable(row))
+    for name, same in rows.items():
+        assert all(row == same[0] for row in same), name
+
+
+def test_a_run_level_error_starts_its_own_line(plugin_pytester: pytest.Pytester) -> None:
+    # pytest ends the progress line ("[100%]") only after the test loop; an ERROR: line
+    # printed at the end of the loop used to be glued to it ("R..FsERROR: ...").
+    plugin_pytester.makepyfile("""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_spend(token_tracker, n):
+            token_tracker.record(model="gpt-4o", usage=Usage(input=150, output=10))
+    """)
+    result = plugin_pytester.runpytest("-q", "-p", "no:cacheprovider", "--cost-budget-tokens=300")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            ".Fs * [[]100%]",
+            "ERROR: session token budget exhausted: tokens: 320 of 300 (106.67%); "
+            "tests not yet started were not run",
+        ]
+    )
+
+
+def test_capture_fails_the_first_test_to_cross_without_the_fixture(
+    double: pytest.Pytester,
+) -> None:
+    # Capture makes a test's tracker during its call; the hook that fails a test whose
+    # captured calls crossed a budget used to be registered only then, too late for the
+    # first such test of a process, which passed.
+    double.makepyfile(
+        test_first="""
+        import pytest
+
+        MESSAGES = [{"role": "user", "content": "Hello"}]
+
+        @pytest.mark.token_budget(max_tokens=50)
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_call(client, n):
+            client.chat.completions.create(model="o3-mini", messages=MESSAGES)
+        """
+    )
+    result = double.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture")
+    result.assert_outcomes(failed=2)
+    outcomes = json.loads((double.path / "outcomes.json").read_text())
+    for n in (1, 2):
+        (call,) = [e for e in outcomes[f"test_first.py::test_call[{n}]"] if e["when"] == "call"]
+        assert call["outcome"] == "failed"
+        assert call["message"] == (
+            "pytest_tokencost.budget.TokenBudgetExceeded: token budget exceeded: "
+            f"test test_first.py::test_call[{n}] spent 94 of its 50 tokens budget"
+        )
+
+
+def test_a_rerun_blocked_by_the_session_budget_is_no_skip(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    # With --reruns, the test that exhausts the session budget fails and is rerun; the rerun
+    # used to be skipped as "not run", which made the test's final outcome a skip.
+    plugin_pytester.makepyfile("""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_spend(token_tracker, n):
+            token_tracker.record(model="gpt-4o", usage=Usage(input=90, output=10))
+    """)
+    result = plugin_pytester.runpytest(
+        "-p", "no:cacheprovider", "--reruns", "1", "--cost-budget-tokens=150", "-rs"
+    )
+    # test_spend[0] spends 100; [1] reaches 200, fails and is not rerun; [2] is not run.
+    outcomes = result.parseoutcomes()
+    assert {k: outcomes.get(k) for k in ("passed", "rerun", "errors", "skipped")} == {
+        "passed": 1,
+        "rerun": 1,
+        "errors": 1,
+        "skipped": 1,
+    }
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_spend[[]1]*",
+            "not rerun: the session token budget is exhausted (the test's earlier attempt failed)",
+            "SKIPPED [[]1] *: not run: the session token budget is exhausted",
+        ],
+        consecutive=False,
+    )
+    lines = (plugin_pytester.path / ".tokencost" / "records.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [(r["test_id"].split("::")[1], r["attempt"]) for r in records] == [
+        ("test_spend[0]", 1),
+        ("test_spend[1]", 1),
+    ]
+
+
+def test_a_stream_read_after_its_step_is_charged_to_that_step(double: pytest.Pytester) -> None:
+    # Capture records a stream when it closes. It used to charge whatever budget was open
+    # then: a stream opened in a step and read after it left the step's budget untouched.
+    double.makepyfile(
+        test_late="""
+        MESSAGES = [{"role": "user", "content": "Hello"}]
+
+        def test_late_read(client, token_tracker):
+            with token_tracker.step("answer", max_tokens=50):
+                stream = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                    stream_options={"include_usage": True})
+            assert [chunk.id for chunk in stream]
+        """
+    )
+    result = double.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture")
+    result.assert_outcomes(failed=1)
+    outcomes = json.loads((double.path / "outcomes.json").read_text())
+    (call,) = [e for e in outcomes["test_late.py::test_late_read"] if e["when"] == "call"]
+    assert call["message"] == (
+        "pytest_tokencost.budget.TokenBudgetExceeded: token budget exceeded: "
+        "step answer spent 87 of its 50 tokens budget"
+    )
+    report = json.loads((double.path / ".tokencost" / "token-report.json").read_text())
+    assert report["summary"]["by_step"]["answer"]["usage"]["output"] == 9
+    assert [(b["scope"], b["used"], b["status"]) for b in report["budgets"]] == [
+        ("step answer", 87, "exceeded")
+    ]
+
+
+def test_a_captured_test_past_the_session_budget_keeps_counting(double: pytest.Pytester) -> None:
+    # The SDK never sees a budget exception under capture: the test that crosses the session
+    # budget makes its remaining calls, every one of them counted, then fails.
+    double.makepyfile(
+        test_loop="""
+        MESSAGES = [{"role": "user", "content": "Hello"}]
+
+        def test_agent_loop(client):
+            for _ in range(3):
+                client.chat.completions.create(model="o3-mini", messages=MESSAGES)
+
+        def test_next(client):
+            client.chat.completions.create(model="o3-mini", messages=MESSAGES)
+        """
+    )
+    result = double.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture", "--cost-budget-tokens=100")
+    result.assert_outcomes(failed=1, skipped=1)
+    report = json.loads((double.path / ".tokencost" / "token-report.json").read_text())
+    (session,) = [b for b in report["budgets"] if b["scope"] == "session"]
+    assert session["used"] == 3 * 94 == report["summary"]["totals"]["usage"]["input"] + 3 * 87
+    outcomes = json.loads((double.path / "outcomes.json").read_text())
+    (call,) = [e for e in outcomes["test_loop.py::test_agent_loop"] if e["when"] == "call"]
+    assert call["message"].endswith("session spent 188 of its 100 tokens budget")
