@@ -87,7 +87,7 @@ def main() -> None:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     off = [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"]
-    on = [*base, "--cost-report"]
+    on = [*base, "--cost-report=term"]
     with tempfile.TemporaryDirectory() as folder:
         empty = Path(folder) / "empty"
         recording_off, recording_on = Path(folder) / "recording-off", Path(folder) / "recording"

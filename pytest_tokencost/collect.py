@@ -16,19 +16,15 @@ __all__ = ["Collector"]
 class Collector:
     """Records, scope runs, budgets and warnings of a run, as its tests' payloads arrive.
 
-    `on_records` is told of every batch of records at once, with their plain data when it is
-    known (the run's `records.jsonl` is appended as the run goes). A payload is counted once
-    per (test, attempt): the same attempt arriving twice (a plugin that replays reports) is
-    refused with a warning.
+    `on_records` is told of every batch of records at once (the run's `records.jsonl` is
+    appended as the run goes). A payload is counted once per (test, attempt): the same attempt
+    arriving twice (a plugin that replays reports) is refused with a warning.
 
     A payload that travelled (from an xdist worker) is validated; one this process made and
     announced with `expect` arrives as the very same object and is taken as it was made.
     """
 
-    def __init__(
-        self,
-        on_records: Callable[[list[TokenRecord], list[dict[str, Any]] | None], None] | None = None,
-    ) -> None:
+    def __init__(self, on_records: Callable[[list[TokenRecord]], None] | None = None) -> None:
         self.records: list[TokenRecord] = []
         self.runs: list[ScopeRun] = []
         self.budgets: list[BudgetEntry] = []
@@ -50,7 +46,7 @@ class Collector:
         unless this process made it (see `expect`)."""
         expected = self._expected.pop(id(data), None)
         if expected is not None and expected[0] is data:
-            self.add(expected[1], data["records"])
+            self.add(expected[1])
             return expected[1]
         from .payload import read_payload
 
@@ -61,8 +57,8 @@ class Collector:
         self.add(payload)
         return payload
 
-    def add(self, payload: TestPayload, record_data: list[dict[str, Any]] | None = None) -> None:
-        """Take one test's payload (`record_data`: its records' plain form, if known)."""
+    def add(self, payload: TestPayload) -> None:
+        """Take one test's payload."""
         key = (payload.test_id, payload.attempt)
         if key in self._seen:
             self.warnings.append(
@@ -82,19 +78,14 @@ class Collector:
         self.warnings.extend(payload.warnings)
         for name, value in payload.extensions.items():
             self.extensions.setdefault(name, []).append(value)
-        self.add_records(payload.records, payload.runs, record_data)
+        self.add_records(payload.records, payload.runs)
 
-    def add_records(
-        self,
-        records: list[TokenRecord],
-        runs: Iterable[ScopeRun] = (),
-        record_data: list[dict[str, Any]] | None = None,
-    ) -> None:
+    def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
         """Take records (and scope runs) made outside any test payload."""
         self.records.extend(records)
         self.runs.extend(runs)
         if records and self._on_records is not None:
-            self._on_records(records, record_data)
+            self._on_records(records)
 
     def has_unpriced(self) -> bool:
         """True when some record of the run has no price ("not recorded")."""

@@ -19,14 +19,7 @@ from .report import BudgetEntry
 if TYPE_CHECKING:
     from .tracker import InMemoryTokenTracker
 
-__all__ = [
-    "PAYLOAD_VERSION",
-    "TestPayload",
-    "export_tracker",
-    "payload_data",
-    "read_payload",
-    "record_data",
-]
+__all__ = ["PAYLOAD_VERSION", "TestPayload", "export_tracker", "read_payload"]
 
 PAYLOAD_VERSION = 1
 
@@ -96,92 +89,6 @@ def export_tracker(
         error=error,
         extensions=dict(extensions or {}),
     )
-
-
-#: `Usage`'s fields in their order (tests/test_payload_data.py checks them against the model).
-USAGE_FIELDS = (
-    "input",
-    "output",
-    "cache_read",
-    "cache_write",
-    "reasoning",
-    "cache_write_1h",
-    "web_searches",
-)
-
-
-def record_data(record: TokenRecord) -> dict[str, Any]:
-    """`record.model_dump(mode="json")`, written out: the same keys, order and values.
-
-    Every recording test's records go through here, and pydantic's serializer costs several
-    times more for a model this wide; tests/test_payload_data.py checks the two agree.
-    """
-    from .empty_report import iso_datetime
-
-    usage = record.usage
-    return {
-        "seq": record.seq,
-        "run_id": record.run_id,
-        "test_id": record.test_id,
-        "attempt": record.attempt,
-        "scenario": record.scenario,
-        "case_id": record.case_id,
-        "step": record.step,
-        "provider": record.provider,
-        "model": record.model,
-        "usage": {name: getattr(usage, name) for name in USAGE_FIELDS},
-        "provenance": record.provenance.value,
-        "prompt_bytes": record.prompt_bytes,
-        "artifact_bytes": record.artifact_bytes,
-        "timestamp": iso_datetime(record.timestamp),
-        "wall_ms": record.wall_ms,
-        "cost_micro_usd": record.cost_micro_usd,
-        "input_cost_micro_usd": record.input_cost_micro_usd,
-        "output_cost_micro_usd": record.output_cost_micro_usd,
-        "price_source": record.price_source.value,
-        "partial": record.partial,
-        "reported_total_tokens": record.reported_total_tokens,
-        "reported_cost_micro_usd": record.reported_cost_micro_usd,
-        "priced_as": record.priced_as,
-        "response_id": record.response_id,
-        "request_id": record.request_id,
-        "interrupted": record.interrupted,
-        "late": record.late,
-        "prompt_tokens": usage.input,
-        "artifact_tokens": usage.output,
-    }
-
-
-def payload_data(payload: TestPayload) -> dict[str, Any]:
-    """`payload.model_dump(mode="json")`, the records written out by `record_data`."""
-    extensions: dict[str, Any] = {}
-    if payload.extensions:
-        from pydantic_core import to_jsonable_python
-
-        extensions = to_jsonable_python(payload.extensions)
-    return {
-        "version": payload.version,
-        "test_id": payload.test_id,
-        "attempt": payload.attempt,
-        "records": [record_data(record) for record in payload.records],
-        "runs": [
-            {
-                "kind": run.kind,
-                "test_id": run.test_id,
-                "scenario": run.scenario,
-                "case_id": run.case_id,
-                "step": run.step,
-                "wall_ms": run.wall_ms,
-            }
-            for run in payload.runs
-        ],
-        "budgets": [entry.model_dump(mode="json") for entry in payload.budgets],
-        "warnings": list(payload.warnings),
-        "duplicates": payload.duplicates,
-        "interrupted": payload.interrupted,
-        "error": payload.error,
-        "extensions": extensions,
-    }
 
 
 def read_payload(data: Any, source: str) -> tuple[TestPayload | None, str | None]:

@@ -241,10 +241,8 @@ class RunState:
         A process that collects (no xdist) gets this very object back on the report and takes
         the payload as made, without validating it again.
         """
-        from .payload import payload_data
-
         payload = self.export(tracker, extensions=extensions)
-        data = payload_data(payload)
+        data = payload.model_dump(mode="json")
         if self.collector is not None:
             self.collector.expect(data, payload)
         return data
@@ -301,14 +299,7 @@ class RunState:
     ) -> None:
         if self.files is None:
             return
-        if data is None:
-            self.files.append_records([record.model_dump_json() for record in records])
-        else:  # the same JSON as model_dump_json, from the plain data already made
-            import json
-
-            self.files.append_records(
-                [json.dumps(item, ensure_ascii=False, separators=(",", ":")) for item in data]
-            )
+        self.files.append_records([record.model_dump_json() for record in records])
 
     # -- finishing --------------------------------------------------------------------------
 

@@ -566,15 +566,14 @@ class InMemoryTokenTracker:
             for entry in map(_Entry._make, entries)
             if entry.own_step
         )
-        # Known valid (the tracker made them): built without validating them again.
         return [
-            ScopeRun.model_construct(
+            ScopeRun(
                 kind=run.kind,
                 test_id=self.test_id,
                 scenario=run.scenario,
                 case_id=run.case,
                 step=run.step,
-                wall_ms=None if run.wall_ms is None else float(run.wall_ms),
+                wall_ms=run.wall_ms,
             )
             for run in runs
         ]
@@ -584,9 +583,7 @@ class InMemoryTokenTracker:
         price = self._prices.get(seq) or self._pricer_or_default().price(
             entry.model, entry.provider, entry.usage, timestamp
         )
-        # Every field is known valid: record() checked the arguments, Usage validated itself,
-        # the pricer returns integers. Validating again would cost more than the rest.
-        return TokenRecord.model_construct(
+        return TokenRecord(
             seq=seq,
             run_id=self.run_id,
             test_id=self.test_id,
@@ -601,7 +598,7 @@ class InMemoryTokenTracker:
             prompt_bytes=entry.prompt_bytes,
             artifact_bytes=entry.artifact_bytes,
             timestamp=timestamp,
-            wall_ms=None if entry.wall_ms is None else float(entry.wall_ms),
+            wall_ms=entry.wall_ms,
             **price.record_fields(),
             reported_cost_micro_usd=entry.reported_cost,
             partial=entry.partial,
