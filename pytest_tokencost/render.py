@@ -85,10 +85,11 @@ def _headline(report: TokenReport, labels: dict[str, str]) -> list[str]:
     ]
     groups: Mapping[str, TokenTotals] = summary.by_case
     label = f"Per {labels['case']} avg:"
-    if not groups:
-        groups, label = summary.by_test, f"Per {labels['test']} avg:"
     if groups:
         rows.append((label, *_average(sum(groups.values(), TokenTotals()), len(groups))))
+    elif summary.by_test:
+        # Every record is in exactly one test's entry: their sum is the run's totals.
+        rows.append((f"Per {labels['test']} avg:", *_average(totals, len(summary.by_test))))
     if totals.steps:
         rows.append((f"Per {labels['step']} avg:", *_average(totals, totals.steps)))
     width = max(len(f"{count:,}") for _, count, _ in rows)

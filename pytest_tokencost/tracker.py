@@ -16,11 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from .budget import BudgetScope, Channel, TokenBudgetExceeded, limits_from_kwargs
-from .counting import counter_for
 from .errors import TokenCostError
-from .identity import response_id_of
 from .pricing import Price, Pricer
-from .providers import ObservedUsage, usage_from
 from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .summary import TokenSummary
 
@@ -28,6 +25,7 @@ __all__ = ["InMemoryTokenTracker", "TokenTracker", "UnpricedUnderBudget"]
 
 if TYPE_CHECKING:
     from .ledger import BudgetLedger
+    from .providers import ObservedUsage
 
 
 class UnpricedUnderBudget(TokenCostError):
@@ -478,6 +476,8 @@ class InMemoryTokenTracker:
     ) -> tuple[Usage, int | None, int | None, Provenance]:
         if prompt is None and artifact is None:
             raise TypeError("record() needs usage=Usage(...) or prompt=/artifact= texts")
+        from .counting import counter_for  # here: a suite that only records usages never counts
+
         counter = counter_for(model)
         counts = [0, 0]
         sizes: list[int | None] = [None, None]
@@ -509,6 +509,9 @@ class InMemoryTokenTracker:
         already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
         Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
         """
+        from .identity import response_id_of
+        from .providers import usage_from
+
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
         return observed.usage
