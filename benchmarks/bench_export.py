@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_tokencost import InMemoryTokenTracker, Usage
 from pytest_tokencost.collect import Collector
-from pytest_tokencost.payload import export_tracker, payload_data
+from pytest_tokencost.payload import export_tracker
 from pytest_tokencost.runfiles import RunFiles
 
 RECORDS = 200  # one test's records; prices of each model resolved once per run, as in a run
@@ -44,11 +44,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         files = RunFiles(Path(folder), "bench")
 
-        def append(records: list[Any], data: list[dict[str, Any]] | None) -> None:
-            if data is None:
-                files.append_records([r.model_dump_json() for r in records])
-            else:  # as RunState does with the plain data it made
-                files.append_records([json.dumps(d, separators=(",", ":")) for d in data])
+        def append(records: list[Any]) -> None:
+            files.append_records([r.model_dump_json() for r in records])
 
         for _ in range(ROUNDS):
             started = time.perf_counter()
@@ -59,7 +56,7 @@ def main() -> None:
             tracker = _tracker()
             started = time.perf_counter()
             payload = export_tracker(tracker)
-            data = payload_data(payload)
+            data = payload.model_dump(mode="json")
             best["export"] = min(best["export"], time.perf_counter() - started)
 
             collector = Collector(append)
