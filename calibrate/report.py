@@ -101,7 +101,7 @@ def render_calibration(report: CalibrationReport) -> list[str]:
                 f"{step.accuracy:.0%}",
                 f"{tokens.usage.input:,}" if tokens else "-",
                 f"{tokens.usage.output:,}" if tokens else "-",
-                format_usd(tokens.cost_micro_usd) if tokens else "-",
+                format_usd(tokens.cost_micro_usd) if tokens and tokens.records else "-",
             )
         )
     lines += tabulate(
@@ -120,7 +120,7 @@ def render_calibration(report: CalibrationReport) -> list[str]:
                 case.step_count,
                 f"{case.prompt_tokens:,}",
                 f"{case.artifact_tokens:,}",
-                format_usd(tokens.cost_micro_usd) if tokens else "-",
+                format_usd(tokens.cost_micro_usd) if tokens and tokens.records else "-",
                 format_duration(case.wall_ms / 1000),
                 "pass" if case.passed else "FAIL",
             )

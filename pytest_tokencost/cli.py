@@ -101,12 +101,17 @@ def _ingest(args: argparse.Namespace) -> int:
     from .genai_table import defer_update_modules
     from .records import Provenance, TokenRecord
     from .render import TITLE, render_report
+    from .runfiles import OutputDirError, check_output_dir
     from .session import RunState
     from .settings import Settings
     from .transcripts import read_transcripts, response_ids
 
     defer_update_modules()  # genai-prices' HTTP client is never used: not loaded
     _transcript_files(args.paths)
+    try:
+        check_output_dir(args.out.resolve(), "--out")
+    except OutputDirError as exc:
+        raise TokenCostError(str(exc)) from None
     transcripts = read_transcripts(args.paths)
     if not transcripts.responses and transcripts.problems:
         raise TokenCostError(
@@ -173,6 +178,9 @@ def _ingest(args: argparse.Namespace) -> int:
     print(f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}")
     for line in render_report(report, labels=INGEST_LABELS):
         print(line)
+    if state.write_problems():
+        print(f"tokencost: error: {state.write_problems()[-1]}", file=sys.stderr)
+        return 2
     if transcripts.problems:
         # The report is written and lists each problem; the exit status says it is incomplete.
         print(

@@ -29,6 +29,9 @@ class Collector:
         self.runs: list[ScopeRun] = []
         self.budgets: list[BudgetEntry] = []
         self.warnings: list[str] = []
+        #: Records that could not be counted (a payload that did not validate, an export
+        #: error): a run that lost numbers must say so loudly, not only in a warning.
+        self.lost: list[str] = []
         self.duplicates = 0
         self.interrupted_tests: list[str] = []
         self.extensions: dict[str, list[Any]] = {}
@@ -41,36 +44,40 @@ class Collector:
         back to `add_data` (on the test's report), take `payload` without validating it."""
         self._expected[id(data)] = (data, payload)
 
-    def add_data(self, data: Any, source: str) -> TestPayload | None:
+    def add_data(self, data: Any, source: str, *, resent: bool = False) -> TestPayload | None:
         """Take one test's payload as it travelled (plain JSON types); validate it first,
         unless this process made it (see `expect`)."""
         expected = self._expected.pop(id(data), None)
         if expected is not None and expected[0] is data:
-            self.add(expected[1])
+            self.add(expected[1], resent=resent)
             return expected[1]
         from .payload import read_payload
 
         payload, problem = read_payload(data, source)
         if payload is None:
-            self.warnings.append(problem or f"the records of {source} could not be read")
+            problem = problem or f"the records of {source} could not be read"
+            self.warnings.append(problem)
+            self.lost.append(problem)
             return None
-        self.add(payload)
+        self.add(payload, resent=resent)
         return payload
 
-    def add(self, payload: TestPayload) -> None:
-        """Take one test's payload."""
+    def add(self, payload: TestPayload, *, resent: bool = False) -> None:
+        """Take one test's payload. A payload `resent` after an interrupt (in case the first
+        copy was lost in flight) is taken only if the first copy never arrived."""
         key = (payload.test_id, payload.attempt)
         if key in self._seen:
-            self.warnings.append(
-                f"the records of {payload.test_id} (attempt {payload.attempt}) arrived twice; "
-                "counted once"
-            )
+            if not resent:
+                self.warnings.append(
+                    f"the records of {payload.test_id} (attempt {payload.attempt}) arrived "
+                    "twice; counted once"
+                )
             return
         self._seen.add(key)
         if payload.error is not None:
-            self.warnings.append(
-                f"some records of {payload.test_id} could not be exported: {payload.error}"
-            )
+            problem = f"some records of {payload.test_id} could not be exported: {payload.error}"
+            self.warnings.append(problem)
+            self.lost.append(problem)
         if payload.interrupted:
             self.interrupted_tests.append(payload.test_id)
         self.duplicates += payload.duplicates

@@ -124,6 +124,17 @@ class CaptureHooks:
                 self.capture.flush(tracker)
 
 
+_CROSSED_BY_CALL = pytest.StashKey[bool]()
+
+
+def _fail_over_budget(report: pytest.TestReport, tracker: InMemoryTokenTracker | None) -> None:
+    """Turn a passed report into a failure when the tracker's records crossed a budget."""
+    if tracker is not None and tracker.crossed is not None:
+        crossed = tracker.crossed
+        report.outcome = "failed"
+        report.longrepr = f"{type(crossed).__module__}.{type(crossed).__name__}: {crossed}"
+
+
 class RecordCarrier:
     """Enforces budgets crossed out of sight, and puts each attempt's payload on its teardown
     report, which carries it through xdist."""
@@ -145,10 +156,26 @@ class RecordCarrier:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Attach the attempt's payload to its teardown report; the next attempt starts anew."""
+        """Attach the attempt's payload to its teardown report; the next attempt starts anew.
+
+        A call that passed although its records crossed a budget fails here when the call
+        wrapper above could not see it (the tracker, and so this carrier, was made during the
+        call: `getfixturevalue`, a calibration case).
+        """
         report = yield
+        tracker = item.stash.get(TRACKER_KEY, None)
+        if call.when == "call":
+            item.stash[_CROSSED_BY_CALL] = tracker is not None and tracker.crossed is not None
+            if report.passed:
+                _fail_over_budget(report, tracker)
         if call.when == "teardown":
-            tracker = item.stash.get(TRACKER_KEY, None)
+            if (
+                tracker is not None
+                and not item.stash.get(_CROSSED_BY_CALL, False)
+                and report.passed
+            ):
+                # Crossed after the call: a fixture's clean-up, a stream capture flushed.
+                _fail_over_budget(report, tracker)
             if tracker is not None:
                 del item.stash[TRACKER_KEY]
                 item.stash[ATTEMPTS_KEY] = tracker.attempt

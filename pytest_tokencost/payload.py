@@ -9,6 +9,7 @@ for data of other packages (the calibration harness puts each case's result ther
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
@@ -61,18 +62,16 @@ def export_tracker(
     """A tracker's priced records, scope runs and budgets as one payload.
 
     Records are built one by one, so a record that cannot be built (a bug, never bad input:
-    `record()` validates its arguments) costs only itself, and the error keeps its text.
+    `record()` validates its arguments) costs only itself, and `error` keeps its text.
     """
-    records: list[TokenRecord] = []
-    error = None
-    try:
-        records = tracker.records()
-    except Exception as exc:  # the test's other numbers must still arrive
-        error = f"{type(exc).__name__}: {exc}"
+    records = tracker.records()
+    error = "; ".join(tracker.build_errors) or None
     if interrupted:
         records = [record.model_copy(update={"interrupted": True}) for record in records]
     budgets = [
-        BudgetEntry.model_validate(status, from_attributes=True)
+        BudgetEntry.model_validate(
+            {**asdict(status), "test_id": tracker.test_id, "attempt": tracker.attempt}
+        )
         for scope in tracker.budget_scopes
         for status in scope.statuses()
     ]

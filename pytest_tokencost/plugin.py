@@ -245,7 +245,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # to see that call: the carrier, which fails a test whose captured calls crossed a
         # budget, must be in place before the first test runs.
         config.pluginmanager.register(RecordCarrier(state), CARRIER_PLUGIN_NAME)
-    config.stash[SIGTERM_KEY] = _interrupt_on_sigterm()
+    config.stash[SIGTERM_KEY] = _interrupt_on_sigterm(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -263,7 +263,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         restore()
 
 
-def _interrupt_on_sigterm() -> Callable[[], None] | None:
+def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
     """Make SIGTERM (what CI runners send on cancel or timeout) end the run like Ctrl-C.
 
     pytest then finishes the session, and the report is written with status `interrupted`.
@@ -279,6 +279,11 @@ def _interrupt_on_sigterm() -> Callable[[], None] | None:
 
     def on_sigterm(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        # Should the interrupt be swallowed where it lands, pytest-xdist's controller still
+        # stops: it checks this between events.
+        dsession = config.pluginmanager.get_plugin("dsession")
+        if dsession is not None:
+            dsession.shouldstop = "interrupted by SIGTERM"
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -401,6 +406,8 @@ class _WriterHooks:
                 "--cost-strict: no price is known for "
                 f"{', '.join(state.unpriced_models())}; add them to a --cost-prices file"
             )
+        if state.collector is not None:
+            errors.extend(state.collector.lost)
         errors.extend(state.write_problems())
         return errors
 
@@ -466,7 +473,9 @@ class _ControllerHooks:
         if self.state.collector is None:
             return
         for data in output.get("tokencost_interrupted", ()):
-            self.state.collector.add_data(data, "an interrupted test on an xdist worker")
+            self.state.collector.add_data(
+                data, "a test on an interrupted xdist worker", resent=True
+            )
 
     def drain_interrupted(self) -> None:
         """After an interrupt, take the payloads still queued in pytest-xdist's controller.
@@ -514,8 +523,12 @@ class _WorkerHooks:
             self.state.delivered(data)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Send the controller the records of tests cut short by an interrupt."""
-        pending = self.state.export_live()
+        """After an interrupt, send the controller the records of tests cut short, and again
+        the last payloads already sent: the controller may have stopped reading before they
+        arrived (it takes each test attempt once)."""
+        pending = [p.model_dump(mode="json") for p in self.state.export_live()]
+        if int(exitstatus) == pytest.ExitCode.INTERRUPTED:
+            pending = [*self.state.recent, *pending]
         workeroutput = getattr(self.config, "workeroutput", None)
         if pending and workeroutput is not None:
-            workeroutput["tokencost_interrupted"] = [p.model_dump(mode="json") for p in pending]
+            workeroutput["tokencost_interrupted"] = pending

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -55,6 +55,12 @@ def _add_optional(a: int | None, b: int | None) -> int | None:
     return a + b
 
 
+#: The largest count one record may hold (10^15 tokens, about a billion dollars of input at
+#: today's prices): anything above is a bug upstream, and would not price or store exactly.
+MAX_COUNT = 10**15
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+
+
 class Usage(BaseModel):
     """Token counts of one call or an aggregate, normalised to the OTel convention.
 
@@ -65,17 +71,17 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    input: NonNegativeInt = 0
-    output: NonNegativeInt = 0
-    cache_read: NonNegativeInt | None = None
-    cache_write: NonNegativeInt | None = None
-    reasoning: NonNegativeInt | None = None
-    cache_write_1h: NonNegativeInt | None = Field(
+    input: Count = 0
+    output: Count = 0
+    cache_read: Count | None = None
+    cache_write: Count | None = None
+    reasoning: Count | None = None
+    cache_write_1h: Count | None = Field(
         default=None,
         description="The part of cache_write kept for one hour (Anthropic's "
         "cache_creation.ephemeral_1h_input_tokens), priced higher than 5-minute writes.",
     )
-    web_searches: NonNegativeInt | None = Field(
+    web_searches: Count | None = Field(
         default=None,
         description="Server-side web searches the provider ran and bills per search (Anthropic's "
         "server_tool_use.web_search_requests, OpenAI Responses web_search_call items).",

@@ -56,6 +56,10 @@ class BudgetEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     scope: str
+    test_id: str | None = Field(
+        default=None, description="The test whose budget it is (none for the session's)."
+    )
+    attempt: int | None = Field(default=None, description="Which run of the test (reruns).")
     channel: Channel
     limit: int = Field(description="Micro-USD for the micro_usd channel, else tokens.")
     used: int

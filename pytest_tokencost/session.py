@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from .tracker import InMemoryTokenTracker
 
 __all__ = ["RECORDS_NAME", "REPORT_NAME", "Role", "RunState", "exit_status_name"]
+
+#: How many of its last payloads an interrupted xdist worker sends again.
+RESEND_AFTER_INTERRUPT = 64
 
 
 class Role(StrEnum):
@@ -91,6 +95,8 @@ class RunState:
         #: Trackers whose payload has not been delivered yet (reported to the collecting
         #: process), by (test id, attempt): an interrupt exports them as they are.
         self.live: dict[tuple[str, int], InMemoryTokenTracker] = {}
+        #: A worker's last delivered payloads, sent again after an interrupt.
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RESEND_AFTER_INTERRUPT)
         #: Set by a harness whose run must always write its reports (calibration runs).
         self.report_required = False
         self.collector: Collector | None = None
@@ -256,6 +262,8 @@ class RunState:
         """
         if isinstance(data, dict):
             self.live.pop((data.get("test_id"), data.get("attempt")), None)  # type: ignore[arg-type]
+            if self.role is Role.WORKER:
+                self.recent.append(data)
 
     def export_live(self) -> list[TestPayload]:
         """Payloads of the trackers not delivered when the run ended (flagged interrupted)."""

@@ -193,6 +193,9 @@ class InMemoryTokenTracker:
         self._entries: list[tuple[Any, ...]] = []  # _Entry fields, as plain tuples for speed
         self._runs: list[_Run] = []
         self._built: list[TokenRecord] = []
+        self._built_upto = 0
+        #: Records that could not be built (and so are not in `records()`), named.
+        self.build_errors: list[str] = []
         self._scope: ContextVar[_Scope] = ContextVar(
             f"tokencost_scope_{id(self)}", default=_NO_SCOPE
         )
@@ -276,6 +279,11 @@ class InMemoryTokenTracker:
         `max_*` set a budget for the step (`max_usd` in dollars), checked at every record.
         """
         _check_name("step name", name)
+        if "/" in name:
+            raise ValueError(
+                f"step name {name!r} contains '/', which joins nested steps (outer/inner): "
+                "nest two step() scopes instead"
+            )
         outer = self._scope.get()
         path = name if outer.step is None else f"{outer.step}/{name}"
         budget = self._budget_for(
@@ -547,16 +555,30 @@ class InMemoryTokenTracker:
         return self._pricer
 
     def records(self) -> list[TokenRecord]:
-        """All records so far, priced, in the order they were made."""
+        """All records so far, priced, in the order they were made.
+
+        A record that cannot be built (a pricing bug, never bad input: `record()` checks its
+        arguments) is left out alone and named in `build_errors`; the others are kept.
+        """
         with self._lock:
-            pending = self._entries[len(self._built) :]
-            start = len(self._built)
-        built = [
-            self._build(start + offset, _Entry._make(entry)) for offset, entry in enumerate(pending)
-        ]
+            start = self._built_upto
+            pending = self._entries[start:]
+        built: list[TokenRecord] = []
+        errors: list[str] = []
+        for offset, entry in enumerate(pending):
+            made = _Entry._make(entry)
+            try:
+                built.append(self._build(start + offset, made))
+            except Exception as exc:
+                errors.append(
+                    f"record {start + offset} (model {made.model!r}, {made.usage.total:,} "
+                    f"tokens): {type(exc).__name__}: {exc}"
+                )
         with self._lock:
-            if len(self._built) == start:
+            if self._built_upto == start:
                 self._built.extend(built)
+                self.build_errors.extend(errors)
+                self._built_upto = start + len(pending)
             return list(self._built)
 
     def scope_runs(self) -> list[ScopeRun]:

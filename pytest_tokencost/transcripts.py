@@ -128,6 +128,12 @@ class TranscriptSet:
             except OSError as exc:
                 self.problems.append(f"cannot read transcript {path}: {exc.strerror or exc}")
                 return
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                self.problems.append(
+                    f"{path}: UTF-16 text, not the UTF-8 of a JSONL transcript; skipped "
+                    "(convert it to UTF-8)"
+                )
+                return
             if b"\x00" in head:
                 self.problems.append(f"{path}: a binary file, not a JSONL transcript; skipped")
                 return

@@ -84,3 +84,49 @@ def test_a_payload_that_does_not_validate_is_a_warning_naming_what_was_wrong() -
     assert collector.warnings[-1] == "some records of t.py::test_y could not be exported: " + (
         "ValueError: boom"
     )
+
+
+def test_a_count_beyond_any_real_request_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="input\n  Input should be less than or equal to 10"):
+        Usage(input=10**30, output=5)
+
+
+def test_a_record_that_cannot_be_priced_is_lost_loudly_and_alone(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    """A pricing bug (stood in for by a price function that raises for one model): the other
+    records of the test are kept, and the run says what it lost, in red and by its exit code."""
+    plugin_pytester.makeconftest(
+        """
+        from pytest_tokencost import pricing
+
+        original = pricing.Pricer.price
+
+        def price(self, model, *args, **kwargs):
+            if model == "boom":
+                raise ArithmeticError("price table broken")
+            return original(self, model, *args, **kwargs)
+
+        pricing.Pricer.price = price
+        """
+    )
+    plugin_pytester.makepyfile(
+        test_mixed="""
+        from pytest_tokencost import Usage
+
+        def test_mixed(token_tracker):
+            token_tracker.record(model="gpt-4o", usage=Usage(input=100, output=10))
+            token_tracker.record(model="boom", usage=Usage(input=5, output=5))
+        """
+    )
+    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "ERROR: some records of test_mixed.py::test_mixed could not be exported: record 1 "
+            "(model 'boom', 10 tokens): ArithmeticError: price table broken"
+        ]
+    )
+    report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
+    assert report["summary"]["totals"]["usage"]["input"] == 100

@@ -235,9 +235,12 @@ def test_step_budget(token_tracker):
             "test test_budget.py::test_spend[[]100[]] * tokens * 100 * 100 * 0 * 100% * exceeded",
         ]
     )
-    statuses = {b["scope"]: b["status"] for b in _report(plugin_pytester)["budgets"]}
+    budgets = _report(plugin_pytester)["budgets"]
+    statuses = {b["scope"]: b["status"] for b in budgets}
     assert statuses["test test_budget.py::test_spend[99]"] == "warn"
     assert statuses["step plan"] == "exceeded"
+    (step,) = [b for b in budgets if b["scope"] == "step plan"]
+    assert (step["test_id"], step["attempt"]) == ("test_budget.py::test_step_budget", 1)
     cli = plugin_pytester.run(
         str(Path(sys.executable).with_name("tokencost")),
         "report",
@@ -375,3 +378,58 @@ def test_the_ledger_reserves_reconciles_and_conserves(tmp_path: Path) -> None:
     assert ledger.exhausted() and ledger.statuses()[0].used == 1_050
     stale = BudgetLedger.create(tmp_path / "ledger.sqlite", "run-2", {T: 10})
     assert not stale.exhausted()  # a new run starts a fresh pool
+
+
+def test_a_tracker_made_during_the_call_still_fails_its_test_over_budget(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    """The first tracker of a run, made inside the test body (getfixturevalue), where the
+    hooks registered with it cannot wrap the call already running."""
+    plugin_pytester.makepyfile(
+        test_late="""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.token_budget(max_tokens=100)
+        def test_swallowed(request):
+            tracker = request.getfixturevalue("token_tracker")
+            try:
+                tracker.record(usage=Usage(input=150))
+            except Exception:
+                pass  # an agent loop that swallows every error
+        """
+    )
+    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*TokenBudgetExceeded: token budget exceeded: test *test_swallowed spent 150 of its 100*"]
+    )
+
+
+def test_a_budget_crossed_in_teardown_is_an_error_of_the_test(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    """A fixture's clean-up (or a captured stream flushed at teardown) that crosses."""
+    plugin_pytester.makepyfile(
+        test_cleanup="""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.fixture
+        def agent(token_tracker):
+            yield token_tracker
+            try:
+                token_tracker.record(usage=Usage(input=150))  # a summarising call at clean-up
+            except Exception:
+                pass
+
+        @pytest.mark.token_budget(max_tokens=100)
+        def test_agent(agent):
+            agent.record(usage=Usage(input=10))
+        """
+    )
+    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*TokenBudgetExceeded: token budget exceeded: test * 160 of *100*"]
+    )

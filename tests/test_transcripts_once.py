@@ -230,11 +230,14 @@ def test_binary_and_non_utf8_files_are_listed(tmp_path: Path) -> None:
         .encode("latin-1")
         + b"\n"
     )
+    wide = tmp_path / "c.jsonl"  # exported by an editor as UTF-16 (with its byte-order mark)
+    wide.write_bytes((_line("m2", input_tokens=7, output_tokens=1) + "\n").encode("utf-16"))
     transcripts = read_transcripts([tmp_path])
     assert [r.usage.input for r in transcripts.responses] == [10]
     assert transcripts.problems == [
         f"{binary}: a binary file, not a JSONL transcript; skipped",
         f"{latin}:2: not UTF-8 text (invalid continuation byte); line skipped",
+        f"{wide}: UTF-16 text, not the UTF-8 of a JSONL transcript; skipped (convert it to UTF-8)",
     ]
 
 
@@ -411,6 +414,19 @@ def test_ingest_bad_input_is_one_line_and_exit_2(
     result = pytester.run(TOKENCOST, "ingest", str(make(tmp_path)), "--out", str(tmp_path / "o"))
     assert result.ret == 2
     result.stderr.fnmatch_lines([message])
+    assert len(result.stderr.lines) == 1
+    _no_traceback(result)
+
+
+def test_ingest_into_a_file_is_one_line_and_exit_2(
+    corpus: Path, tmp_path: Path, pytester: pytest.Pytester
+) -> None:
+    (tmp_path / "afile").write_text("")
+    result = pytester.run(
+        TOKENCOST, "ingest", str(corpus / "claude-code"), "--out", str(tmp_path / "afile")
+    )
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["tokencost: error: --out */afile is not a folder*"])
     assert len(result.stderr.lines) == 1
     _no_traceback(result)
 
