@@ -18,15 +18,17 @@ from typing import Any
 from pytest_tokencost import InMemoryTokenTracker, Usage
 from pytest_tokencost.collect import Collector
 from pytest_tokencost.payload import export_tracker
+from pytest_tokencost.pricing import Pricer
 from pytest_tokencost.runfiles import RunFiles
 
 RECORDS = 200  # one test's records; prices of each model resolved once per run, as in a run
 ROUNDS = 15
 MODELS = ["gpt-4o", "claude-sonnet-4", "gpt-4o-mini", None]
+PRICER = Pricer()  # one per run, as RunState keeps it: each model is resolved once
 
 
 def _tracker() -> InMemoryTokenTracker:
-    tracker = InMemoryTokenTracker(test_id="bench::export", run_id="bench")
+    tracker = InMemoryTokenTracker(test_id="bench::export", run_id="bench", pricer=PRICER)
     with tracker.case("case-1"), tracker.step("triage"):
         for n in range(RECORDS):
             tracker.record(
