@@ -27,6 +27,25 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _html(args: argparse.Namespace) -> int:
+    from .html import HTML_NAME, write_page
+    from .html.load import page_from_folder
+
+    folder: Path = args.dir
+    if not folder.is_dir():
+        raise TokenCostError(
+            f"no such output folder: {folder} (give the folder holding token-report.json)"
+        )
+    out: Path = args.out or folder / HTML_NAME
+    page = page_from_folder(folder)
+    try:
+        write_page(out, page)
+    except OSError as exc:
+        raise TokenCostError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    print(f"wrote {out} (run {page.report.run.run_id})")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     from .report import report_schema
 
@@ -260,6 +279,20 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder (default: .tokencost/ingest)",
     )
     ingest.set_defaults(run=_ingest)
+    html = commands.add_parser(
+        "html", help="write the HTML page of the run saved in an output folder"
+    )
+    html.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=_DEFAULT_REPORT.parent,
+        help=f"output folder holding token-report.json (default: {_DEFAULT_REPORT.parent})",
+    )
+    html.add_argument(
+        "--out", type=Path, default=None, help="page to write (default: DIR/token-report.html)"
+    )
+    html.set_defaults(run=_html)
     schema = commands.add_parser("schema", help="print the JSON Schema of token-report.json")
     schema.set_defaults(run=_schema)
     return parser

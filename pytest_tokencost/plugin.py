@@ -28,6 +28,7 @@ from .stash import (
     EXTENSIONS_KEY,
     GATE_PLUGIN_NAME,
     PER_RUN_PLUGINS,
+    PYTEST_HTML_PLUGIN_NAME,
     RUN_PLUGIN_NAME,
     SIGTERM_KEY,
     STATE_KEY,
@@ -36,6 +37,7 @@ from .stash import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
+    from pathlib import Path
 
     from .session import Role, RunState
     from .tracker import InMemoryTokenTracker
@@ -60,8 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="tokencost_report",
         metavar="TYPE",
         help="Report tokens and cost: 'term' prints the Token & Cost section (the default when "
-        "no TYPE is given), 'json:PATH' writes a copy of token-report.json to PATH. Repeatable. "
-        "Default: %(default)r",
+        "no TYPE is given), 'json:PATH' writes a copy of token-report.json to PATH, "
+        "'html[:PATH]' writes the HTML page (token-report.html in the output folder). "
+        "Repeatable. Default: %(default)r",
     )
     group.addoption(
         "--cost-dir",
@@ -237,6 +240,14 @@ def pytest_configure(config: pytest.Config) -> None:
         from .item_hooks import SessionBudgetGate
 
         config.pluginmanager.register(SessionBudgetGate(state), GATE_PLUGIN_NAME)
+    if (
+        role is not Role.WORKER
+        and config.pluginmanager.hasplugin("html")
+        and config.getoption("htmlpath", None)
+    ):
+        from .html.pytesthtml import PytestHtmlColumns  # tokens and cost in pytest-html's table
+
+        config.pluginmanager.register(PytestHtmlColumns(), PYTEST_HTML_PLUGIN_NAME)
     if config.getoption("tokencost_capture") or config.getini("tokencost_capture"):
         from .item_hooks import CaptureHooks, RecordCarrier
 
@@ -349,6 +360,8 @@ class _WriterHooks:
         self.state = state
         self.config = config
         self.errors: list[str] = []
+        #: HTML pages written at the end of the run (--cost-report=html).
+        self.pages: list[Path] = []
         #: Called before the report is built when the run was interrupted (xdist controller).
         self.before_finish: Callable[[], None] | None = None
 
@@ -430,6 +443,11 @@ class _WriterHooks:
             state.add(payload)
         before = len(state.write_problems())
         state.write_report(int(exitstatus))
+        if state.files is not None and state.settings.html_paths:
+            from .html.write import write_run_pages
+
+            self.pages, problems = write_run_pages(state, state.settings.html_paths)
+            state.files.problems.extend(problems)
         if len(state.write_problems()) > before:
             for message in state.write_problems()[before:]:
                 self._error(message)
@@ -447,6 +465,8 @@ class _WriterHooks:
             terminalreporter.write_sep("=", TITLE)
             for line in state.section_lines():
                 terminalreporter.write_line(line)
+        for page in self.pages:
+            terminalreporter.write_line(f"tokencost: HTML report {page.as_uri()}")
         for message in self.errors:
             terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
 

@@ -119,6 +119,11 @@ class RunInfo(BaseModel):
         description="Tests still running at an interrupt; their records so far are kept, "
         "flagged `interrupted`.",
     )
+    budget_warn_at: float | None = Field(
+        default=None,
+        description="The share of a budget at which it warns (--cost-warn-at); null in "
+        "reports written before it was recorded.",
+    )
 
 
 class TokenReport(BaseModel):

@@ -174,6 +174,11 @@ class RunFiles:
         finally:
             staging.unlink(missing_ok=True)
 
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """The lock under which the top-level files are published (for files published beside
+        them, such as the HTML page)."""
+        return self._lock()
+
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """An exclusive lock on the output folder while the top-level pair is replaced."""

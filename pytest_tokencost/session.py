@@ -357,6 +357,7 @@ class RunState:
             "exit_status": exit_status,
             "status": exit_status_name(exit_status),
             "interrupted_tests": list(self._collector().interrupted_tests),
+            "budget_warn_at": self.settings.warn_at,
         }
 
     def _price_fields(self) -> dict[str, Any]:

@@ -24,7 +24,9 @@ __all__ = [
 
 DEFAULT_DIR = ".tokencost"
 DEFAULT_RATE_TEXT = "3,15"
-REPORT_KINDS = ("term", "json")
+REPORT_KINDS = ("term", "json", "html")
+#: Where ``html`` without a path writes, in the output folder.
+HTML_NAME = "token-report.html"
 _NUMBER = r"\s*\d+(?:\.\d+)?\s*"
 _RATE = rf"^{_NUMBER},{_NUMBER}$"
 
@@ -32,20 +34,20 @@ _RATE = rf"^{_NUMBER},{_NUMBER}$"
 # NamedTuples, not dataclasses: this module loads at every pytest start, and a frozen
 # dataclass costs several times more to define.
 class ReportTarget(NamedTuple):
-    """One `--cost-report` value: a kind (`term`, `json`) and, for `json`, an optional path."""
+    """One `--cost-report` value: a kind (`term`, `json`, `html`) and an optional path."""
 
     kind: str
     path: Path | None = None
 
 
 def parse_report_target(value: str) -> ReportTarget:
-    """argparse `type=` for `--cost-report`: ``term``, ``json`` or ``json:PATH``."""
+    """argparse `type=` for `--cost-report`: ``term``, ``json[:PATH]`` or ``html[:PATH]``."""
     kind, _, path = value.partition(":")
     if kind not in REPORT_KINDS:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a report target; use term, json or json:PATH"
+            f"{value!r} is not a report target; use term, json[:PATH] or html[:PATH]"
         )
-    if path and kind != "json":
+    if path and kind == "term":
         raise argparse.ArgumentTypeError(f"{kind} takes no path (got {value!r})")
     return ReportTarget(kind, Path(path) if path else None)
 
@@ -142,6 +144,12 @@ class Settings(NamedTuple):
     def json_paths(self) -> tuple[Path, ...]:
         """Extra copies of the JSON report asked for with ``json:PATH``."""
         return tuple(t.path for t in self.reports if t.kind == "json" and t.path is not None)
+
+    @property
+    def html_paths(self) -> tuple[Path, ...]:
+        """Where ``html[:PATH]`` asked for the HTML page (``token-report.html`` by default)."""
+        paths = (t.path or self.output_dir / HTML_NAME for t in self.reports if t.kind == "html")
+        return tuple(dict.fromkeys(paths))
 
     @classmethod
     def from_config(cls, config: _Config) -> Settings:

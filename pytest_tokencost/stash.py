@@ -34,10 +34,12 @@ CONTROLLER_PLUGIN_NAME = "tokencost-controller"
 CARRIER_PLUGIN_NAME = "tokencost-carrier"
 GATE_PLUGIN_NAME = "tokencost-budget-gate"
 CAPTURE_PLUGIN_NAME = "tokencost-capture"
+PYTEST_HTML_PLUGIN_NAME = "tokencost-pytest-html"
 PER_RUN_PLUGINS = (
     RUN_PLUGIN_NAME,
     CONTROLLER_PLUGIN_NAME,
     CARRIER_PLUGIN_NAME,
     GATE_PLUGIN_NAME,
     CAPTURE_PLUGIN_NAME,
+    PYTEST_HTML_PLUGIN_NAME,
 )

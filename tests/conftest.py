@@ -6,11 +6,15 @@ import os
 from pathlib import Path
 
 import genai_prices.data
+import jinja2
 import pytest
 import tabulate
 
 import calibrate.items
+import calibrate.report
 import pytest_tokencost.cli
+import pytest_tokencost.html.load
+import pytest_tokencost.html.view
 import pytest_tokencost.item_hooks
 import pytest_tokencost.render
 import pytest_tokencost.session
@@ -24,7 +28,11 @@ pytest_plugins = ["pytester"]
 _KEEP = (
     genai_prices.data,
     tabulate,
+    jinja2,
     pytest_tokencost.cli,
+    pytest_tokencost.html.load,
+    pytest_tokencost.html.view,
+    calibrate.report,
     pytest_tokencost.item_hooks,
     pytest_tokencost.render,
     pytest_tokencost.session,

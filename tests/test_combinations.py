@@ -31,6 +31,8 @@ import genai_prices
 import pytest
 import yaml
 
+from .htmlpage import Page, check_page_rows
+
 # Recorded responses the server replays (numbers from ../shared/corpus/SOURCES.md).
 PLAIN = ("openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml", 0)
 STREAM = ("openai/pydantic-ai__chat_stream_include_usage_gpt-4o-mini.yaml", 1)
@@ -327,7 +329,7 @@ class Run:
         self.modes = modes
         name = f"out-{'-'.join(modes)}"
         out = pytester.path / name
-        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name]
+        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name, "--cost-report=html"]
         if modes != ["observe"]:
             args.append("--cost-capture")
         if scope == "session":
@@ -351,6 +353,7 @@ class Run:
         self.outcomes: dict[str, list[dict[str, str]]] = json.loads(
             (pytester.path / f"{name}.outcomes.json").read_text()
         )
+        self.page = Page((out / "token-report.html").read_text(encoding="utf-8"))
 
     def final(self, test_id: str) -> tuple[str, str | None]:
         """A test's outcome (failed in any phase, else skipped, else passed) and its message."""
@@ -444,6 +447,9 @@ def _check_run(run: Run, scope: str) -> None:
         else []
     )
     _check_budgets(run, scope)
+    # The HTML page of every cell shows the report's rows, each budget once.
+    check_page_rows(run.page, run.report)
+    assert len(run.page.tags_with_class("gauge")) == min(len(run.report["budgets"]), 12)
 
 
 def _check_budgets(run: Run, scope: str) -> None:

@@ -8,8 +8,9 @@ HELP = """\
 token and cost accounting (pytest-tokencost):
   --cost-report=[TYPE]  Report tokens and cost: 'term' prints the Token & Cost
                         section (the default when no TYPE is given), 'json:PATH'
-                        writes a copy of token-report.json to PATH. Repeatable.
-                        Default: None
+                        writes a copy of token-report.json to PATH,
+                        'html[:PATH]' writes the HTML page (token-report.html in
+                        the output folder). Repeatable. Default: None
   --cost-dir=DIR        Output folder, created git-ignored. Default:
                         '.tokencost' under the rootdir
   --cost-prices=PATH    TOML file of per-model prices (USD per million tokens)
@@ -56,7 +57,7 @@ def test_help_lists_the_options_and_ini_keys(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--cost-report=html"], "'html' is not a report target; use term, json or json:PATH"),
+        (["--cost-report=pdf"], "'pdf' is not a report target; use term, json*or html*"),
         (["--cost-report=term:x"], "term takes no path"),
         (["--cost-default-rate=3"], "'3' is not a rate; give INPUT,OUTPUT"),
         (["--cost-warn-at=1.5"], "'1.5' is not a fraction in (0, 1]"),

@@ -1,0 +1,156 @@
+"""Gather a page's input: from a finished run in memory, or from an output folder on disk.
+
+The folder's `token-report.json` is the run; its `records.jsonl` (published with it, under one
+lock, so the pair belongs to one run) gives the records in time order; `*calibration-report.json`
+files of the same run give the calibration section. Run history comes from the history store
+when the folder has one (see `history_rows`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ReportFileError
+from .model import PageInput, PastRun
+
+if TYPE_CHECKING:
+    from calibrate.report import CalibrationReport
+
+    from ..pricing import Pricer
+    from ..records import TokenRecord
+    from ..report import TokenReport
+    from ..session import RunState
+
+__all__ = ["calibration_reports", "history_rows", "page_from_folder", "page_from_run", "pricer_for"]
+
+_RATE_TEXT = re.compile(r"^\$([0-9.]+)/\$([0-9.]+) per MTok$")
+
+
+def calibration_reports(folder: Path, run_id: str) -> tuple[list[CalibrationReport], list[str]]:
+    """The calibration reports in `folder` written by run `run_id`, and problems reading any."""
+    from calibrate.report import CALIBRATION_REPORT_NAME, read_calibration_report
+
+    reports, problems = [], []
+    for path in sorted(folder.glob(f"*{CALIBRATION_REPORT_NAME}")):
+        try:
+            report = read_calibration_report(path)
+        except ReportFileError as exc:
+            problems.append(f"calibration section left out: {exc}")
+            continue
+        if report.run_id == run_id:
+            reports.append(report)
+    return reports, problems
+
+
+def history_rows(folder: Path, run_id: str) -> list[PastRun] | None:
+    """Earlier runs from the folder's history store, oldest first; None when there is none.
+
+    The history store is being built separately (issue 10); until it exists no folder has one.
+    """
+    return None
+
+
+def pricer_for(report: TokenReport) -> tuple[Pricer | None, str | None]:
+    """A pricer like the run's (override file, default rate), to price what the cache saved.
+
+    None, with a note, when the run's override file cannot be read any more.
+    """
+    from decimal import Decimal
+
+    from ..errors import PriceFileError
+    from ..pricing import Pricer, Rate, load_price_overrides
+
+    prices = report.prices
+    rate = None
+    match = _RATE_TEXT.match(prices.default_rate)
+    if match:
+        rate = Rate(input_mtok=Decimal(match[1]), output_mtok=Decimal(match[2]))
+    overrides = None
+    if prices.override_file:
+        try:
+            overrides = load_price_overrides(Path(prices.override_file))
+        except PriceFileError as exc:
+            return None, f"cache savings not recorded: the run's price file is unreadable ({exc})"
+    pricer = Pricer(overrides, rate, prices.default_rate_for_unknown_models) if rate else None
+    if pricer is None:
+        return None, f"cache savings not recorded: unknown default rate {prices.default_rate!r}"
+    return pricer, None
+
+
+def read_records(path: Path, run_id: str) -> tuple[list[TokenRecord], list[str]]:
+    """The run's records from `records.jsonl`; unreadable lines are named, not guessed."""
+    from pydantic import ValidationError
+
+    from ..records import TokenRecord
+
+    records: list[TokenRecord] = []
+    bad: list[int] = []
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        return [], [f"{path} is missing: the cumulative cost line and cache figures are empty"]
+    except OSError as exc:
+        raise ReportFileError(f"cannot read records {path}: {exc.strerror or exc}") from exc
+    with handle:
+        try:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = TokenRecord.model_validate_json(line)
+                except ValidationError:
+                    bad.append(number)
+                    continue
+                if record.run_id in (None, run_id):
+                    records.append(record)
+        except UnicodeDecodeError as exc:
+            raise ReportFileError(f"records {path} is not UTF-8 text (byte {exc.start})") from exc
+    notes = []
+    if bad:
+        notes.append(
+            f"{len(bad)} unreadable line(s) of {path} left out of the cumulative cost line and "
+            f"cache figures (first: line {bad[0]}); the totals come from token-report.json"
+        )
+    return records, notes
+
+
+def page_from_folder(folder: Path) -> PageInput:
+    """A page for the run last published in an output folder (raises ReportFileError)."""
+    from ..report import read_report
+    from ..runfiles import RECORDS_NAME, REPORT_NAME
+
+    report = read_report(folder / REPORT_NAME)
+    run_id = report.run.run_id
+    records, notes = read_records(folder / RECORDS_NAME, run_id)
+    calibration, problems = calibration_reports(folder, run_id)
+    pricer, pricer_note = pricer_for(report)
+    return PageInput(
+        report=report,
+        records=records,
+        history=history_rows(folder, run_id),
+        calibration=calibration,
+        pricer=pricer,
+        notes=[*notes, *problems, *([pricer_note] if pricer_note else [])],
+    )
+
+
+def page_from_run(state: RunState) -> PageInput:
+    """A page for a run that has just finished (its report built)."""
+    report = state.report
+    if report is None:
+        raise ValueError("the run's report is not built yet")
+    folder = state.settings.output_dir
+    calibration, problems = (
+        calibration_reports(folder, state.run_id) if folder.is_dir() else ([], [])
+    )
+    return PageInput(
+        report=report,
+        records=state.records,
+        history=history_rows(folder, state.run_id),
+        calibration=calibration,
+        pricer=state.pricer(),
+        warn_at=state.settings.warn_at,
+        notes=problems,
+    )
