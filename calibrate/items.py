@@ -257,6 +257,7 @@ class Harness:
 
             shutil.rmtree(watch.claims, ignore_errors=True)  # the run's claims are settled
         self.reports = self.collector.reports(state.run_id, state.records, state.runs)
+        state.calibration_metrics = [(s, report.metrics) for s, report in self.reports.items()]
         written = [self.collector.file_name(s, len(self.reports)) for s in self.reports]
         folder = state.settings.output_dir
         if written:

@@ -35,6 +35,7 @@ from pytest_tokencost.tracker import InMemoryTokenTracker
 from pytest_tokencost.transcripts import (
     TranscriptResponse,
     TranscriptWatch,
+    provider_of,
     response_ids,
     response_key,
 )
@@ -82,11 +83,6 @@ class StepOutcome:
             self.models.append(model)
         prompt, artifact = self.model_tokens.get(model, (0, 0))
         self.model_tokens[model] = (prompt + usage.input, artifact + usage.output)
-
-
-def provider_of(response: TranscriptResponse) -> str | None:
-    """Who served a transcript response: Claude Code talks to Anthropic, Codex to OpenAI."""
-    return {"claude-code": "anthropic", "codex": "openai"}.get(response.source)
 
 
 def _identity(response: TranscriptResponse) -> dict[str, str | None]:

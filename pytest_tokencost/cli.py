@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import TokenCostError
 
@@ -47,9 +48,71 @@ def _html(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    if args.document == "history":
+        from .history_schema import history_schema
+
+        print(json.dumps(history_schema(), indent=2, sort_keys=True))
+        return 0
     from .report import report_schema
 
     print(json.dumps(report_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+_DEFAULT_DIR = Path(".tokencost")
+
+
+def _history(args: argparse.Namespace) -> int:
+    """`tokencost history`: runs newest first, or one test across runs."""
+    from .history import history_path, read_runs, read_test_history
+    from .history_view import history_document, history_table, test_table
+
+    path = history_path(args.dir)
+    wanted = None if args.last is None else args.last + 1  # one more: the change of the last
+    if args.test is not None:
+        test_rows = read_test_history(args.dir, args.test, wanted)
+        if not test_rows:
+            raise TokenCostError(
+                f"test {args.test!r} has no records in the history {path} (node ids look like "
+                "tests/test_x.py::test_name)"
+            )
+        shown = test_rows[: args.last] if args.last is not None else test_rows
+        older = test_rows[len(shown)] if len(test_rows) > len(shown) else None
+        document = history_document(path, [], None, args.test, shown, older)
+    else:
+        rows = read_runs(args.dir, last=wanted)
+        runs = rows[: args.last] if args.last is not None else rows
+        document = history_document(path, runs, rows[len(runs)] if len(rows) > len(runs) else None)
+    if args.json:
+        print(json.dumps(document, indent=2))
+        return 0
+    if args.test is not None:
+        lines = test_table(document)
+    elif not document["runs"]:
+        lines = [f"No runs in the history {path} yet."]
+    else:
+        lines = history_table(document)
+    print("\n".join(lines))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """`tokencost compare`: two runs side by side, the cost change split."""
+    from .compare import compare, dumps, render_compare, resolve_side
+    from .render import TITLE
+
+    base = resolve_side(args.base, args.dir, "base")
+    head = resolve_side(args.head, args.dir, "head")
+    comparison = compare(base, head)
+    if args.format == "json":
+        print(dumps(comparison))
+        return 0
+    title = f"{TITLE}: {args.head} compared with {args.base}"
+    if args.format == "markdown":
+        print(f"## {title}\n")
+    else:
+        print(f" {title} ".center(76, "="))
+    print("\n".join(render_compare(comparison, args.format, limit=args.limit)))
     return 0
 
 
@@ -123,7 +186,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from .runfiles import OutputDirError, check_output_dir
     from .session import RunState
     from .settings import Settings
-    from .transcripts import read_transcripts, response_ids
+    from .transcripts import provider_of, read_transcripts, response_ids
 
     defer_update_modules()  # genai-prices' HTTP client is never used: not loaded
     _transcript_files(args.paths)
@@ -151,7 +214,7 @@ def _ingest(args: argparse.Namespace) -> int:
     records = []
     for seq, response in enumerate(transcripts.responses):
         when = response.timestamp or datetime.now(UTC)
-        provider = "anthropic" if response.source == "claude-code" else "openai"
+        provider = provider_of(response)
         price = pricer.price(response.model, provider, response.usage, when)
         records.append(
             TokenRecord(
@@ -293,9 +356,69 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="page to write (default: DIR/token-report.html)"
     )
     html.set_defaults(run=_html)
-    schema = commands.add_parser("schema", help="print the JSON Schema of token-report.json")
+    _history_parsers(commands)
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of token-report.json (or of history --json)"
+    )
+    schema.add_argument(
+        "document",
+        nargs="?",
+        choices=("report", "history"),
+        default="report",
+        help="report: token-report.json (the default); history: tokencost history --json",
+    )
     schema.set_defaults(run=_schema)
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
+
+
+def _history_parsers(commands: Any) -> None:
+    """The `history` and `compare` commands."""
+    history = commands.add_parser(
+        "history", help="runs newest first (history.sqlite): tokens, cost, change, budgets"
+    )
+    history.add_argument(
+        "--last", type=_positive, default=20, metavar="N", help="the newest N runs (default: 20)"
+    )
+    history.add_argument("--all", dest="last", action="store_const", const=None, help="all runs")
+    history.add_argument("--json", action="store_true", help="JSON (tokencost schema history)")
+    history.add_argument("--test", metavar="NODEID", help="one test's tokens and cost across runs")
+    history.add_argument(
+        "--dir", type=Path, default=_DEFAULT_DIR, help="output folder (default: .tokencost)"
+    )
+    history.set_defaults(run=_history)
+    compare = commands.add_parser(
+        "compare",
+        help="compare two runs: per test, step and model; the cost change split into tokens "
+        "and prices",
+    )
+    for name, default in (("base", "-2"), ("head", "-1")):
+        compare.add_argument(
+            name,
+            nargs="?",
+            default=default,
+            help=f"a run id, a negative index (-1 the latest), a token-report.json or an "
+            f"output folder (default: {default})",
+        )
+    compare.add_argument(
+        "--format", choices=("term", "markdown", "json"), default="term", help="default: term"
+    )
+    compare.add_argument(
+        "--limit", type=_positive, default=20, metavar="N", help="rows per table (default: 20)"
+    )
+    compare.add_argument(
+        "--dir", type=Path, default=_DEFAULT_DIR, help="output folder (default: .tokencost)"
+    )
+    compare.set_defaults(run=_compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,7 @@ NO_TOKENS = "No tokens recorded."
 
 #: `SCHEMA_VERSION` of `report.py`, repeated here so the empty path imports no model;
 #: `tests/test_empty_report.py` checks that the two agree.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def describe_rate(text: str) -> str:
@@ -73,11 +73,18 @@ def _empty_summary() -> dict[str, Any]:
 
 
 def empty_report_data(
-    run: dict[str, Any], prices: dict[str, Any], duplicates: int, warnings: list[str]
+    run: dict[str, Any],
+    prices: dict[str, Any],
+    duplicates: int,
+    warnings: list[str],
+    baseline: dict[str, Any] | None = None,
+    gates: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The report document of a run without records, runs or budgets, as plain JSON types.
 
-    `run` holds `RunInfo`'s fields (datetimes as `datetime`), `prices` `PriceInfo`'s.
+    `run` holds `RunInfo`'s fields (datetimes as `datetime`), `prices` `PriceInfo`'s;
+    `baseline` and `gates` are the JSON dumps of the history's models (a run that compared
+    or gated has imported them already).
     """
     return {
         "schema_version": SCHEMA_VERSION,
@@ -92,4 +99,6 @@ def empty_report_data(
         "total_checks": [],
         "duplicates_dropped": duplicates,
         "warnings": list(warnings),
+        "baseline": baseline,
+        "gates": list(gates or []),
     }

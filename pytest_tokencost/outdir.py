@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["append_lines", "atomic_write_text", "ensure_output_dir"]
+__all__ = ["atomic_write_text", "ensure_output_dir"]
 
 _GITIGNORE = "# Created by pytest-tokencost: cost data is never committed.\n*\n"
 _CACHEDIR_TAG = (
@@ -61,10 +61,3 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-
-
-def append_lines(path: Path, lines: list[str]) -> None:
-    """Append whole lines in one write, so a crash leaves at most a truncated last line."""
-    if lines:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines))

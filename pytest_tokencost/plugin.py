@@ -26,6 +26,7 @@ from .stash import (
     CARRIER_PLUGIN_NAME,
     CONTROLLER_PLUGIN_NAME,
     EXTENSIONS_KEY,
+    FINISHING_KEY,
     GATE_PLUGIN_NAME,
     PER_RUN_PLUGINS,
     PYTEST_HTML_PLUGIN_NAME,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Generator
     from pathlib import Path
 
+    from .run_history import RunHistory
     from .session import Role, RunState
     from .tracker import InMemoryTokenTracker
 
@@ -138,6 +140,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Record every call the openai and anthropic SDKs make during a test (through "
         "httpx2), with no change to the tests. Default: %(default)r",
     )
+    _add_history_options(group, parser)
     parser.addini(
         "tokencost_capture", "Capture SDK calls as with --cost-capture.", type="bool", default=False
     )
@@ -164,6 +167,98 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
+
+
+def _add_history_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
+    """The run history and the cost gates (see `run_history`)."""
+    from .gate_options import AUTO, parse_compare_fail, parse_fail_over, parse_keep
+
+    group.addoption(
+        "--cost-no-history",
+        action="store_true",
+        dest="tokencost_no_history",
+        default=False,
+        help="Do not add this run to history.sqlite in the output folder. Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-history-keep",
+        dest="tokencost_history_keep",
+        metavar="N",
+        type=parse_keep,
+        default=None,
+        help="Keep only the newest N runs in the history. Default: keep all",
+    )
+    group.addoption(
+        "--cost-compare",
+        dest="tokencost_compare",
+        metavar="REF",
+        nargs="?",
+        const=AUTO,
+        default=None,
+        help="Print a 'Token & Cost: compared with REF' section. REF: a run id, -N (-1 is the "
+        "latest earlier run), a token-report.json or an output folder; without REF the latest "
+        "earlier run on this git branch, else the latest. Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-compare-fail",
+        action="append",
+        dest="tokencost_compare_fail",
+        metavar="METRIC:LIMIT",
+        type=parse_compare_fail,
+        default=None,
+        help="Fail the run (after every test ran) when METRIC grew past LIMIT against the "
+        "baseline of --cost-compare: METRIC tokens, input, output, usd (run totals), "
+        "test-tokens, test-usd (any one test); LIMIT 10%% or an amount (tokens:5000, "
+        "usd:0.05). Repeatable. Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-fail-over",
+        action="append",
+        dest="tokencost_fail_over",
+        metavar="METRIC:AMOUNT",
+        type=parse_fail_over,
+        default=None,
+        help="Fail the run (after every test ran) when its total is over AMOUNT: tokens:N or "
+        "usd:X. Repeatable. Default: %(default)r",
+    )
+    parser.addini(
+        "tokencost_history",
+        "Add every run to history.sqlite in the output folder.",
+        type="bool",
+        default=True,
+    )
+    parser.addini(
+        "tokencost_history_keep", "Keep only the newest N runs in the history.", default=""
+    )
+    parser.addini(
+        "tokencost_compare_fail",
+        "Cost gates METRIC:LIMIT, as --cost-compare-fail (one or more).",
+        type="args",
+        default=[],
+    )
+    parser.addini(
+        "tokencost_fail_over",
+        "Run total limits tokens:N / usd:X, as --cost-fail-over (one or more).",
+        type="args",
+        default=[],
+    )
+
+
+def _history_of(config: pytest.Config, state: RunState) -> RunHistory | None:
+    """The run history and gates of the writing process (none for --collect-only)."""
+    from .gate_options import HistorySettings
+    from .run_history import RunHistory
+
+    if config.option.collectonly:
+        return None
+    try:
+        settings = HistorySettings.from_config(config)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if settings.needs_baseline or settings.fail_over:
+        state.report_required = True  # the verdicts go in the report
+    history = RunHistory(settings, config.rootpath)
+    return history if history.active else None
 
 
 def _role_of(config: pytest.Config) -> Role:
@@ -231,6 +326,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_WorkerHooks(state, config), RUN_PLUGIN_NAME)
     else:
         writer = _WriterHooks(state, config)
+        writer.history = _history_of(config, state)
         config.pluginmanager.register(writer, RUN_PLUGIN_NAME)
         if role is Role.CONTROLLER:
             controller = _ControllerHooks(state, config)
@@ -290,6 +386,8 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
 
     def on_sigterm(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        if config.stash.get(FINISHING_KEY, False):
+            return  # already finishing: let the reports be written
         # Should the interrupt be swallowed where it lands, pytest-xdist's controller still
         # stops: it checks this between events.
         dsession = config.pluginmanager.get_plugin("dsession")
@@ -304,6 +402,13 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     return restore
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """From here on a SIGTERM no longer interrupts: the session is writing its reports (an
+    interrupt raised inside pytest-xdist's teardown would cut them off)."""
+    session.config.stash[FINISHING_KEY] = True
 
 
 def run_state(config: pytest.Config) -> RunState:
@@ -364,6 +469,8 @@ class _WriterHooks:
         self.pages: list[Path] = []
         #: Called before the report is built when the run was interrupted (xdist controller).
         self.before_finish: Callable[[], None] | None = None
+        #: The run history and cost gates (None: --cost-no-history and no gate).
+        self.history: RunHistory | None = None
 
     def pytest_report_header(self) -> str:
         """One line saying where prices come from and where the output goes."""
@@ -441,8 +548,11 @@ class _WriterHooks:
             if not interrupted:
                 payload = payload.model_copy(update={"interrupted": False})
             state.add(payload)
+        status = self._history_before_report(session, int(exitstatus), interrupted)
         before = len(state.write_problems())
-        state.write_report(int(exitstatus))
+        state.write_report(status)
+        if self.history is not None:
+            self.history.after_report(state, state.calibration_metrics)
         if state.files is not None and state.settings.html_paths:
             from .html.write import write_run_pages
 
@@ -454,9 +564,38 @@ class _WriterHooks:
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    def _history_before_report(
+        self, session: pytest.Session, status: int, interrupted: bool
+    ) -> int:
+        """Compare with the baseline and decide the cost gates (failed ones fail the run, as
+        the session budget does: every test ran, then an ERROR line and exit status 1)."""
+        if self.history is None or not self.state.wants_report():
+            return status
+        errors = self.history.before_report(self.state, interrupted)
+        for message in errors:
+            self._error(message)
+        if errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return int(pytest.ExitCode.TESTS_FAILED)
+        return status
+
+    def _print_history(self, terminalreporter: pytest.TerminalReporter, printed: bool) -> None:
+        """The "compared with" section; history warnings when no section showed them."""
+        if self.history is None:
+            return
+        section = self.history.compare_section()
+        if section is not None:
+            terminalreporter.write_sep("=", section[0])
+            for line in section[1]:
+                terminalreporter.write_line(line)
+        late = self.history.late_warnings
+        for warning in late if printed else [*self.history.warnings, *late]:
+            terminalreporter.write_line(f"Warning: {warning}", yellow=True)
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the Token & Cost section, then the run's ERROR lines."""
         state = self.state
+        printed = False
         if state.has_report and (
             state.settings.term or (state.settings.report_on_records and state.records)
         ):
@@ -465,6 +604,8 @@ class _WriterHooks:
             terminalreporter.write_sep("=", TITLE)
             for line in state.section_lines():
                 terminalreporter.write_line(line)
+            printed = True
+        self._print_history(terminalreporter, printed)
         for page in self.pages:
             terminalreporter.write_line(f"tokencost: HTML report {page.as_uri()}")
         for message in self.errors:

@@ -11,32 +11,26 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from .empty_report import NO_TOKENS
+from .money import format_usd
 
 if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
     from .report import TokenReport
     from .summary import TokenTotals
 
-__all__ = ["TEST_LABELS", "TITLE", "format_duration", "format_usd", "render_report"]
+__all__ = [
+    "TEST_LABELS",
+    "TITLE",
+    "format_duration",
+    "format_usd",
+    "render_gates",
+    "render_report",
+]
 
 #: What the summary's test, case and step groups are called in a pytest run.
 TEST_LABELS = {"test": "test", "case": "case", "step": "step"}
 
 TITLE = "Token & Cost"
 _TOP_TESTS = 10
-
-
-def format_usd(micro_usd: int | None) -> str:
-    """Dollars for people: 2 decimals from $0.10, 3 from $0.001, else 6; None is "not recorded"."""
-    if micro_usd is None:
-        return "not recorded"
-    magnitude = abs(micro_usd)
-    places = 2 if magnitude >= 100_000 else 3 if magnitude >= 1_000 else 6
-    if micro_usd == 0:
-        places = 2
-    dollars = (Decimal(micro_usd) / 1_000_000).quantize(
-        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
-    )
-    return f"-${-dollars:,}" if dollars < 0 else f"${dollars:,}"
 
 
 def _exact_usd(micro_usd: int | None) -> str:
@@ -272,8 +266,26 @@ def render_report(
     sessions, days and sources).
     """
     if report.summary.totals.records == 0:
-        return [NO_TOKENS, *_budgets(report)]
-    lines = _headline(report, labels) + _notes(report) + _budgets(report)
+        return [NO_TOKENS, *_budgets(report), *render_gates(report)]
+    lines = _headline(report, labels) + _notes(report) + _budgets(report) + render_gates(report)
     if tables:
         lines += _tables(report, labels)
     return lines
+
+
+_VERDICT_LABELS = {"pass": "PASS", "fail": "FAIL", "no-baseline": "WARN", "not-recorded": "WARN"}
+
+
+def render_gates(report: TokenReport) -> list[str]:
+    """The baseline a run was compared with, and the verdict of each cost gate."""
+    lines: list[str] = []
+    baseline = report.baseline
+    if baseline is not None:
+        if baseline.run_id is None:
+            lines.append(f"Baseline: none ({baseline.note})")
+        else:
+            where = f"{baseline.git_branch or '?'}@{(baseline.git_commit or '?')[:9]}"
+            when = f"{baseline.started:%Y-%m-%d %H:%M} UTC, " if baseline.started else ""
+            lines.append(f"Baseline: run {baseline.run_id} ({when}{where}; from {baseline.source})")
+    lines += [f"Gate {_VERDICT_LABELS[v.status]}: {v.message}" for v in report.gates]
+    return ["", *lines] if lines else []

@@ -16,8 +16,10 @@ from .summary import TokenSummary
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Baseline",
     "BudgetEntry",
     "CostCheck",
+    "GateVerdict",
     "PriceInfo",
     "RunInfo",
     "TokenReport",
@@ -32,9 +34,10 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 #: Version 2 added the run's status, interrupted tests, duplicates dropped and record identity
-#: (run id, attempt, scenario, response and request ids); version 1 documents still read.
-SCHEMA_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: (run id, attempt, scenario, response and request ids); version 3 the baseline, the cost
+#: gates' verdicts and the override file's hash. Versions 1 and 2 documents still read.
+SCHEMA_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 
 
 class PriceInfo(BaseModel):
@@ -46,6 +49,9 @@ class PriceInfo(BaseModel):
         description="Version of the genai-prices package whose bundled data priced the run."
     )
     override_file: str | None = None
+    override_sha256: str | None = Field(
+        default=None, description="sha256 of the override file's bytes, to tell its versions apart."
+    )
     default_rate: str = Field(description="Rate for records with no model, e.g. '$3/$15 per MTok'.")
     default_rate_for_unknown_models: bool = False
 
@@ -126,12 +132,45 @@ class RunInfo(BaseModel):
     )
 
 
+class Baseline(BaseModel):
+    """The earlier run this run was compared with (--cost-compare, --cost-compare-fail)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ref: str = Field(description="What was asked for: a run id, -N, a path, or 'auto'.")
+    run_id: str | None = Field(description="The baseline's run id; null when none was found.")
+    source: str = Field(description="Where it was read: 'history' or the report's path.")
+    started: datetime | None = None
+    git_branch: str | None = None
+    git_commit: str | None = None
+    note: str | None = Field(default=None, description="Why there is no baseline, if none.")
+
+
+class GateVerdict(BaseModel):
+    """The verdict of one cost gate (--cost-compare-fail, --cost-fail-over)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gate: str = Field(description="The gate as given, e.g. '--cost-compare-fail=tokens:10%'.")
+    metric: str = Field(description="tokens, input, output, usd, test-tokens or test-usd.")
+    status: Literal["pass", "fail", "no-baseline", "not-recorded"] = Field(
+        description="no-baseline and not-recorded (a cost with unpriced records) warn only."
+    )
+    base: int | None = Field(description="The baseline's value (micro-USD for usd metrics).")
+    head: int | None = Field(description="This run's value (micro-USD for usd metrics).")
+    limit: str = Field(description="The limit as given: '10%', '5000' tokens, '0.05' USD.")
+    message: str
+    offending_tests: list[str] = Field(
+        default_factory=list, description="Tests over the limit (test-tokens, test-usd)."
+    )
+
+
 class TokenReport(BaseModel):
     """The whole `token-report.json` document."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1, 2] = 2
+    schema_version: Literal[1, 2, 3] = 3
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary
@@ -150,6 +189,12 @@ class TokenReport(BaseModel):
         "observe() twice: same provider response id) and counted once.",
     )
     warnings: list[str] = Field(default_factory=list)
+    baseline: Baseline | None = Field(
+        default=None, description="The run compared with, when a comparison or gate asked."
+    )
+    gates: list[GateVerdict] = Field(
+        default_factory=list, description="The verdict of every cost gate of the run."
+    )
 
     def write(self, path: Path) -> None:
         """Write the document atomically (temp file + rename)."""

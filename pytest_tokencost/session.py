@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
     from .budget import Channel
     from .collect import Collector
+    from .compare import PricingInfo
     from .ledger import BudgetLedger
     from .payload import TestPayload
     from .pricing import Pricer
     from .records import ScopeRun, TokenRecord
-    from .report import TokenReport
+    from .report import Baseline, GateVerdict, TokenReport
     from .runfiles import RunFiles
     from .tracker import InMemoryTokenTracker
 
@@ -101,13 +102,14 @@ class RunState:
         self.report_required = False
         self.collector: Collector | None = None
         self.files: RunFiles | None = None
+        #: The run compared with, and the cost gates' verdicts (see `run_history`).
+        self.baseline: Baseline | None = None
+        self.gates: list[GateVerdict] = []
+        #: Calibration metrics per scenario, set by the harness for the run history.
+        self.calibration_metrics: list[tuple[str, Any]] = []
+        self._override_sha256: str | None = None
         if role is not Role.WORKER:
             self._make_collector()
-
-    @property
-    def writes_files(self) -> bool:
-        """Whether this process collects and writes (not an xdist worker)."""
-        return self.role is not Role.WORKER
 
     def _make_collector(self) -> None:
         from .collect import Collector
@@ -134,6 +136,30 @@ class RunState:
                 self.settings.default_rate_for_unknown,
             )
         return self._pricer
+
+    def _override_hash(self) -> str | None:
+        """sha256 of the price override file's bytes, read once (None without one)."""
+        prices_file = self.settings.prices_file
+        if prices_file is not None and self._override_sha256 is None:
+            from .compare import file_sha256
+
+            self._override_sha256 = file_sha256(prices_file)
+        return self._override_sha256
+
+    def pricing_info(self) -> PricingInfo:
+        """What prices this run: enough for a later comparison to build the same pricer."""
+        from importlib.metadata import version
+
+        from .compare import PricingInfo
+
+        prices_file = self.settings.prices_file
+        return PricingInfo(
+            genai_prices_version=version("genai-prices"),  # as `pricing.price_data_version`
+            override_file=str(prices_file) if prices_file is not None else None,
+            override_sha256=self._override_hash(),
+            default_rate=self.settings.default_rate,
+            default_rate_unknown=self.settings.default_rate_for_unknown,
+        )
 
     def open_ledger(self) -> None:
         """With a session budget: create (writer) or join (worker) this run's budget ledger."""
@@ -370,6 +396,7 @@ class RunState:
         return {
             "genai_prices_version": version("genai-prices"),
             "override_file": str(prices_file) if prices_file is not None else None,
+            "override_sha256": self._override_hash(),
             "default_rate": describe_rate(self.settings.default_rate),
             "default_rate_for_unknown_models": self.settings.default_rate_for_unknown,
         }
@@ -427,6 +454,8 @@ class RunState:
             ],
             duplicates_dropped=collector.duplicates,
             warnings=self._report_warnings(),
+            baseline=self.baseline,
+            gates=self.gates,
         )
 
     @property
@@ -441,6 +470,12 @@ class RunState:
 
             self._report = TokenReport.model_validate(self._empty_report)
         return self._report
+
+    @property
+    def empty_report(self) -> dict[str, Any] | None:
+        """The plain-JSON report document of a run that recorded nothing (None otherwise, or
+        before `write_report`): what the history keeps of such a run, without the models."""
+        return self._empty_report if self._report is None else None
 
     @property
     def has_report(self) -> bool:
@@ -477,6 +512,8 @@ class RunState:
                 self._price_fields(),
                 self._collector().duplicates,
                 self._report_warnings(),
+                self.baseline.model_dump(mode="json") if self.baseline is not None else None,
+                [gate.model_dump(mode="json") for gate in self.gates],
             )
             self._empty_report = data
             self.files.publish(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from .session import RunState
     from .tracker import InMemoryTokenTracker
 
-__all__ = ["ATTEMPTS_KEY", "EXTENSIONS_KEY", "SIGTERM_KEY", "STATE_KEY", "TRACKER_KEY"]
+__all__ = [
+    "ATTEMPTS_KEY",
+    "EXTENSIONS_KEY",
+    "FINISHING_KEY",
+    "SIGTERM_KEY",
+    "STATE_KEY",
+    "TRACKER_KEY",
+]
 
 #: The run state, on `config.stash`.
 STATE_KEY: pytest.StashKey[RunState] = pytest.StashKey()
@@ -26,6 +33,8 @@ TRACKER_KEY: pytest.StashKey[InMemoryTokenTracker] = pytest.StashKey()
 EXTENSIONS_KEY: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 #: How many attempts of the test exported a tracker, on `item.stash`.
 ATTEMPTS_KEY: pytest.StashKey[int] = pytest.StashKey()
+#: Set when the session starts finishing (SIGTERM no longer interrupts), on `config.stash`.
+FINISHING_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: What puts the SIGTERM handler back, on `config.stash`.
 SIGTERM_KEY: pytest.StashKey[Callable[[], None] | None] = pytest.StashKey()
 

@@ -479,6 +479,11 @@ class _Expired:
     scenario: str | None
 
 
+def provider_of(response: TranscriptResponse) -> str | None:
+    """Who served a transcript response: Claude Code talks to Anthropic, Codex to OpenAI."""
+    return {"claude-code": "anthropic", "codex": "openai"}.get(response.source)
+
+
 def response_ids(response: TranscriptResponse) -> tuple[str, str | None]:
     """A response's provider identity for its record: (response id, request id). Claude Code
     keeps the message id and the request id; Codex rollouts have neither, so their place in

@@ -31,6 +31,8 @@ import genai_prices
 import pytest
 import yaml
 
+from pytest_tokencost.history import read_runs
+
 from .htmlpage import Page, check_page_rows
 
 # Recorded responses the server replays (numbers from ../shared/corpus/SOURCES.md).
@@ -328,7 +330,7 @@ class Run:
     def __init__(self, pytester: pytest.Pytester, workers: str, scope: str, modes: list[str]):
         self.modes = modes
         name = f"out-{'-'.join(modes)}"
-        out = pytester.path / name
+        out = self.out = pytester.path / name
         args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name, "--cost-report=html"]
         if modes != ["observe"]:
             args.append("--cost-capture")
@@ -450,6 +452,12 @@ def _check_run(run: Run, scope: str) -> None:
     # The HTML page of every cell shows the report's rows, each budget once.
     check_page_rows(run.page, run.report)
     assert len(run.page.tags_with_class("gauge")) == min(len(run.report["budgets"]), 12)
+    # History: one row per run, written once (by the controller under xdist), its totals.
+    (row,) = read_runs(run.out)
+    assert row.run_id == run.report["run"]["run_id"]
+    assert (row.totals.input, row.totals.output) == (85 * passes, 96 * passes)
+    assert row.totals.cost_micro_usd == totals["cost_micro_usd"]
+    assert row.tests == len(run.summary["by_test"]) and row.budget_status == "exceeded"
 
 
 def _check_budgets(run: Run, scope: str) -> None:

@@ -19,10 +19,16 @@ from pytest_tokencost.empty_report import (
     describe_rate,
     iso_datetime,
 )
+from pytest_tokencost.history import (
+    CalibrationRow,
+    entry_from_empty_document,
+    entry_from_report,
+    read_runs,
+)
 from pytest_tokencost.pricing import Rate
 from pytest_tokencost.render import render_report
 from pytest_tokencost.report import SCHEMA_VERSION as MODEL_SCHEMA_VERSION
-from pytest_tokencost.report import TokenReport
+from pytest_tokencost.report import Baseline, GateVerdict, TokenReport
 from pytest_tokencost.session import RunState
 from pytest_tokencost.settings import ReportTarget, Settings
 
@@ -78,6 +84,14 @@ def test_an_empty_run_writes_a_valid_report_without_the_heavy_modules(
     shown = plugin_pytester.run(sys.executable, "-m", "pytest_tokencost.cli", "report", path)
     assert shown.ret == 0
     shown.stdout.fnmatch_lines(["*Token & Cost*", "Run *", NO_TOKENS])
+    # the run is in the history too (on by default), written without the models as well
+    (row,) = read_runs(plugin_pytester.path / ".tokencost")
+    assert (row.run_id, row.status, row.tests, row.totals.records) == (
+        document["run"]["run_id"],
+        "passed",
+        0,
+        0,
+    )
 
 
 def _state(tmp_path: Path, **settings: object) -> RunState:
@@ -149,3 +163,47 @@ def test_the_schema_version_is_the_models() -> None:
 def test_datetimes_are_written_as_pydantic_writes_them(microsecond: int) -> None:
     moment = datetime(2026, 3, 4, 5, 6, 7, microsecond, tzinfo=UTC)
     assert iso_datetime(moment) == TypeAdapter(datetime).dump_python(moment, mode="json")
+
+
+@pytest.mark.parametrize("compared", [False, True], ids=["plain", "baseline-and-gate"])
+def test_the_history_entry_of_an_empty_run_is_the_models_entry(
+    tmp_path: Path, compared: bool
+) -> None:
+    """The history row of a run that recorded nothing, made from its plain document, equals
+    the one made from the report model (baseline, gate verdicts and calibration included)."""
+    state = _state(tmp_path, reports=(ReportTarget("json"),))
+    if compared:
+        state.baseline = Baseline(
+            ref="auto",
+            run_id="20260101T000000-abcd",
+            source="history",
+            started=datetime(2026, 1, 1, tzinfo=UTC),
+            git_branch="main",
+            git_commit="0123456789abcdef",
+        )
+        state.gates = [
+            GateVerdict(
+                gate="--cost-compare-fail=tokens:10%",
+                metric="tokens",
+                status="pass",
+                base=1_000,
+                head=0,
+                limit="10%",
+                message="tokens 0 vs 1,000 (-100.0%), limit +10%",
+            )
+        ]
+    assert state.write_report(0)
+    document = state.empty_report
+    assert document is not None
+    calibration = [CalibrationRow("ptp-mock", 4, 3, 0.75, 1_200, "estimated")] if compared else []
+    arguments = {
+        "git": ("0123abc", "main", False),
+        "override_sha256": None,
+        "default_rate": "3,15",
+        "calibration": calibration,
+    }
+    plain = entry_from_empty_document(document, **arguments)  # type: ignore[arg-type]
+    report = state.report
+    assert report is not None
+    assert plain == entry_from_report(report, **arguments)  # type: ignore[arg-type]
+    assert plain.row.baseline_run_id == ("20260101T000000-abcd" if compared else None)

@@ -428,3 +428,54 @@ def test_a_run_that_recorded_nothing_says_so(plugin_pytester: pytest.Pytester) -
     for said in ("no tokens recorded", "No records: nothing to draw.", "No model was called."):
         assert said in page.text
     assert page.rows("t-tests") == {}
+
+
+def test_the_page_shows_the_runs_kept_in_the_history(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile(
+        test_growing="""
+        from pathlib import Path
+        from pytest_tokencost import Usage
+
+        def test_spend(token_tracker):
+            runs = Path("runs.txt")
+            n = int(runs.read_text()) + 1 if runs.exists() else 1
+            runs.write_text(str(n))
+            token_tracker.record(model="gpt-4o", usage=Usage(input=1_000 * n, output=10))
+        """
+    )
+    for _ in range(3):
+        plugin_pytester.runpytest("-p", "no:cacheprovider", "--cost-report=html").assert_outcomes(
+            passed=1
+        )
+    out = plugin_pytester.path / ".tokencost"
+    page = Page((out / "token-report.html").read_text())
+    assert "no history yet" not in page.text.lower()
+    history = page.tables["t-history"][1:]
+    assert len(history) >= 2  # the two earlier runs (the page may list this one too)
+    assert "1,010" in page.text and "2,010" in page.text  # their tokens
+
+
+def test_the_page_compares_with_the_baseline_and_shows_the_gates(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    plugin_pytester.makepyfile(
+        test_growing="""
+        from pathlib import Path
+        from pytest_tokencost import Usage
+
+        def test_spend(token_tracker):
+            runs = Path("runs.txt")
+            n = int(runs.read_text()) + 1 if runs.exists() else 1
+            runs.write_text(str(n))
+            token_tracker.record(model="gpt-4o", usage=Usage(input=1_000 * n, output=0))
+        """
+    )
+    plugin_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    result = plugin_pytester.runpytest(
+        "-p", "no:cacheprovider", "--cost-report=html", "--cost-compare-fail=tokens:10%"
+    )
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # 2,000 tokens against 1,000: +100%
+    page = Page((plugin_pytester.path / ".tokencost" / "token-report.html").read_text())
+    assert "Comparison with" in page.text and "FAIL: --cost-compare-fail=tokens:10%" in page.text
+    assert "test_growing.py::test_spend" in page.rows("t-compare")

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +89,7 @@ def test_an_interrupted_run_writes_its_report_with_the_running_tests_records(
     flagged = {line["test_id"].split("::")[1]: line["interrupted"] for line in lines}
     assert flagged == {"test_first": False, "test_second": False, "test_running": True}
     assert {line["run_id"] for line in lines} == {report["run"]["run_id"]}
+    _assert_in_history(out, report)
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["controller", "process-group"])
@@ -114,3 +116,17 @@ def test_sigterm_to_an_xdist_run_keeps_the_finished_and_the_running_tests_record
         ("test_suite.py::test_running", True),
         ("test_suite.py::test_second", False),
     ]
+    _assert_in_history(out, report)
+
+
+def _assert_in_history(out: Path, report: dict[str, Any]) -> None:
+    """The interrupted run is in the history, flagged, with what it measured."""
+    from pytest_tokencost.history import read_runs
+
+    (row,) = read_runs(out)
+    assert (row.run_id, row.status, row.interrupted) == (
+        report["run"]["run_id"],
+        "interrupted",
+        True,
+    )
+    assert row.totals.input == 7_000 and row.tests == 3

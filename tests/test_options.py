@@ -52,6 +52,19 @@ def test_help_lists_the_options_and_ini_keys(
             "  tokencost_report (bool):*",
         ]
     )
+    result.stdout.fnmatch_lines(
+        [
+            "  --cost-no-history     Do not add this run to history.sqlite in the output",
+            "  --cost-history-keep=N",
+            "  --cost-compare=?REF?  Print a 'Token & Cost: compared with REF' section. REF:",
+            "  --cost-compare-fail=METRIC:LIMIT",
+            "  --cost-fail-over=METRIC:AMOUNT",
+            "  tokencost_history (bool):*",
+            "  tokencost_history_keep (string):*",
+            "  tokencost_compare_fail (args):*",
+            "  tokencost_fail_over (args):*",
+        ]
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ReportFileError
-from .model import PageInput, PastRun
+from .model import Comparison, ComparisonRow, GateVerdict, PageInput, PastRun
 
 if TYPE_CHECKING:
     from calibrate.report import CalibrationReport
@@ -44,12 +44,92 @@ def calibration_reports(folder: Path, run_id: str) -> tuple[list[CalibrationRepo
     return reports, problems
 
 
-def history_rows(folder: Path, run_id: str) -> list[PastRun] | None:
-    """Earlier runs from the folder's history store, oldest first; None when there is none.
+#: How many earlier runs the page shows.
+HISTORY_RUNS = 30
 
-    The history store is being built separately (issue 10); until it exists no folder has one.
-    """
-    return None
+
+def history_rows(folder: Path, run_id: str) -> list[PastRun] | None:
+    """Earlier runs from the folder's history store (`history.sqlite`), oldest first, without
+    run `run_id`; None when the folder keeps no history (or it cannot be read)."""
+    from datetime import datetime
+
+    from ..history import HISTORY_NAME, HistoryError, read_aggregates, read_runs
+
+    if not (folder / HISTORY_NAME).is_file():
+        return None
+    try:
+        runs = [run for run in read_runs(folder, last=HISTORY_RUNS + 1) if run.run_id != run_id]
+        return [
+            PastRun(
+                run_id=run.run_id,
+                started=datetime.fromisoformat(run.started),
+                tests=run.tests,
+                tokens=run.totals.total,
+                cost_micro_usd=run.totals.cost_micro_usd,
+                commit=run.git_commit,
+                branch=run.git_branch,
+                status=run.status,
+                test_costs={
+                    row.key: row.amounts.cost_micro_usd
+                    for row in read_aggregates(folder, run.run_id, "test")
+                },
+            )
+            for run in reversed(runs[:HISTORY_RUNS])
+        ]
+    except HistoryError:
+        return None
+
+
+def comparison_for(report: TokenReport, folder: Path) -> Comparison | None:
+    """The run against its baseline (`--cost-compare`, the gates), when it had one: the gates'
+    verdicts, and the run's total, tests and models beside the baseline's from the history."""
+    from ..history import HISTORY_NAME, HistoryError, read_aggregates, read_run
+
+    baseline = report.baseline
+    if baseline is None:
+        return None
+    gates = [
+        GateVerdict(name=gate.gate, passed=gate.status != "fail", detail=gate.message)
+        for gate in report.gates
+    ]
+    rows: list[ComparisonRow] = []
+    if baseline.run_id is not None and (folder / HISTORY_NAME).is_file():
+        try:
+            base = read_run(folder, baseline.run_id).totals
+            totals = report.summary.totals
+            rows.append(
+                ComparisonRow(
+                    "total",
+                    "this run",
+                    base.total,
+                    totals.usage.total,
+                    base.cost_micro_usd,
+                    totals.cost_micro_usd,
+                )
+            )
+            for kind, current in (
+                ("test", report.summary.by_test),
+                ("model", report.summary.by_model),
+            ):
+                before = {
+                    row.key: row.amounts for row in read_aggregates(folder, baseline.run_id, kind)
+                }
+                for name in sorted(set(before) | set(current)):
+                    was, now = before.get(name), current.get(name)
+                    rows.append(
+                        ComparisonRow(
+                            kind,
+                            name,
+                            was.total if was else None,
+                            now.usage.total if now else None,
+                            was.cost_micro_usd if was else None,
+                            now.cost_micro_usd if now else None,
+                        )
+                    )
+        except HistoryError:
+            rows = []
+    label = baseline.run_id or f"{baseline.ref} (none found: {baseline.note or 'no run'})"
+    return Comparison(baseline=label, rows=rows, gates=gates)
 
 
 def pricer_for(report: TokenReport) -> tuple[Pricer | None, str | None]:
@@ -130,6 +210,7 @@ def page_from_folder(folder: Path) -> PageInput:
         report=report,
         records=records,
         history=history_rows(folder, run_id),
+        comparison=comparison_for(report, folder),
         calibration=calibration,
         pricer=pricer,
         notes=[*notes, *problems, *([pricer_note] if pricer_note else [])],
@@ -149,6 +230,7 @@ def page_from_run(state: RunState) -> PageInput:
         report=report,
         records=state.records,
         history=history_rows(folder, state.run_id),
+        comparison=comparison_for(report, folder),
         calibration=calibration,
         pricer=state.pricer(),
         warn_at=state.settings.warn_at,
