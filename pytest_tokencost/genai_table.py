@@ -120,35 +120,42 @@ class _Compiled:
         the context's 28 digits, and then equal this exact integer sum; above 10**27 units
         (around 10**18 USD) the Decimal arithmetic is used instead, so rounding stays its own.
         """
-        if self.scale is not None:
-            threshold = values[0] if self.tiered else 0
-            total = input_total = 0
-            for unit in self.units:
-                if unit.per_request:
-                    count = 1
-                else:
-                    count = 0
-                    for index, coefficient in unit.terms:
-                        count += coefficient * values[index]
-                    if count <= 0:
-                        if count < 0:
-                            break  # calc_price raises: let the Decimal path say it
-                        continue
-                price = unit.base_scaled
-                for start, tier_price in unit.tiers_scaled:
-                    if threshold > start:
-                        price = tier_price
-                        break
-                cost = price * count
-                total += cost
-                if unit.direction == "input":
-                    input_total += cost
-            else:
-                if total < _EXACT_LIMIT:
-                    half = 2 * self.scale
-                    return (2 * total + self.scale) // half, (2 * input_total + self.scale) // half
+        exact = self.exact_micro_usd(values)
+        if exact is not None:
+            return exact
         calc = self.calc(values)
         return _micro(calc.total), _micro(calc.input)
+
+    def exact_micro_usd(self, values: tuple[int, ...]) -> tuple[int, int] | None:
+        """`micro_usd` in integers alone; None when only the Decimal path can answer."""
+        if self.scale is None:
+            return None
+        threshold = values[0] if self.tiered else 0
+        total = input_total = 0
+        for unit in self.units:
+            if unit.per_request:
+                count = 1
+            else:
+                count = 0
+                for index, coefficient in unit.terms:
+                    count += coefficient * values[index]
+                if count <= 0:
+                    if count < 0:
+                        return None  # calc_price raises: let the Decimal path say it
+                    continue
+            price = unit.base_scaled
+            for start, tier_price in unit.tiers_scaled:
+                if threshold > start:
+                    price = tier_price
+                    break
+            cost = price * count
+            total += cost
+            if unit.direction == "input":
+                input_total += cost
+        if total >= _EXACT_LIMIT:
+            return None
+        half = 2 * self.scale
+        return (2 * total + self.scale) // half, (2 * input_total + self.scale) // half
 
     def calc(self, values: tuple[int, ...]) -> GenaiCalc:
         threshold = values[0] if self.tiered else 0  # tiers go by this request's input tokens
@@ -312,6 +319,13 @@ class ResolvedModel:
         if compiled is None:
             return self._slow(genai_usage_counts(usage), timestamp)
         return compiled.calc(_values(usage))
+
+    def compiled(self, model_price: Any) -> _Compiled | None:
+        """One of this model's `ModelPrice`s compiled (None: calc_price prices it)."""
+        entry = self._compiled.get(id(model_price))
+        if entry is None or entry[0] is not model_price:
+            entry = self._compile(model_price)
+        return entry[1]
 
     def _compile(self, model_price: Any) -> tuple[Any, _Compiled | None]:
         try:

@@ -123,6 +123,7 @@ class RunState:
     def pricer(self) -> Pricer:
         """The run's pricer, built on first use (reading the override file, if any)."""
         if self._pricer is None:
+            from .price_cache import PriceCache
             from .pricing import Pricer, Rate, load_price_overrides
 
             overrides = (
@@ -134,6 +135,7 @@ class RunState:
                 overrides,
                 Rate.parse(self.settings.default_rate),
                 self.settings.default_rate_for_unknown,
+                cache=PriceCache(self.settings.output_dir),
             )
         return self._pricer
 
