@@ -172,7 +172,8 @@ class PriceCache:
             return self._entries
         self._version = _genai_version()
         entries: dict[str, Any] = {}
-        if self.path is not None and self._version is not None:
+        # a link is not read (or followed when written: the rename replaces it)
+        if self.path is not None and self._version is not None and not self.path.is_symlink():
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 if (

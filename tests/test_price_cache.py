@@ -142,3 +142,29 @@ def test_a_folder_that_cannot_be_written_keeps_no_cache(tmp_path: Path) -> None:
     )
     assert price.total_micro_usd is not None
     assert not missing.exists()
+
+
+def test_a_linked_cache_is_not_read(tmp_path: Path) -> None:
+    """A `price-cache.json` that is a link is not followed: resolved anew, the link replaced."""
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(
+        json.dumps(
+            {
+                "format": FORMAT,
+                "genai_prices_version": genai_prices.__version__,
+                "models": {"openai\tgpt-4o": None},  # would make gpt-4o unknown
+            }
+        ),
+        encoding="utf-8",
+    )
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / CACHE_NAME).symlink_to(elsewhere)
+    cache = PriceCache(folder)
+    assert cache.lookup("openai", "gpt-4o") == (False, None)
+    price = Pricer(cache=cache).price(
+        "gpt-4o", "openai", Usage(input=1_000, output=10), datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert price.total_micro_usd is not None
+    assert not (folder / CACHE_NAME).is_symlink()
+    assert json.loads(elsewhere.read_text(encoding="utf-8"))["models"] == {"openai\tgpt-4o": None}
