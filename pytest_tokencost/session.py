@@ -100,6 +100,9 @@ class RunState:
         self.recent: deque[dict[str, Any]] = deque(maxlen=RESEND_AFTER_INTERRUPT)
         #: Set by a harness whose run must always write its reports (calibration runs).
         self.report_required = False
+        #: Extra sections of the Markdown / GitHub summary (`pytest_tokencost.ci.SummarySection`):
+        #: fill before the end of `pytest_sessionfinish` (a comparison, gate verdicts).
+        self.summary_sections: list[Any] = []
         self.collector: Collector | None = None
         self.files: RunFiles | None = None
         #: The run compared with, and the cost gates' verdicts (see `run_history`).
@@ -191,13 +194,13 @@ class RunState:
 
     def session_budget_lines(self) -> list[str]:
         """``tokens: 10,600 of 10,000 (106%)`` for every session channel."""
-        from .budget import _amount
+        from .budget import _amount, channel_name
 
         if self.ledger is None:
             return []
         return [
-            f"{s.channel.value}: {_amount(s.channel, s.used)} of {_amount(s.channel, s.limit)} "
-            f"({s.percent:g}%)"
+            f"{channel_name(s.channel)}: {_amount(s.channel, s.used)} of "
+            f"{_amount(s.channel, s.limit)} ({s.percent:g}%)"
             for s in self.ledger.statuses()
         ]
 
@@ -275,7 +278,10 @@ class RunState:
         A process that collects (no xdist) gets this very object back on the report and takes
         the payload as made, without validating it again.
         """
-        payload = self.export(tracker, extensions=extensions)
+        return self.payload_data(self.export(tracker, extensions=extensions))
+
+    def payload_data(self, payload: TestPayload) -> dict[str, Any]:
+        """`payload` as plain JSON types, as it rides on the test's report (see `export_data`)."""
         data = payload.model_dump(mode="json")
         if self.collector is not None:
             self.collector.expect(data, payload)
@@ -386,6 +392,7 @@ class RunState:
             "status": exit_status_name(exit_status),
             "interrupted_tests": list(self._collector().interrupted_tests),
             "budget_warn_at": self.settings.warn_at,
+            "combined_from": [],
         }
 
     def _price_fields(self) -> dict[str, Any]:
@@ -480,13 +487,19 @@ class RunState:
         return self._empty_report if self._report is None else None
 
     @property
+    def plain_empty_report(self) -> bool:
+        """Whether the section is just "No tokens recorded." (an empty run without a baseline
+        or gates to show), printed without building the report model."""
+        return self.empty_report is not None and self.baseline is None and not self.gates
+
+    @property
     def has_report(self) -> bool:
         """Whether `write_report` wrote a report."""
         return self._report is not None or self._empty_report is not None
 
     def section_lines(self) -> list[str]:
         """The lines of this run's Token & Cost section (without its title bar)."""
-        if self._report is None and self._empty_report is not None:
+        if self.plain_empty_report:
             from .empty_report import NO_TOKENS
 
             return [NO_TOKENS]  # what `render_report` says of a report without records or budgets

@@ -201,11 +201,12 @@ class InMemoryTokenTracker:
         )
 
     def _on_warn(self, scope: BudgetScope, channel: Channel, used: int, limit: int) -> None:
-        from .budget import _amount
+        from .budget import _amount, channel_name
 
         message = (
             f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
-            f"{channel.value} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
+            f"{channel_name(channel)} budget ({_amount(channel, used)} of "
+            f"{_amount(channel, limit)})"
         )
         self.warnings.append(message)
         if self._warn is not None:
@@ -355,6 +356,7 @@ class InMemoryTokenTracker:
         to the scope open now. A bad argument raises `TypeError` or `ValueError` naming it and
         records nothing; earlier records are kept.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         if (
             (step is not None and type(step) is not str)
             or (case is not None and type(case) is not str)
@@ -440,6 +442,7 @@ class InMemoryTokenTracker:
         Token channels are charged as counted; the record is priced here only when a dollar
         budget covers it (otherwise at export, like any record).
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         usage: Usage = entry[6]
         given, taken = usage.input, usage.output
         spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
@@ -520,6 +523,7 @@ class InMemoryTokenTracker:
         from .identity import response_id_of
         from .providers import usage_from
 
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
         return observed.usage
@@ -534,6 +538,7 @@ class InMemoryTokenTracker:
         request_id: str | None = None,
     ) -> None:
         """Record what a provider payload said (usage, model, provider, its own cost/total)."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         self.record(
             step=step,
             case=case,
