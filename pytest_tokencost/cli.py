@@ -427,6 +427,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TokenCostError as exc:
         print(f"tokencost: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`tokencost history --json | head`): what it read is what it
+        # wanted. Point stdout at /dev/null so that the interpreter's own flush at exit does
+        # not fail again, and end quietly with the status a shell gives a SIGPIPE death.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
 
 
 if __name__ == "__main__":

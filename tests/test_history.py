@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -447,6 +448,38 @@ def test_history_schema_in_the_repo_matches_the_models(capsys: pytest.CaptureFix
     )
     status, out, _ = _cli(capsys, "schema", "history")
     assert status == 0 and json.loads(out) == history_schema()
+
+
+@pytest.mark.parametrize("command", [["schema", "history"], ["history", "--json"]])
+def test_a_reader_that_stops_early_gets_no_traceback(
+    command: list[str], suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tokencost history --json | head -1`: the reader has gone when the output is written.
+
+    The pipe's read end is closed before the command starts, so its first write fails as it
+    does when `head` has read its line and quit. The command ends with the status a shell gives
+    a SIGPIPE death (141) and prints nothing, not a BrokenPipeError traceback.
+    """
+    _run(suite, monkeypatch, 1_000).assert_outcomes(passed=2)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pytest_tokencost.cli import main; sys.exit(main(sys.argv[1:]))",
+                *command,
+            ],
+            cwd=suite.path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
 
 
 def test_argv_in_the_history_is_redacted(plugin_pytester: pytest.Pytester) -> None:
