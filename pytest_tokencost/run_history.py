@@ -64,7 +64,7 @@ class RunHistory:
         s = self.settings
         if not (s.needs_baseline or s.fail_over):
             return []
-        from .gates import evaluate_compare_fail, evaluate_fail_over, failed
+        from .gates import SHOWN_OFFENDERS, evaluate_compare_fail, evaluate_fail_over, failed
         from .history import Amounts
         from .summary import TokenSummary
 
@@ -82,8 +82,11 @@ class RunHistory:
         errors = []
         for verdict in failed(verdicts):
             message = f"cost gate failed: {verdict.message}"
-            if verdict.offending_tests:
-                message += f" (tests: {', '.join(verdict.offending_tests[:20])})"
+            # the message names the first offenders with their figures; name the rest
+            others = verdict.offending_tests[SHOWN_OFFENDERS:]
+            if others:
+                message += f" (the other tests: {', '.join(others[:20])}"
+                message += f", ... {len(others)} in all)" if len(others) > 20 else ")"
             errors.append(message)
         return errors
 
