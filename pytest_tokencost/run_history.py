@@ -39,6 +39,8 @@ class RunHistory:
         self.late_warnings: list[str] = []
         self._store: HistoryStore | None = None
         self._git: GitInfo | None = None
+        #: Whether this run was interrupted (its comparison is of partial totals).
+        self.interrupted = False
 
     @property
     def active(self) -> bool:
@@ -59,6 +61,7 @@ class RunHistory:
     def before_report(self, state: RunState, interrupted: bool) -> list[str]:
         """Open the history, compare with the baseline, decide the gates (their verdicts go
         to `state.gates`). Returns the error lines of failed gates."""
+        self.interrupted = interrupted
         if self.settings.enabled:
             self._open(state)
         s = self.settings
@@ -75,9 +78,13 @@ class RunHistory:
         state.baseline = self.baseline
         verdicts = [evaluate_compare_fail(g, self.comparison, why) for g in s.compare_fail]
         verdicts += [evaluate_fail_over(g, Amounts.of(summary.totals)) for g in s.fail_over]
+        if interrupted:  # the run already fails; its partial totals prove nothing
+            verdicts = [
+                v.model_copy(update={"message": f"{v.message} ({_NOT_ENFORCED})"}) for v in verdicts
+            ]
         state.gates = verdicts
         self.warnings += [v.message for v in verdicts if v.status == "not-recorded"]
-        if interrupted:  # the run already fails; its partial totals prove nothing
+        if interrupted:
             return []
         errors = []
         for verdict in failed(verdicts):
@@ -228,7 +235,18 @@ class RunHistory:
             return title, [f"No baseline: {note or 'none found'}"]
         from .compare import render_compare
 
-        return title, render_compare(self.comparison)
+        lines = render_compare(self.comparison)
+        if self.interrupted:
+            lines.insert(
+                2,
+                "Note: this run was interrupted: its totals are partial, the tests it did not "
+                "reach show as removed, and its gates are not enforced",
+            )
+        return title, lines
+
+
+#: Said of the gates of an interrupted run.
+_NOT_ENFORCED = "not enforced: the run was interrupted"
 
 
 def _environmental(exc: sqlite3.DatabaseError) -> bool:
