@@ -587,3 +587,21 @@ def test_markdown_compare_keeps_odd_test_ids_literal(
         r"test_suite.py::test_odd\[\*x\*\]",
     ):
         assert re.split(r"\s*(?<!\\)\|\s*", cells[escaped])[4:6] == ["94", "188"]
+
+
+def test_history_test_names_the_node_ids_a_short_name_matches(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--test test_big` (the function name, not the node id) finds nothing; the error names
+    the latest run's tests that contain it, so the user can paste one back."""
+    _run(suite, monkeypatch, 1_000).assert_outcomes(passed=2)
+    folder = str(suite.path / ".tokencost")
+    status, _, err = _cli(capsys, "history", "--dir", folder, "--test", "test_big")
+    assert status == 2
+    assert err.strip().endswith(
+        "(the full node id is needed; the latest run has test_suite.py::test_big)"
+    )
+    status, _, err = _cli(capsys, "history", "--dir", folder, "--test", "nowhere")
+    assert status == 2 and err.strip().endswith("(node ids look like tests/test_x.py::test_name)")
+    status, out, _ = _cli(capsys, "history", "--dir", folder, "--test", "test_suite.py::test_big")
+    assert status == 0 and "test_suite.py::test_big" in out

@@ -528,6 +528,7 @@ def test_this_runs_history_row_names_its_commit_and_branch(
     assert tokencost(["html", str(out), "--out", str(out / "again.html")]) == 0
     pages.append((out / "again.html").read_text())
     for text in pages:
+        assert "1 call · 1,565 tokens" in Page(text).text  # model routing: one call
         header, this_run, earlier = Page(text).tables["t-history"][:3]
         assert [cell[0] for cell in header[:3]] == ["when (UTC)", "commit", "branch"]
         assert this_run[0][0].endswith("(this run)")
