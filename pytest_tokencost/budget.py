@@ -57,8 +57,13 @@ class TokenBudgetExceeded(TokenCostError):
         self.scope, self.channel, self.spent, self.limit = scope, channel, spent, limit
         super().__init__(
             f"token budget exceeded: {scope} spent {_amount(channel, spent)} of its "
-            f"{_amount(channel, limit)} {channel.value} budget"
+            f"{_amount(channel, limit)} {_label(channel)} budget"
         )
+
+
+def _label(channel: Channel) -> str:
+    """The channel as people name it: `USD`, not the unit it is counted in (`micro_usd`)."""
+    return "USD" if channel is Channel.MICRO_USD else channel.value
 
 
 def _amount(channel: Channel, value: int) -> str:

@@ -115,7 +115,7 @@ class BudgetLedger:
 
         Raises `TokenBudgetExceeded` if the session reached a limit.
         """
-        from .budget import _amount
+        from .budget import _amount, _label
 
         charged = {channel: amount for channel, amount in spent.items() if amount}
         rows = self._transaction(
@@ -136,7 +136,7 @@ class BudgetLedger:
             if newly_warned and committed < total:
                 warnings.append(
                     f"budget warning: the session reached {100 * committed / total:.0f}% of "
-                    f"its {kind.value} budget ({_amount(kind, committed)} of "
+                    f"its {_label(kind)} budget ({_amount(kind, committed)} of "
                     f"{_amount(kind, total)})"
                 )
         return warnings

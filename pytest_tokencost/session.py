@@ -180,12 +180,12 @@ class RunState:
 
     def session_budget_lines(self) -> list[str]:
         """``tokens: 10,600 of 10,000 (106%)`` for every session channel."""
-        from .budget import _amount
+        from .budget import _amount, _label
 
         if self.ledger is None:
             return []
         return [
-            f"{s.channel.value}: {_amount(s.channel, s.used)} of {_amount(s.channel, s.limit)} "
+            f"{_label(s.channel)}: {_amount(s.channel, s.used)} of {_amount(s.channel, s.limit)} "
             f"({s.percent:g}%)"
             for s in self.ledger.statuses()
         ]

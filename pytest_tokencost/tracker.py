@@ -202,11 +202,11 @@ class InMemoryTokenTracker:
         )
 
     def _on_warn(self, scope: BudgetScope, channel: Channel, used: int, limit: int) -> None:
-        from .budget import _amount
+        from .budget import _amount, _label
 
         message = (
             f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
-            f"{channel.value} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
+            f"{_label(channel)} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
         )
         self.warnings.append(message)
         if self._warn is not None:
