@@ -132,6 +132,7 @@ def _assert_in_history(out: Path, report: dict[str, Any]) -> None:
     assert row.totals.input == 7_000 and row.tests == 3
 
 
+@pytest.mark.usefixtures("wide_terminal")  # whole lines (the subprocess reads COLUMNS)
 def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
     plugin_pytester: pytest.Pytester,
 ) -> None:
