@@ -523,8 +523,21 @@ def _total_lines(c: Comparison) -> list[str]:
     return lines
 
 
+#: Characters that Markdown would read as markup in a test id or model name; an underscore
+#: inside a word (`test_x`) is not emphasis and stays as it is, readable in the raw text.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def _md(text: str) -> str:
+    """`text` as literal Markdown: a `|` in a parametrize id would split a table row, and a
+    `<script>` or `<img ...>` would be HTML in a pull-request comment."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+
+
 def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[str]:
     from tabulate import tabulate
+
+    name = _md if fmt == "markdown" else str
 
     changed = [d for d in deltas if d.status != "same"]
     if not changed:
@@ -536,7 +549,7 @@ def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[
         base, head = d.base or Amounts(), d.head or Amounts()
         rows.append(
             (
-                d.key if d.status == "changed" else f"{d.key} ({d.status})",
+                name(d.key) if d.status == "changed" else f"{name(d.key)} ({d.status})",
                 f"{head.input - base.input:+,}",
                 f"{head.output - base.output:+,}",
                 f"{base.total:,}" if d.base else "-",
@@ -566,9 +579,11 @@ def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[
     return lines
 
 
-def _names(title: str, names: list[str]) -> list[str]:
+def _names(title: str, names: list[str], fmt: str) -> list[str]:
     if not names:
         return []
+    if fmt == "markdown":
+        names = [_md(n) for n in names]
     shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
     return [f"{title}: {shown}"]
 
@@ -576,9 +591,9 @@ def _names(title: str, names: list[str]) -> list[str]:
 def render_compare(c: Comparison, fmt: str = "term", limit: int | None = 20) -> list[str]:
     """The lines of a comparison, as text (`term`) or Markdown (`markdown`)."""
     lines = _total_lines(c)
-    if fmt == "markdown":
+    lines += _names("New tests", c.new_tests, fmt) + _names("Removed tests", c.removed_tests, fmt)
+    if fmt == "markdown":  # one list: a line after it would join its last item
         lines = [f"- {line}" for line in lines]
-    lines += _names("New tests", c.new_tests) + _names("Removed tests", c.removed_tests)
     lines += _table(c.tests, "Tests", fmt, limit)
     lines += _table(c.steps, "Steps", fmt, limit)
     lines += _table(c.models, "Models", fmt, limit)

@@ -419,6 +419,8 @@ def _history(input_: PageInput) -> dict[str, Any] | None:
         tests=len([n for n in report.summary.by_test if n != OUTSIDE_TESTS]),
         tokens=totals.usage.total,
         cost_micro_usd=totals.cost_micro_usd,
+        commit=input_.this_run.commit if input_.this_run else None,
+        branch=input_.this_run.branch if input_.this_run else None,
         status=report.run.status,
         test_costs={n: t.cost_micro_usd for n, t in report.summary.by_test.items()},
     )
