@@ -1,7 +1,8 @@
 """Every capture `--cost-capture` installs, as one: httpx2, classic httpx, botocore's Bedrock
 client, and the note of LLM hosts reached through clients none of them records.
 
-Each is installed only if its package is importable (imported then, never at plugin import).
+Each is installed when the suite imports its package (`post_import`), never at plugin import
+and never for a package the suite does not use.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from .capture import Capture
 from .capture_botocore import BotocoreCapture
 from .capture_httpx import HttpxCapture
+from .post_import import ImportWatch
 from .tracker import InMemoryTokenTracker
 from .uncaptured import UncapturedHosts
 
@@ -25,24 +27,26 @@ class Captures:
         self.httpx = HttpxCapture(target)
         self.botocore = BotocoreCapture(target)
         self.uncaptured = UncapturedHosts(target, self._captured)
+        self._watch = ImportWatch()
 
     def _captured(self, client: str, provider: str) -> bool:
         """Whether a call of `client` to `provider` is recorded by a capture (so not warned)."""
         return client == "botocore" and provider == "aws" and self.botocore.installed
 
     def install(self) -> list[str]:
-        """Install what the installed packages allow; the names of the clients captured."""
-        installed = [
+        """Install each capture when its module is imported (now, if it is); the names of the
+        client packages installed in this environment."""
+        present = [
             name
-            for name, capture in (
-                ("httpx2", self.httpx2),
-                ("httpx", self.httpx),
-                ("botocore", self.botocore),
+            for name, module, install in (
+                ("httpx2", "httpx2", self.httpx2.install),
+                ("httpx", "httpx", self.httpx.install),
+                ("botocore", "botocore.session", self.botocore.install),
             )
-            if capture.install()
+            if self._watch.when_imported(module, install)
         ]
-        self.uncaptured.install()
-        return installed
+        self._watch.when_imported("urllib3.connectionpool", self.uncaptured.install)
+        return present
 
     def flush(self, tracker: InMemoryTokenTracker) -> None:
         """Finish (or name) `tracker`'s streams left open when its test ends."""
@@ -52,6 +56,7 @@ class Captures:
 
     def uninstall(self) -> None:
         """Put every wrapped method back."""
+        self._watch.close()
         self.uncaptured.uninstall()
         self.botocore.uninstall()
         self.httpx.uninstall()

@@ -243,6 +243,15 @@ MESSAGE = {
 }
 
 
+def test_watched_modules_keep_their_own_loaders(groq_client):
+    # capture waits for these imports; afterwards they look as they would have without it
+    import botocore.session, httpx, urllib3.connectionpool
+
+    for module in (botocore.session, httpx, urllib3.connectionpool):
+        assert type(module.__loader__).__name__ == "SourceFileLoader", module
+        assert module.__spec__.loader is module.__loader__
+
+
 def test_groq_chat(groq_client):
     response = groq_client.chat.completions.create(model="llama-3.3-70b-versatile",
                                                    messages=MESSAGES)

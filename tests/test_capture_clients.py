@@ -22,7 +22,7 @@ pytest.importorskip("groq", reason="the groq SDK is a test dependency (pip insta
 pytest.importorskip("boto3", reason="boto3 is a test dependency (pip install -e .[test])")
 
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:anyio")
-TESTS = 12
+TESTS = 13
 
 
 def oracle_micro_usd(model: str, provider: str, usage: dict[str, Any]) -> int:
