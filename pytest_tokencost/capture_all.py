@@ -31,7 +31,9 @@ class Captures:
 
     def _captured(self, client: str, provider: str) -> bool:
         """Whether a call of `client` to `provider` is recorded by a capture (so not warned)."""
-        return client == "botocore" and provider == "aws" and self.botocore.installed
+        # A Bedrock request from a client made before capture began (at conftest import, say)
+        # has no handlers: it is not recorded, and is warned about.
+        return client == "botocore" and provider == "aws" and self.botocore.take_watched()
 
     def install(self) -> list[str]:
         """Install each capture when its module is imported (now, if it is); the names of the

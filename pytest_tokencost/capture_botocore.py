@@ -230,6 +230,7 @@ class BotocoreCapture:
         self._original: Any = None
         self._session_class: Any = None
         self._open: list[_Call] = []  # streams not finished yet
+        self._local = threading.local()  # set while a watched client's request is sent
 
     @property
     def installed(self) -> bool:
@@ -285,9 +286,21 @@ class BotocoreCapture:
                 return
             events = client.meta.events
             events.register(f"before-parameter-build.{_SERVICE}", self._before)
+            events.register(f"before-send.{_SERVICE}", self._sending)
             events.register(f"after-call.{_SERVICE}", self._after)
         except Exception:  # a client we cannot watch still works; its calls go unrecorded
             pass
+
+    def _sending(self, **kwargs: Any) -> None:
+        """A watched client is about to send: its request is not an uncaptured call."""
+        self._local.watched = True
+
+    def take_watched(self) -> bool:
+        """Whether this thread's Bedrock request being sent comes from a watched client (read
+        once, by `uncaptured` as urllib3 sends it)."""
+        watched = bool(getattr(self._local, "watched", False))
+        self._local.watched = False
+        return watched
 
     def _before(self, params: Any = None, context: Any = None, **kwargs: Any) -> None:
         try:
@@ -304,6 +317,7 @@ class BotocoreCapture:
         context: Any = None,
         **kwargs: Any,
     ) -> None:
+        self._local.watched = False  # sent (or answered by a stub): nothing is in flight
         tracker = None
         call = None
         try:

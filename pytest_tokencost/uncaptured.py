@@ -28,6 +28,13 @@ __all__ = ["UncapturedHosts"]
 
 #: Libraries known to call urllib3 for their users; any other caller is named as "urllib3".
 _CLIENTS = frozenset({"requests", "botocore", "httplib2", "huggingface_hub"})
+#: Clients capture does record, but not this call: why.
+_THROUGH = {
+    ("botocore", "aws"): (
+        "a botocore client made before --cost-capture began (at conftest import, say; make "
+        "it in a fixture or a test)"
+    ),
+}
 #: Frames of these packages are the HTTP stack itself, not the caller.
 _STACK = frozenset({"urllib3", "pytest_tokencost"})
 #: Enough (host, path) answers for any suite; past it the memo starts again.
@@ -124,8 +131,10 @@ class UncapturedHosts:
             if (host, client) in self._warned:
                 return
             self._warned.add((host, client))
+        through = _THROUGH.get(
+            (client, provider), f"{client}, which --cost-capture does not record"
+        )
         tracker.warnings.append(
-            f"capture: {host} (an LLM API of {provider}) was called through {client}, which "
-            "--cost-capture does not record; those calls are not in this report (record them "
-            "with token_tracker.observe(response))"
+            f"capture: {host} (an LLM API of {provider}) was called through {through}; those "
+            "calls are not in this report (record them with token_tracker.observe(response))"
         )

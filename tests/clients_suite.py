@@ -128,6 +128,58 @@ class GroqStandIn:
         self.httpd.server_close()
 
 
+class BedrockStandIn:
+    """Stands in for bedrock-runtime's HTTP API (no remote API here): Converse answers with a
+    JSON body and Bedrock's `x-amzn-requestid` header, as the service does."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps({
+                    "output": {"message": {"role": "assistant", "content": [{"text": ANSWER}]}},
+                    "stopReason": "end_turn",
+                    "usage": {"inputTokens": 40, "outputTokens": 11, "totalTokens": 51},
+                    "metrics": {"latencyMs": 402},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("x-amzn-requestid", str(uuid.uuid4()))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.endpoint = f"http://{BEDROCK_HOST}:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+
+BEDROCK_HOST = "bedrock-runtime.us-east-1.amazonaws.com"
+BEDROCK = BedrockStandIn()
+# A client made at conftest import, before --cost-capture begins: its calls cannot be recorded.
+EARLY_BEDROCK = __import__("boto3").client(
+    "bedrock-runtime", region_name="us-east-1", endpoint_url=BEDROCK.endpoint,
+    aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+
+
+@pytest.fixture
+def stand_in_dns(groq_standin, monkeypatch):
+    """Stands in for DNS: api.groq.com and Bedrock's host resolve to the local stand-ins."""
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        local = host in ("api.groq.com", BEDROCK_HOST)
+        return resolve("127.0.0.1" if local else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
 @pytest.fixture(scope="session")
 def groq_standin():
     with GroqStandIn() as server:
@@ -145,14 +197,8 @@ def groq_client(groq_standin):
 
 
 @pytest.fixture
-def groq_dns(groq_standin, monkeypatch):
-    """Stands in for DNS: api.groq.com resolves to the local stand-in (no network here)."""
-    resolve = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        return resolve("127.0.0.1" if host == "api.groq.com" else host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+def groq_dns(groq_standin, stand_in_dns):
+    """The URL of Groq's chat endpoint, served by the stand-in."""
     return f"http://api.groq.com:{groq_standin.port}/openai/v1/chat/completions"
 
 
@@ -219,7 +265,8 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from conftest import ANSWER, BedrockWire, anthropic_chunk, bedrock, frame
+from conftest import (
+    ANSWER, BEDROCK, EARLY_BEDROCK, BedrockWire, anthropic_chunk, bedrock, frame)
 
 MESSAGES = [{"role": "user", "content": "Where is my refund?"}]
 BEDROCK_MESSAGES = [{"role": "user", "content": [{"text": "Where is my refund?"}]}]
@@ -380,6 +427,22 @@ def test_bedrock_error_is_the_callers():
             client.converse(modelId=SONNET, messages=BEDROCK_MESSAGES)
 
 
+def test_bedrock_over_http(stand_in_dns):
+    import boto3
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1",
+                          endpoint_url=BEDROCK.endpoint, aws_access_key_id="AKIDEXAMPLE",
+                          aws_secret_access_key="secret")
+    response = client.converse(modelId="amazon.nova-lite-v1:0", messages=BEDROCK_MESSAGES)
+    assert response["usage"]["totalTokens"] == 51
+
+
+def test_bedrock_client_made_too_early(stand_in_dns):
+    response = EARLY_BEDROCK.converse(modelId="amazon.nova-lite-v1:0",
+                                      messages=BEDROCK_MESSAGES)
+    assert response["usage"]["totalTokens"] == 51
+
+
 @pytest.mark.parametrize("n", [1, 2])
 def test_requests_to_groq(groq_dns, n):
     import requests
@@ -390,13 +453,7 @@ def test_requests_to_groq(groq_dns, n):
 """
 
 SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-LLAMA = "llama-3.3-70b-versatile"
 GROQ_USAGE = {"input": 61, "output": 12}
-
-# (model, provider of the record, usage as normalised) of each call a test makes.
-Call = tuple[str, str, dict[str, Any]]
-_GROQ: Call = (LLAMA, "openai", {**GROQ_USAGE, "cache_read": 0, "reasoning": 0})
-_GROQ_STREAM: Call = _GROQ
 
 
 def _usage(
@@ -416,7 +473,8 @@ def _usage(
     }
 
 
-#: Each test's calls, hand-computed from the bodies above.
+#: Each Bedrock test's calls (model, provider, normalised usage), hand-computed from the bodies
+#: above. (Groq's calls are checked on their counts: their provider is whatever capture derives.)
 EXPECTED: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # Converse: inputTokens 1024 leaves out the 2048 cache reads: 3072 in all (totalTokens
     # 3328 = 3072 + 256 agrees).
@@ -426,6 +484,8 @@ EXPECTED: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # Llama's body is its own; Bedrock's headers say 25 in, 12 out.
     "test_bedrock_invoke_llama_headers": [("meta.llama3-8b-instruct-v1:0", "aws", _usage(25, 12))],
     "test_bedrock_converse_stream": [("amazon.nova-lite-v1:0", "aws", _usage(40, 11))],
+    # Through urllib3 to the HTTP stand-in: recorded, and not warned about.
+    "test_bedrock_over_http": [("amazon.nova-lite-v1:0", "aws", _usage(40, 11))],
     # Anthropic events: message_start 20 + 100 read, message_delta's 15 out.
     "test_bedrock_invoke_stream_anthropic": [(SONNET, "aws", _usage(120, 15, 100, 0))],
 }
