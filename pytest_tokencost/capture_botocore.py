@@ -201,6 +201,23 @@ def _stream_events(call: _Call) -> tuple[ObservedUsage, str | None]:
     return usage_from_stream(events), response_id_of(events)
 
 
+class _Failed(io.RawIOBase):
+    """A body whose every read raises the error its first read raised."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise self.error
+
+    def read(self, size: int = -1) -> bytes:
+        raise self.error
+
+
 def _tee_class(event_stream: type) -> type:
     """A subclass of botocore's `EventStream` that watches the events it yields."""
 
@@ -346,8 +363,16 @@ class BotocoreCapture:
         if operation == "Converse":
             call.record(lambda: _from_converse(parsed))
         elif operation == "InvokeModel":
-            body = parsed.get("body")
-            raw = bytes(body.read() if body is not None and hasattr(body, "read") else body or b"")
+            body: Any = parsed.get("body")
+            try:
+                raw = bytes(body.read() if hasattr(body, "read") else body or b"")
+            except Exception as exc:
+                # The connection broke mid-body: the caller's read raises what it would have.
+                parsed["body"] = self._streaming_body(_Failed(exc), None)
+                call.warn(
+                    f"body could not be read ({type(exc).__name__}); its tokens are not counted"
+                )
+                return
             # The caller reads the same bytes from a body of the same type.
             parsed["body"] = self._streaming_body(io.BytesIO(raw), len(raw))
             call.record(lambda: _from_invoke(raw, _headers(parsed)))

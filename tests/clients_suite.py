@@ -235,10 +235,10 @@ class BedrockWire:
     event-stream encoding, handed over in 50-byte reads that split messages.
     """
 
-    def __init__(self, client, body, headers=None, status=200):
+    def __init__(self, client, body, headers=None, status=200, broken=False):
         from botocore.awsrequest import AWSResponse
 
-        self.body = body
+        self.body, self.broken = body, broken
         response_headers = {"x-amzn-requestid": str(uuid.uuid4()), **(headers or {})}
 
         def send(request, **kwargs):
@@ -246,12 +246,14 @@ class BedrockWire:
 
         client.meta.events.register("before-send.bedrock-runtime", send)
 
+    def read(self, *args):
+        if self.broken:
+            raise __import__("urllib3").exceptions.ProtocolError("Connection broken")
+        return self.body
+
     def stream(self, **kwargs):
         for start in range(0, len(self.body), 50):
             yield self.body[start : start + 50]
-
-    def read(self, *args):
-        return self.body
 
     def close(self):
         pass
@@ -361,6 +363,17 @@ def test_bedrock_invoke_llama_headers():
         "x-amzn-bedrock-output-token-count": "12", "x-amzn-bedrock-invocation-latency": "310"})
     response = client.invoke_model(modelId="meta.llama3-8b-instruct-v1:0", body="{}")
     assert json.loads(response["body"].read()) == body
+
+
+def test_bedrock_body_cut_off():
+    from botocore.exceptions import ResponseStreamingError
+
+    client = bedrock()
+    BedrockWire(client, b'{"id": "msg_bdrk_01Cut", "type": "mess', {
+        "content-type": "application/json", "content-length": "200"}, broken=True)
+    response = client.invoke_model(modelId=SONNET, body="{}")
+    with pytest.raises(ResponseStreamingError, match="Connection broken"):
+        response["body"].read()  # the caller sees the broken connection, as without capture
 
 
 def test_bedrock_converse_stream():
