@@ -202,11 +202,12 @@ class InMemoryTokenTracker:
         )
 
     def _on_warn(self, scope: BudgetScope, channel: Channel, used: int, limit: int) -> None:
-        from .budget import _amount
+        from .budget import _amount, channel_name
 
         message = (
             f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
-            f"{channel.value} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
+            f"{channel_name(channel)} budget ({_amount(channel, used)} of "
+            f"{_amount(channel, limit)})"
         )
         self.warnings.append(message)
         if self._warn is not None:
@@ -356,6 +357,7 @@ class InMemoryTokenTracker:
         to the scope open now. A bad argument raises `TypeError` or `ValueError` naming it and
         records nothing; earlier records are kept.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         if (
             (step is not None and type(step) is not str)
             or (case is not None and type(case) is not str)
@@ -438,6 +440,7 @@ class InMemoryTokenTracker:
 
     def _charge(self, index: int, record: _Entry, scope: BudgetScope | None) -> None:
         """Charge a record to its budget scopes and the session ledger; raise on crossing."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         usage = record.usage
         spent = {
             Channel.TOKENS: usage.total,
@@ -516,6 +519,7 @@ class InMemoryTokenTracker:
         already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
         Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
         return observed.usage
@@ -530,6 +534,7 @@ class InMemoryTokenTracker:
         request_id: str | None = None,
     ) -> None:
         """Record what a provider payload said (usage, model, provider, its own cost/total)."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         self.record(
             step=step,
             case=case,
