@@ -34,6 +34,11 @@ import yaml
 from pytest_tokencost.history import read_runs
 
 from .htmlpage import Page, check_page_rows
+from .test_capture_event_loop import SUITE as GUARDED_SUITE
+from .test_capture_event_loop import UsagelessReplay
+from .test_capture_hosts import CHAT_CALLS, HostReplay, oracle_micro_usd
+from .test_capture_hosts import CLIENTS as CAPTURE_CLIENTS
+from .test_capture_hosts import SUITE as HOSTS_SUITE
 
 # Recorded responses the server replays (numbers from ../shared/corpus/SOURCES.md).
 PLAIN = ("openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml", 0)
@@ -772,3 +777,87 @@ def test_new_clients_with_reruns_budgets_and_observe(
     report = json.loads((plugin_pytester.path / "session" / "token-report.json").read_text())
     assert report["summary"]["totals"]["records"] == 2
     assert report["summary"]["totals"]["usage"]["input"] == 2 * 3072
+
+
+CELLS_ON_PROVIDER_HOSTS = (
+    CAPTURE_CLIENTS
+    + """
+import pytest
+
+
+@pytest.mark.flaky(reruns=1)
+def test_rerun_on_cerebras(request):
+    client("https://api.cerebras.ai/v1").chat.completions.create(
+        model="llama-3.3-70b", messages=MESSAGES)
+    assert request.node.execution_count > 1, "fails once, passes when rerun"
+
+
+@pytest.mark.token_budget(max_usd=0.001)
+def test_usd_budget_on_cerebras():
+    # $0.00141 at Cerebras' price; OpenAI's price of the model ($0.000158) would fit.
+    client("https://api.cerebras.ai/v1").chat.completions.create(
+        model="gpt-oss-120b", messages=MESSAGES)
+"""
+)
+
+
+def test_capture_under_xdist_prices_each_host_as_itself_and_never_drops_a_call(
+    corpus: Path, plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 15 in the matrix: -n 2 x --cost-capture x provider hosts (priced as themselves, a
+    # rerun, a USD budget that only the host's price crosses) x usage-less answers inside an
+    # event loop under a blocking-I/O guard (estimated off the loop, in the worker that ran them).
+    plugin_pytester.makepyfile(
+        test_hosts=HOSTS_SUITE, test_guarded=GUARDED_SUITE, test_cells=CELLS_ON_PROVIDER_HOSTS
+    )
+    with HostReplay(corpus) as hosts, UsagelessReplay(corpus) as usageless:
+        monkeypatch.setenv("REPLAY_PORT", str(hosts.port))
+        monkeypatch.setenv("REPLAY_URL", usageless.url)
+        result = plugin_pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-n", "2", "--cost-capture"
+        )
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes["failed"], outcomes["rerun"]) == (
+        len(CHAT_CALLS) + 3 + 2 + 1,
+        1,
+        1,
+    )
+    result.stdout.fnmatch_lines(["*test_usd_budget_on_cerebras spent $0.00141 of its $0.001*"])
+    out = plugin_pytester.path / ".tokencost"
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_file.setdefault(record["test_id"].split("::")[0], []).append(record)
+    hosts_records = by_file["test_hosts.py"]
+    assert len(hosts_records) == len(CHAT_CALLS) + 3
+    for record in hosts_records + by_file["test_cells.py"]:
+        assert record["cost_micro_usd"] == oracle_micro_usd(record, record["provider"])
+        assert record["priced_as"].startswith(record["provider"] + ":")
+    assert {r["provider"] for r in hosts_records} == {
+        "cerebras",
+        "groq",
+        "mistral",
+        "together",
+        "aws",
+        "openrouter",
+        "azure",
+    }
+    cells = sorted(
+        (r["test_id"].split("::")[1], r["attempt"], r["provider"], r["model"])
+        for r in by_file["test_cells.py"]
+    )
+    assert cells == [
+        ("test_rerun_on_cerebras", 1, "cerebras", "llama-3.3-70b"),
+        ("test_rerun_on_cerebras", 2, "cerebras", "llama-3.3-70b"),
+        ("test_usd_budget_on_cerebras", 1, "cerebras", "gpt-oss-120b"),
+    ]
+    guarded = by_file["test_guarded.py"]
+    assert sorted((r["provenance"], r["partial"], r["model"], r["provider"]) for r in guarded) == [
+        ("estimated", True, "gpt-4o-mini", None),
+        ("estimated", True, "gpt-4o-mini", None),
+        ("estimated", True, "gpt-oss-120b", "cerebras"),
+    ]
+    report = json.loads((out / "token-report.json").read_text())
+    assert [(c["reported_micro_usd"], c["agrees"]) for c in report["cost_checks"]] == [(669, True)]
+    assert report["summary"]["unpriced_models"] == []
+    assert not [w for w in report["warnings"] if "could not be" in w]
