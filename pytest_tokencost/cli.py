@@ -245,6 +245,7 @@ def _transcript_files(paths: Sequence[Path]) -> None:
 def _ingest(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from .genai_table import defer_update_modules
     from .records import Provenance, TokenRecord
     from .render import TITLE, render_lines
     from .runfiles import OutputDirError, check_output_dir
@@ -252,6 +253,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from .settings import Settings
     from .transcripts import provider_of, read_transcripts, response_ids
 
+    defer_update_modules()  # genai-prices' HTTP client is never used: not loaded
     _transcript_files(args.paths)
     try:
         check_output_dir(args.out.resolve(), "--out")

@@ -215,7 +215,7 @@ class RecordCarrier:
                     del item.stash[EXTENSIONS_KEY]
                 try:
                     payload = self.state.export(tracker, extensions=extensions)
-                    data = payload.model_dump(mode="json")
+                    data = self.state.payload_data(payload)
                     if item.config.option.xmlpath:
                         from .junit import usage_properties
 

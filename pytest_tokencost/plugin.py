@@ -612,7 +612,7 @@ class _WriterHooks:
             state.add(payload)
         status = self._history_before_report(session, int(exitstatus), interrupted)
         before = len(state.write_problems())
-        state.finish(status)
+        state.write_report(status)
         if self.history is not None:
             self.history.after_report(state, state.calibration_metrics)
         if state.files is not None and state.settings.html_paths:
@@ -621,7 +621,7 @@ class _WriterHooks:
             self.pages, problems = write_run_pages(state, state.settings.html_paths)
             state.files.problems.extend(problems)
         problems = state.write_problems()[before:]
-        if state.report is not None:
+        if state.has_report:
             problems += self._write_ci_outputs()
         if problems:
             for message in problems:
@@ -664,12 +664,17 @@ class _WriterHooks:
         in `state.summary_sections` or return from `pytest_tokencost_summary_sections`: both
         must be ready when this runs (the end of `pytest_sessionfinish`).
         """
+        state = self.state
+        targets = state.settings.report_paths("markdown")
+        if not targets and (
+            state.settings.github_summary == "false" or not os.environ.get("GITHUB_STEP_SUMMARY")
+        ):
+            return []  # as `ci.github_summary_path` decides, without importing `ci`'s models
         from .ci import append_step_summary, github_summary_path, render_markdown
         from .outdir import atomic_write_text
 
-        state, report = self.state, self.state.report
+        report = state.report
         assert report is not None
-        targets = state.settings.report_paths("markdown")
         github = github_summary_path(state.settings.github_summary)
         if not targets and github is None:
             return []
@@ -720,34 +725,42 @@ class _WriterHooks:
         """Print the Token & Cost section, where reports were written, the run's ERROR lines
         and (in GitHub Actions) the budget and error annotations."""
         state = self.state
-        report = state.report
         settings = state.settings
         printed = False
-        if report is not None and (settings.term or (settings.report_on_records and state.records)):
-            from .render import TITLE, render_lines
+        if state.has_report and (settings.term or (settings.report_on_records and state.records)):
+            from .render import TITLE
 
             width = self.config.get_terminal_writer().fullwidth
             terminalreporter.write_sep("=", TITLE)
-            brief = settings.term_brief and not any(
-                t.kind == "term" and t.word is None for t in settings.reports
-            )
-            for text, style in render_lines(
-                report, tables=not brief, width=width, top=settings.top
-            ):
+            if state.plain_empty_report:  # "No tokens recorded.", without the models
+                lines: list[tuple[str, str | None]] = [
+                    (text, None) for text in state.section_lines()
+                ]
+            else:
+                from .render import render_lines
+
+                brief = settings.term_brief and not any(
+                    t.kind == "term" and t.word is None for t in settings.reports
+                )
+                report = state.report
+                assert report is not None  # has_report
+                lines = render_lines(report, tables=not brief, width=width, top=settings.top)
+            for text, style in lines:
                 terminalreporter.write_line(text, **({style: True} if style else {}))
             printed = True
         self._print_history(terminalreporter, printed)
         for page in self.pages:
             terminalreporter.write_line(f"tokencost: HTML report {page.as_uri()}")
-        if report is not None and not state.write_problems():
+        if state.has_report and not state.write_problems():
             for path in settings.json_paths:
                 terminalreporter.write_line(f"tokencost: JSON report written to {path}")
         for what, path in self.written:
             terminalreporter.write_line(f"tokencost: {what} written to {path}")
-        from .ci import workflow_commands
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # else `ci` (and the models) stay unloaded
+            from .ci import workflow_commands
 
-        for command in workflow_commands(report, self.errors):
-            terminalreporter.write_line(command)
+            for command in workflow_commands(state.report, self.errors):
+                terminalreporter.write_line(command)
         for message in self.errors:
             terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
         if self.errors:

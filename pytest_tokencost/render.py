@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from .empty_report import NO_TOKENS
 from .money import format_usd
-from .records import PriceSource, Provenance
-from .report import TokenReport
-from .summary import TokenTotals
+
+if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
+    from .report import TokenReport
+    from .summary import TokenTotals
 
 __all__ = [
     "DEFAULT_WIDTH",
@@ -86,6 +88,8 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
 
 
 def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
+    from .summary import TokenTotals
+
     summary = report.summary
     totals = summary.totals
     usage = totals.usage
@@ -96,10 +100,11 @@ def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
     ]
     groups: Mapping[str, TokenTotals] = summary.by_case
     label = f"Per {labels['case']} avg:"
-    if not groups:
-        groups, label = summary.by_test, f"Per {labels['test']} avg:"
     if groups:
         rows.append((label, *_average(sum(groups.values(), TokenTotals()), len(groups))))
+    elif summary.by_test:
+        # Every record is in exactly one test's entry: their sum is the run's totals.
+        rows.append((f"Per {labels['test']} avg:", *_average(totals, len(summary.by_test))))
     if totals.steps:
         rows.append((f"Per {labels['step']} avg:", *_average(totals, totals.steps)))
     width = max(len(f"{count:,}") for _, count, _ in rows)
@@ -116,6 +121,8 @@ def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
 
 
 def _notes(report: TokenReport) -> list[Line]:
+    from .records import PriceSource, Provenance
+
     totals = report.summary.totals
     notes: list[Line] = [("(Prompts are input tokens, artifacts output tokens.)", None)]
     mix = totals.tokens_by_provenance
@@ -407,9 +414,7 @@ def render_lines(
     transcripts: a per-day table, and no step runs or wall clock, which mean nothing there.
     """
     if report.summary.totals.records == 0:
-        return _wrap(
-            [("No tokens recorded.", None), *_budgets(report, width), *_gate_lines(report)], width
-        )
+        return _wrap([(NO_TOKENS, None), *_budgets(report, width), *_gate_lines(report)], width)
     lines = _headline(report, labels) + _notes(report) + _budgets(report, width)
     lines += _gate_lines(report)
     if tables:

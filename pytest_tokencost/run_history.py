@@ -167,9 +167,14 @@ class RunHistory:
     def after_report(self, state: RunState, calibration: list[Any]) -> None:
         """Append the run (its report and records) to the history."""
         store = self._store
-        if store is None or state.report is None:
+        if store is None or not state.has_report:
             return
-        from .history import CalibrationRow, HistoryStore, entry_from_report
+        from .history import (
+            CalibrationRow,
+            HistoryStore,
+            entry_from_empty_document,
+            entry_from_report,
+        )
 
         git = self.git()
         pricing = state.pricing_info()
@@ -185,12 +190,23 @@ class RunHistory:
                 )
                 for scenario, m in calibration
             ]
-            entry = entry_from_report(
-                state.report,
-                git=(git.commit, git.branch, git.dirty),
-                override_sha256=pricing.override_sha256,
-                default_rate=pricing.default_rate,
-                calibration=rows,
+            empty = state.empty_report
+            entry = (
+                entry_from_empty_document(
+                    empty,
+                    git=(git.commit, git.branch, git.dirty),
+                    override_sha256=pricing.override_sha256,
+                    default_rate=pricing.default_rate,
+                    calibration=rows,
+                )
+                if empty is not None
+                else entry_from_report(
+                    state.report,  # type: ignore[arg-type]  # has_report: it is there
+                    git=(git.commit, git.branch, git.dirty),
+                    override_sha256=pricing.override_sha256,
+                    default_rate=pricing.default_rate,
+                    calibration=rows,
+                )
             )
             try:
                 store.append(entry, keep=self.settings.keep)

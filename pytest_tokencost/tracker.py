@@ -16,11 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from .budget import BudgetScope, Channel, TokenBudgetExceeded, limits_from_kwargs
-from .counting import counter_for
 from .errors import TokenCostError
-from .identity import response_id_of
 from .pricing import Price, Pricer
-from .providers import ObservedUsage, usage_from
 from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .summary import TokenSummary
 
@@ -28,6 +25,7 @@ __all__ = ["InMemoryTokenTracker", "TokenTracker", "UnpricedUnderBudget"]
 
 if TYPE_CHECKING:
     from .ledger import BudgetLedger
+    from .providers import ObservedUsage
 
 
 class UnpricedUnderBudget(TokenCostError):
@@ -99,6 +97,7 @@ class _Entry(NamedTuple):
 
 
 _REPORTED = Provenance.REPORTED
+_TOKENS, _INPUT, _OUTPUT = Channel.TOKENS, Channel.INPUT, Channel.OUTPUT
 _PROVENANCES = frozenset(Provenance)
 _INF = float("inf")
 
@@ -431,27 +430,27 @@ class InMemoryTokenTracker:
             index = len(self._entries) - 1
         if self._budgeted:
             try:
-                scope = self.budget if late else scope_budget or self.budget
-                self._charge(index, _Entry._make(entry), scope)
+                self._charge(index, entry, self.budget if late else scope_budget or self.budget)
             except TokenCostError as exc:
                 if self.crossed is None:
                     self.crossed = exc
                 raise
 
-    def _charge(self, index: int, record: _Entry, scope: BudgetScope | None) -> None:
-        """Charge a record to its budget scopes and the session ledger; raise on crossing."""
+    def _charge(self, index: int, entry: tuple[Any, ...], scope: BudgetScope | None) -> None:
+        """Charge a record to its budget scopes and the session ledger; raise on crossing.
+
+        Token channels are charged as counted; the record is priced here only when a dollar
+        budget covers it (otherwise at export, like any record).
+        """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        usage = record.usage
-        spent = {
-            Channel.TOKENS: usage.total,
-            Channel.INPUT: usage.input,
-            Channel.OUTPUT: usage.output,
-        }
-        usd_limited = (scope is not None and Channel.MICRO_USD in scope.limited_channels()) or (
-            self._ledger is not None and self._ledger.limits_usd
-        )
+        usage: Usage = entry[6]
+        given, taken = usage.input, usage.output
+        spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
         unpriced = None
-        if usd_limited:
+        if (scope is not None and scope.limits_usd) or (
+            self._ledger is not None and self._ledger.limits_usd
+        ):
+            record = _Entry._make(entry)
             price = self._pricer_or_default().price(
                 record.model, record.provider, usage, datetime.fromtimestamp(record.timestamp, UTC)
             )
@@ -488,6 +487,8 @@ class InMemoryTokenTracker:
     ) -> tuple[Usage, int | None, int | None, Provenance]:
         if prompt is None and artifact is None:
             raise TypeError("record() needs usage=Usage(...) or prompt=/artifact= texts")
+        from .counting import counter_for  # here: a suite that only records usages never counts
+
         counter = counter_for(model)
         counts = [0, 0]
         sizes: list[int | None] = [None, None]
@@ -519,6 +520,9 @@ class InMemoryTokenTracker:
         already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
         Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
         """
+        from .identity import response_id_of
+        from .providers import usage_from
+
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
