@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
 import json
 import sys
 import threading
@@ -375,6 +376,10 @@ def _tee_classes(httpx2: Any) -> tuple[type, type]:
 class Capture:
     """Wraps httpx2's client `send` while installed; `target` picks the running test's tracker."""
 
+    #: The module whose `Client.send`/`AsyncClient.send` are wrapped (`capture_httpx` reuses
+    #: all of this for classic httpx, whose public API is the same).
+    transport = "httpx2"
+
     def __init__(self, target: Callable[[], InMemoryTokenTracker | None]) -> None:
         self.target = target
         self._originals: dict[Any, Any] = {}
@@ -389,7 +394,7 @@ class Capture:
     def install(self) -> bool:
         """Wrap `httpx2.Client.send` and `httpx2.AsyncClient.send`; False if no httpx2."""
         try:
-            import httpx2
+            httpx2 = importlib.import_module(self.transport)
         except ImportError:
             return False
         self._httpx2 = httpx2
@@ -413,8 +418,8 @@ class Capture:
                 return response
 
             self._originals = {httpx2.Client: sync_send, httpx2.AsyncClient: async_send}
-            httpx2.Client.send = send  # type: ignore[method-assign,assignment]
-            httpx2.AsyncClient.send = asend  # type: ignore[method-assign,assignment]
+            httpx2.Client.send = send
+            httpx2.AsyncClient.send = asend
         return True
 
     def flush(self, tracker: InMemoryTokenTracker) -> None:

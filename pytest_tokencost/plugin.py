@@ -159,8 +159,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         dest="tokencost_capture",
         default=False,
-        help="Record every call the openai and anthropic SDKs make during a test (through "
-        "httpx2), with no change to the tests. Default: %(default)r",
+        help="Record every LLM SDK call made during a test (through httpx2, httpx, or "
+        "botocore for Bedrock), with no change to the tests. Default: %(default)r",
     )
     _add_history_options(group, parser)
     parser.addini(

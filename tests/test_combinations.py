@@ -666,6 +666,119 @@ def test_a_captured_test_past_the_session_budget_keeps_counting(double: pytest.P
     assert call["message"].endswith("session spent 188 of its 100 tokens budget")
 
 
+CLIENTS_MIX = '''
+import pytest
+from botocore.stub import Stubber
+
+from conftest import ANSWER, bedrock
+
+SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+MESSAGES = [{"role": "user", "content": "Where is my refund?"}]
+CONVERSE = {
+    "output": {"message": {"role": "assistant", "content": [{"text": ANSWER}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 1024, "outputTokens": 256, "totalTokens": 3328,
+              "cacheReadInputTokens": 2048, "cacheWriteInputTokens": 0},
+    "metrics": {"latencyMs": 1830},
+}
+
+
+def converse():
+    """A Bedrock Converse call (3,328 tokens) through boto3, answered by botocore's Stubber."""
+    client = bedrock()
+    with Stubber(client) as stub:
+        stub.add_response("converse", CONVERSE)
+        response = client.converse(modelId=SONNET, messages=[
+            {"role": "user", "content": [{"text": "Where is my refund?"}]}])
+    assert response["output"]["message"]["content"][0]["text"] == ANSWER
+
+
+@pytest.mark.flaky(reruns=1)
+def test_flaky_bedrock(request):
+    converse()
+    assert request.node.execution_count > 1, "the first attempt fails after spending"
+
+
+@pytest.mark.token_budget(max_tokens=1000)
+def test_bedrock_crosses():
+    converse()  # the call returns to the caller; the test fails after its body
+
+
+def test_groq_step(groq_client, token_tracker):
+    with token_tracker.step("answer", max_tokens=50):
+        stream = groq_client.chat.completions.create(
+            model="llama-3.3-70b-versatile", messages=MESSAGES, stream=True,
+            extra_body={"stream_options": {"include_usage": True}})
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == ANSWER
+
+
+def test_groq_captured_and_observed(groq_client, token_tracker):
+    response = groq_client.chat.completions.create(model="llama-3.3-70b-versatile",
+                                                   messages=MESSAGES)
+    token_tracker.observe(response)  # the response capture already recorded: counted once
+'''
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_new_clients_with_reruns_budgets_and_observe(
+    plugin_pytester: pytest.Pytester, workers: str
+) -> None:
+    # Capture through classic httpx (the groq SDK) and botocore (Bedrock) in combination:
+    # reruns, a marker budget, a step budget on a stream read after its step, observe() of a
+    # captured response, and then a session budget; serial and under xdist.
+    pytest.importorskip("groq", reason="the groq SDK is a test dependency")
+    pytest.importorskip("boto3", reason="boto3 is a test dependency")
+    from .clients_suite import CONFTEST as CLIENTS_CONFTEST
+
+    plugin_pytester.makeconftest(CLIENTS_CONFTEST)
+    plugin_pytester.makepyfile(test_mix=CLIENTS_MIX)
+    result = plugin_pytester.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture", "-n", workers)
+    outcomes = result.parseoutcomes()
+    assert {k: outcomes.get(k, 0) for k in ("passed", "failed", "rerun")} == {
+        "passed": 2,
+        "failed": 2,
+        "rerun": 1,
+    }
+    for crossed in (  # in either order: under xdist, two workers report
+        "test test_mix.py::test_bedrock_crosses spent 3,328 of its 1,000 tokens budget",
+        "step answer spent 73 of its 50 tokens budget",
+    ):
+        result.stdout.fnmatch_lines([f"*TokenBudgetExceeded: token budget exceeded: {crossed}"])
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "token-report.json").read_text())
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    seen = sorted((r["test_id"].split("::")[1], r["attempt"], r["usage"]["input"]) for r in records)
+    assert seen == [
+        ("test_bedrock_crosses", 1, 3072),
+        ("test_flaky_bedrock", 1, 3072),
+        ("test_flaky_bedrock", 2, 3072),
+        ("test_groq_captured_and_observed", 1, 61),
+        ("test_groq_step", 1, 61),
+    ]
+    assert report["duplicates_dropped"] == 1
+    assert sorted(
+        (b["scope"], b["used"], b["limit"]) for b in report["budgets"] if b["status"] == "exceeded"
+    ) == [("step answer", 73, 50), ("test test_mix.py::test_bedrock_crosses", 3328, 1000)]
+    assert report["warnings"] == []
+
+    # A session budget two Bedrock calls cross: the rerun that crosses fails, the rest wait.
+    args = [*PYTEST_ARGS, "--cost-capture", "--cost-budget-tokens=5000", "--cost-dir", "session"]
+    if workers != "0":
+        args += ["-n", workers, "--dist", "loadfile"]
+    result = plugin_pytester.runpytest_subprocess(*args)
+    outcomes = result.parseoutcomes()
+    assert {k: outcomes.get(k, 0) for k in ("passed", "failed", "rerun", "skipped")} == {
+        "passed": 0,
+        "failed": 1,
+        "rerun": 1,
+        "skipped": 3,
+    }
+    result.stdout.fnmatch_lines(["ERROR: session token budget exhausted: tokens: 6,656 of 5,000*"])
+    report = json.loads((plugin_pytester.path / "session" / "token-report.json").read_text())
+    assert report["summary"]["totals"]["records"] == 2
+    assert report["summary"]["totals"]["usage"]["input"] == 2 * 3072
+
+
 CELLS_ON_PROVIDER_HOSTS = (
     CAPTURE_CLIENTS
     + """
