@@ -423,9 +423,16 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return None
 
+    # An xdist worker may get the same SIGTERM twice (sent to the process group, and passed
+    # on by its controller): it ignores repeats, and its controller kills it if it hangs.
+    worker = hasattr(config, "workerinput")
+
     def on_sigterm(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
-        if config.stash.get(FINISHING_KEY, False):
+        if not worker:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        if config.stash.get(FINISHING_KEY, False) or (
+            worker and config.stash.get(SIGTERM_SEEN_KEY, False)
+        ):
             return  # already finishing: let the reports be written
         config.stash[SIGTERM_SEEN_KEY] = True
         # Should the interrupt be swallowed where it lands, pytest-xdist's controller still
@@ -433,6 +440,7 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
         dsession = config.pluginmanager.get_plugin("dsession")
         if dsession is not None:
             dsession.shouldstop = "interrupted by SIGTERM"
+            _signal_workers(dsession, signum)
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -442,6 +450,28 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     return restore
+
+
+#: How long an interrupted xdist controller waits for its workers' last payloads.
+WORKER_LAST_WORDS_S = 3.0
+
+
+def _signal_workers(dsession: Any, signum: int) -> None:
+    """Pass a SIGTERM the xdist controller alone received on to its local workers at once.
+
+    Otherwise execnet interrupts them only after waiting 5 s, and the controller kills them
+    10 s later: on a busy machine a worker's last words (its running test's records) were
+    lost in between. Best effort: only local popen workers have a pid here.
+    """
+    import contextlib
+    import os
+
+    group = getattr(getattr(dsession, "nodemanager", None), "group", None)
+    for gateway in list(group or ()):
+        pid = getattr(getattr(getattr(gateway, "_io", None), "popen", None), "pid", None)
+        if isinstance(pid, int) and pid != os.getpid():
+            with contextlib.suppress(OSError):  # already gone
+                os.kill(pid, signum)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -794,14 +824,29 @@ class _ControllerHooks:
                 data, "a test on an interrupted xdist worker", resent=True
             )
 
-    def drain_interrupted(self) -> None:
+    @pytest.hookimpl(tryfirst=True)  # before pytest-xdist tears its workers down
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """After an interrupt, give the workers a moment to send their last words.
+
+        A Ctrl-C or SIGTERM sent to the whole process group reaches the workers and this
+        process at once; pytest-xdist's teardown closes their channels right away, and a
+        worker's interrupted payload arriving after that was lost.
+        """
+        if int(exitstatus) == pytest.ExitCode.INTERRUPTED or self.config.stash.get(
+            SIGTERM_SEEN_KEY, False
+        ):
+            self.drain_interrupted(wait=WORKER_LAST_WORDS_S)
+
+    def drain_interrupted(self, wait: float = 0.0) -> None:
         """After an interrupt, take the payloads still queued in pytest-xdist's controller.
 
         A signal stops xdist's event loop wherever it is: reports that workers had already
         sent, and the interrupted payloads of workers that stopped since, may still wait in its
         queue. They are read from it (never processed twice: the collector counts each test
-        attempt once).
+        attempt once). With `wait`, up to that many seconds are spent waiting for the workers
+        still active to finish.
         """
+        import time
         from queue import Empty
 
         dsession = self.config.pluginmanager.get_plugin("dsession")
@@ -809,9 +854,15 @@ class _ControllerHooks:
         collector = self.state.collector
         if events is None or collector is None:
             return
+        active = len(getattr(dsession, "_active_nodes", ())) if wait else 0
+        deadline = time.monotonic() + wait
         while True:
+            remaining = deadline - time.monotonic()
             try:
-                name, kwargs = events.get_nowait()
+                if active > 0 and remaining > 0:
+                    name, kwargs = events.get(timeout=remaining)
+                else:
+                    name, kwargs = events.get_nowait()
             except Empty:
                 return
             except (TypeError, ValueError):
@@ -821,8 +872,10 @@ class _ControllerHooks:
                 data = getattr(report, "tokencost", None)
                 if data is not None:
                     collector.add_data(data, getattr(report, "nodeid", "a test"))
-            elif name == "workerfinished":
-                self._take_interrupted(kwargs.get("node"))
+            elif name in ("workerfinished", "errordown"):
+                active -= 1
+                if name == "workerfinished":
+                    self._take_interrupted(kwargs.get("node"))
 
 
 class _WorkerHooks:
@@ -840,12 +893,14 @@ class _WorkerHooks:
             self.state.delivered(data)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """After an interrupt, send the controller the records of tests cut short, and again
-        the last payloads already sent: the controller may have stopped reading before they
-        arrived (it takes each test attempt once)."""
-        pending = [p.model_dump(mode="json") for p in self.state.export_live()]
-        if int(exitstatus) == pytest.ExitCode.INTERRUPTED:
-            pending = [*self.state.recent, *pending]
+        """Send the controller the records of tests cut short by an interrupt, and again the
+        last payloads already sent: an interrupted controller may have stopped reading before
+        they arrived, or in the middle of handling one, even when this worker ended normally.
+        The controller takes each test attempt once, so the copies cost nothing more."""
+        pending = [
+            *self.state.recent,
+            *(p.model_dump(mode="json") for p in self.state.export_live()),
+        ]
         workeroutput = getattr(self.config, "workeroutput", None)
         if pending and workeroutput is not None:
             workeroutput["tokencost_interrupted"] = pending
