@@ -22,6 +22,7 @@ from .errors import TokenCostError, UnreadablePayloadError
 from .identity import response_id_of
 from .providers import parse_body, usage_from, usage_from_stream
 from .records import Provenance, Usage
+from .replay import is_replayed
 from .tracker import InMemoryTokenTracker
 
 __all__ = ["Capture"]
@@ -73,6 +74,7 @@ class _Call:
         self.request_body = bytes(getattr(request, "content", b"") or b"")
         self.chunks: list[bytes] = []
         self.headers: Any = {}
+        self.replayed = False  # set by Capture._watch from the response (see replay.py)
         self.done = False
 
     def finish(self, headers: Any, raw: bytes | None = None) -> None:
@@ -109,6 +111,7 @@ class _Call:
             case=self.case,
             response_id=response_id_of(data),
             request_id=request_id if isinstance(request_id, str) else None,
+            replayed=self.replayed,
         )
 
     def _partial(self, body: bytes) -> None:
@@ -139,6 +142,7 @@ class _Call:
             provenance=Provenance.ESTIMATED,
             partial=True,
             response_id=response_id_of(events) if isinstance(events, list | dict) else None,
+            replayed=self.replayed,
         )
 
 
@@ -256,6 +260,7 @@ class Capture:
                 return
             call = _Call(self, tracker, request)
             call.headers = response.headers
+            call.replayed = is_replayed(response)
             with self._lock:
                 self._open = [open_call for open_call in self._open if not open_call.done]
                 self._open.append(call)

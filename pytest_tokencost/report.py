@@ -35,9 +35,12 @@ M = TypeVar("M", bound=BaseModel)
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 #: Version 2 added the run's status, interrupted tests, duplicates dropped and record identity
 #: (run id, attempt, scenario, response and request ids); version 3 the baseline, the cost
-#: gates' verdicts and the override file's hash. Versions 1 and 2 documents still read.
-SCHEMA_VERSION = 3
-_READABLE_VERSIONS = (1, 2, 3)
+#: gates' verdicts and the override file's hash; version 4 replayed records (`replayed` on a
+#: record; `replayed_records`, `replayed_tokens` and `replayed_cost_micro_usd` in every totals,
+#: whose `cost_micro_usd` is the money spent, replayed cost left out). Older documents still
+#: read (they have no replayed records).
+SCHEMA_VERSION = 4
+_READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 class PriceInfo(BaseModel):
@@ -170,7 +173,7 @@ class TokenReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1, 2, 3] = 3
+    schema_version: Literal[1, 2, 3, 4] = 4
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary

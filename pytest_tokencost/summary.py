@@ -32,8 +32,12 @@ def _add_counts(a: Mapping[K, int], b: Mapping[K, int]) -> dict[K, int]:
 class TokenTotals(BaseModel):
     """Token and cost totals of a group of records (the whole run, one test, one step, ...).
 
-    `cost_micro_usd` sums the priced records only and is `None` when none was priced;
-    `records_by_price_source` says how every record was priced, "not-recorded" ones included.
+    `cost_micro_usd` is the money spent: it sums the priced records that were not replayed, is
+    `None` when none of those was priced, and is 0 when every record was replayed. Replayed
+    records (a cassette, a mocked transport) are counted in `usage` like any other, and their
+    cost, what the calls would cost live, is `replayed_cost_micro_usd`, never added to the money
+    spent. `records_by_price_source` says how every record was priced, "not-recorded" ones
+    included.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,6 +54,17 @@ class TokenTotals(BaseModel):
     records_by_price_source: dict[PriceSource, int] = Field(default_factory=dict)
     wall_ms: float = 0.0
     tokens_by_provenance: dict[Provenance, int] = Field(default_factory=dict)
+    replayed_records: NonNegativeInt = Field(
+        default=0, description="Records replayed from a recording (cassette, mocked transport)."
+    )
+    replayed_tokens: NonNegativeInt = Field(
+        default=0, description="Input + output tokens of the replayed records (part of usage)."
+    )
+    replayed_cost_micro_usd: int | None = Field(
+        default=None,
+        description="Recorded cost: what the replayed records' calls would cost live, not spent "
+        "in this run and not in cost_micro_usd; null when none of them was priced.",
+    )
 
     @property
     def unpriced_records(self) -> int:
@@ -84,6 +99,11 @@ class TokenTotals(BaseModel):
             ),
             wall_ms=self.wall_ms + other.wall_ms,
             tokens_by_provenance=_add_counts(self.tokens_by_provenance, other.tokens_by_provenance),
+            replayed_records=self.replayed_records + other.replayed_records,
+            replayed_tokens=self.replayed_tokens + other.replayed_tokens,
+            replayed_cost_micro_usd=_add_optional(
+                self.replayed_cost_micro_usd, other.replayed_cost_micro_usd
+            ),
         )
 
 
@@ -103,6 +123,9 @@ class _Accumulator:
         "provenance",
         "reasoning",
         "records",
+        "replayed",
+        "replayed_cost",
+        "replayed_tokens",
         "steps",
         "wall_ms",
         "web_searches",
@@ -121,6 +144,8 @@ class _Accumulator:
         self.output_cost: int | None = None
         self.wall_ms = 0.0
         self.provenance: dict[Provenance, int] = {}
+        self.replayed = self.replayed_tokens = 0
+        self.replayed_cost: int | None = None
 
     def add_record(self, record: TokenRecord) -> None:
         usage = record.usage
@@ -135,7 +160,16 @@ class _Accumulator:
         self.provenance[record.provenance] = self.provenance.get(record.provenance, 0) + usage.total
         source = record.price_source
         self.price_sources[source] = self.price_sources.get(source, 0) + 1
-        if record.cost_micro_usd is not None:
+        if record.replayed:
+            # Not spent: the money spent stays what the live records cost (0 without any).
+            self.replayed += 1
+            self.replayed_tokens += usage.total
+            self.cost = self.cost or 0
+            self.input_cost = self.input_cost or 0
+            self.output_cost = self.output_cost or 0
+            if record.cost_micro_usd is not None:
+                self.replayed_cost = (self.replayed_cost or 0) + record.cost_micro_usd
+        elif record.cost_micro_usd is not None:
             self.cost = (self.cost or 0) + record.cost_micro_usd
             self.input_cost = (self.input_cost or 0) + (record.input_cost_micro_usd or 0)
             self.output_cost = (self.output_cost or 0) + (record.output_cost_micro_usd or 0)
@@ -163,6 +197,9 @@ class _Accumulator:
             records_by_price_source=dict(sorted(self.price_sources.items())),
             wall_ms=self.wall_ms,
             tokens_by_provenance=dict(sorted(self.provenance.items())),
+            replayed_records=self.replayed,
+            replayed_tokens=self.replayed_tokens,
+            replayed_cost_micro_usd=self.replayed_cost,
         )
 
 
