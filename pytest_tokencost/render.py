@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from .money import format_usd
 from .records import PriceSource, Provenance
 from .report import TokenReport
-from .summary import TokenTotals
+from .summary import NO_STEP, TokenSummary, TokenTotals
 
 __all__ = [
     "TEST_LABELS",
@@ -45,13 +45,24 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def _cost(totals: TokenTotals, micro_usd: int | None) -> str:
+def _cost(totals: TokenTotals, micro_usd: int | None, *, label: bool = False) -> str:
+    """A group's cost; with replayed calls, their recorded cost beside it (`label`: the money
+    spent called so)."""
     if totals.records == 0:
         return "-"
     text = format_usd(micro_usd)
     if micro_usd is not None and totals.unpriced_records:
         text += f" + {totals.unpriced_records} not recorded"
-    return text
+    if not totals.replayed_records:
+        return text
+    # The cost of replayed calls, beside the money spent and never added to it.
+    recorded = f"recorded {format_usd(totals.replayed_cost_micro_usd)}"
+    return f"{text} spent, {recorded}" if label else f"{text} ({recorded})"
+
+
+def _spent(totals: TokenTotals, text: str) -> str:
+    """A cost labelled as money spent when replayed calls are beside it."""
+    return f"{text} spent" if totals.replayed_records else text
 
 
 def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
@@ -60,7 +71,7 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
     if cost is None:
         return tokens, "not recorded"
     text = format_usd(int((Decimal(cost) / count).quantize(Decimal(1), ROUND_HALF_UP)))
-    return tokens, text + (" + not recorded" if totals.unpriced_records else "")
+    return tokens, _spent(totals, text + (" + not recorded" if totals.unpriced_records else ""))
 
 
 def _headline(report: TokenReport, labels: dict[str, str]) -> list[str]:
@@ -68,9 +79,13 @@ def _headline(report: TokenReport, labels: dict[str, str]) -> list[str]:
     totals = summary.totals
     usage = totals.usage
     rows: list[tuple[str, int, str]] = [
-        ("Total prompts:", usage.input, format_usd(totals.input_cost_micro_usd)),
-        ("Total artifacts:", usage.output, format_usd(totals.output_cost_micro_usd)),
-        ("Total:", usage.total, _cost(totals, totals.cost_micro_usd)),
+        ("Total prompts:", usage.input, _spent(totals, format_usd(totals.input_cost_micro_usd))),
+        (
+            "Total artifacts:",
+            usage.output,
+            _spent(totals, format_usd(totals.output_cost_micro_usd)),
+        ),
+        ("Total:", usage.total, _cost(totals, totals.cost_micro_usd, label=True)),
     ]
     groups: Mapping[str, TokenTotals] = summary.by_case
     label = f"Per {labels['case']} avg:"
@@ -90,6 +105,13 @@ def _headline(report: TokenReport, labels: dict[str, str]) -> list[str]:
 def _notes(report: TokenReport) -> list[str]:
     totals = report.summary.totals
     notes: list[str] = []
+    if totals.replayed_records:
+        notes.append(
+            f"Replayed: {totals.replayed_records} call(s), {totals.replayed_tokens:,} tokens, "
+            f"recorded cost {format_usd(totals.replayed_cost_micro_usd)}: replayed from a "
+            "recording (cassette, mocked transport), what they would cost live; not spent "
+            "in this run"
+        )
     mix = totals.tokens_by_provenance
     if mix:
         parts = ", ".join(f"{mix[kind]:,} {kind.value}" for kind in Provenance if kind in mix)
@@ -144,7 +166,12 @@ def _tables(report: TokenReport, labels: dict[str, str]) -> list[str]:
     rows: list[tuple[object, ...]]
     tests = sorted(
         summary.by_test.items(),
-        key=lambda item: (-(item[1].cost_micro_usd or 0), -item[1].usage.total, item[0]),
+        key=lambda item: (
+            -(item[1].cost_micro_usd or 0),
+            -(item[1].replayed_cost_micro_usd or 0),
+            -item[1].usage.total,
+            item[0],
+        ),
     )[:_TOP_TESTS]
     if tests:
         lines += ["", f"Top {labels['test']}s by cost (of {len(summary.by_test)}):"]
@@ -163,7 +190,8 @@ def _tables(report: TokenReport, labels: dict[str, str]) -> list[str]:
             [labels["test"], "prompt", "artifact", "total", "cost"],
             colalign=("left", "right", "right", "right", "right"),
         ).splitlines()
-    if summary.by_step:
+    # Records outside any step make a "(no step)" row; alone, it says nothing about steps.
+    if summary.by_step and set(summary.by_step) != {NO_STEP}:
         lines += ["", f"Per {labels['step']}:"]
         rows = [
             (
@@ -173,7 +201,8 @@ def _tables(report: TokenReport, labels: dict[str, str]) -> list[str]:
                 f"{t.usage.output:,}",
                 f"{t.usage.total:,}",
                 _cost(t, t.cost_micro_usd),
-                format_duration(t.wall_ms / 1000),
+                # records outside steps are not timed: no wall clock, rather than 0.00s
+                "-" if name == NO_STEP else format_duration(t.wall_ms / 1000),
             )
             for name, t in summary.by_step.items()
         ]
@@ -183,8 +212,18 @@ def _tables(report: TokenReport, labels: dict[str, str]) -> list[str]:
             colalign=("left", "right", "right", "right", "right", "right", "right"),
         ).splitlines()
     if summary.by_model:
-        lines += ["", "Per model:", *_model_table(summary.by_model)]
+        lines += ["", "Per model:", *_model_table(_by_model_id(summary))]
     return lines
+
+
+def _by_model_id(summary: TokenSummary) -> dict[str, TokenTotals]:
+    """Model rows with the aliases of one model (dated and undated names) in one row, named
+    by the model's id and the names the records used."""
+    rows: dict[str, TokenTotals] = {}
+    for model_id, names in summary.model_groups().items():
+        label = names[0] if len(names) == 1 else f"{model_id} ({', '.join(names)})"
+        rows[label] = sum((summary.by_model[name] for name in names), TokenTotals())
+    return rows
 
 
 def _model_table(by_model: Mapping[str, TokenTotals]) -> list[str]:

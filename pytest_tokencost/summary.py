@@ -203,6 +203,13 @@ class _Accumulator:
         )
 
 
+def _model_id(priced_as: str | None) -> str | None:
+    """The model id of a genai-prices `priced_as` (``provider:model``)."""
+    if not priced_as or ":" not in priced_as:
+        return None
+    return priced_as.partition(":")[2] or None
+
+
 def case_key(scenario: str | None, case_id: str) -> str:
     """The `by_case` key of a case: ``scenario::case`` for a calibration case (scenarios may
     share case ids), the bare case id for a plain test's `case()`."""
@@ -234,6 +241,19 @@ class TokenSummary(BaseModel):
     unpriced_models: list[str] = Field(
         default_factory=list, description="Models with at least one record that has no price."
     )
+    model_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="The genai-prices model id of each `by_model` name that differs from it "
+        "(a dated or undated alias, e.g. claude-sonnet-4-20250514 -> claude-sonnet-4-0): the "
+        "report groups model rows by it; the names stay as the records have them.",
+    )
+
+    def model_groups(self) -> dict[str, list[str]]:
+        """`by_model` names grouped by the model genai-prices matched them to, by its id."""
+        groups: dict[str, list[str]] = {}
+        for name in self.by_model:
+            groups.setdefault(self.model_ids.get(name, name), []).append(name)
+        return dict(sorted(groups.items()))
 
     @classmethod
     def from_records(
@@ -248,6 +268,7 @@ class TokenSummary(BaseModel):
             "by_model": {},
         }
         unpriced: set[str] = set()
+        model_ids: dict[str, str] = {}
 
         def bucket(kind: str, key: str) -> _Accumulator:
             group = groups[kind]
@@ -265,6 +286,10 @@ class TokenSummary(BaseModel):
             bucket("by_model", record.model or NO_MODEL).add_record(record)
             if record.cost_micro_usd is None:
                 unpriced.add(record.model or NO_MODEL)
+            elif record.price_source is PriceSource.GENAI_PRICES and record.model:
+                model_id = _model_id(record.priced_as)
+                if model_id and model_id != record.model:
+                    model_ids.setdefault(record.model, model_id)
         for run in scope_runs:
             if run.kind == "case":
                 # A case's wall clock is its own scope's, gaps between steps included.
@@ -289,6 +314,7 @@ class TokenSummary(BaseModel):
             by_step=finished("by_step"),
             by_model=finished("by_model"),
             unpriced_models=sorted(unpriced),
+            model_ids=dict(sorted(model_ids.items())),
         )
 
     def __add__(self, other: TokenSummary) -> TokenSummary:
@@ -302,4 +328,5 @@ class TokenSummary(BaseModel):
             by_step=_merge(self.by_step, other.by_step),
             by_model=_merge(self.by_model, other.by_model),
             unpriced_models=sorted(set(self.unpriced_models) | set(other.unpriced_models)),
+            model_ids=dict(sorted({**other.model_ids, **self.model_ids}.items())),
         )

@@ -238,7 +238,8 @@ def test_a_cassette_replay_is_recorded_as_replayed(
     pytester, server = recorded
     args = [*ARGS, "--record-mode=none", "-k", "not live"] + (["-n", workers] if workers else [])
     result = pytester.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=2, deselected=1)
+    # (xdist's controller does not count deselected tests)
+    assert (result.ret, result.parseoutcomes()["passed"]) == (0, 2)
     assert server.served == 3  # the server is gone: the calls came from the cassettes
     plain, streamed = _oracle_micro_usd("o3-mini", 7, 87), _oracle_micro_usd("gpt-4o-mini", 78, 9)
     records = sorted(_records(pytester), key=lambda r: r["test_id"])
