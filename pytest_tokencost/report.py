@@ -35,10 +35,11 @@ M = TypeVar("M", bound=BaseModel)
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 #: Version 2 added the run's status, interrupted tests, duplicates dropped and record identity
 #: (run id, attempt, scenario, response and request ids); version 3 the baseline, the cost
-#: gates' verdicts and the override file's hash; version 4 replayed records (`replayed` on a
-#: record; `replayed_records`, `replayed_tokens` and `replayed_cost_micro_usd` in every totals,
-#: whose `cost_micro_usd` is the money spent, replayed cost left out). Older documents still
-#: read (they have no replayed records).
+#: gates' verdicts, the override file's hash and the run ids a combined report was made from
+#: (`run.combined_from`); version 4 replayed records (`replayed` on a record;
+#: `replayed_records`, `replayed_tokens` and `replayed_cost_micro_usd` in every totals, whose
+#: `cost_micro_usd` is the money spent, replayed cost left out) and `summary.model_ids`.
+#: Documents of earlier versions still read (they have no replayed records).
 SCHEMA_VERSION = 4
 _READABLE_VERSIONS = (1, 2, 3, 4)
 
@@ -132,6 +133,10 @@ class RunInfo(BaseModel):
         default=None,
         description="The share of a budget at which it warns (--cost-warn-at); null in "
         "reports written before it was recorded.",
+    )
+    combined_from: list[str] = Field(
+        default_factory=list,
+        description="`tokencost combine`: the run ids of the shards this report adds up.",
     )
 
 

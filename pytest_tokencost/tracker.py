@@ -203,11 +203,12 @@ class InMemoryTokenTracker:
         )
 
     def _on_warn(self, scope: BudgetScope, channel: Channel, used: int, limit: int) -> None:
-        from .budget import _amount
+        from .budget import _amount, channel_name
 
         message = (
             f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
-            f"{channel.value} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
+            f"{channel_name(channel)} budget ({_amount(channel, used)} of "
+            f"{_amount(channel, limit)})"
         )
         self.warnings.append(message)
         if self._warn is not None:
@@ -361,6 +362,7 @@ class InMemoryTokenTracker:
         argument raises `TypeError` or `ValueError` naming it and
         records nothing; earlier records are kept.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         if (
             (step is not None and type(step) is not str)
             or (case is not None and type(case) is not str)
@@ -445,6 +447,7 @@ class InMemoryTokenTracker:
 
     def _charge(self, index: int, record: _Entry, scope: BudgetScope | None) -> None:
         """Charge a record to its budget scopes and the session ledger; raise on crossing."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         usage = record.usage
         spent = {
             Channel.TOKENS: usage.total,
@@ -523,6 +526,7 @@ class InMemoryTokenTracker:
         already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
         Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
         return observed.usage
@@ -539,6 +543,7 @@ class InMemoryTokenTracker:
     ) -> None:
         """Record what a provider payload said (usage, model, provider, its own cost/total);
         `replayed` when the payload was replayed from a recording, not read from the network."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         self.record(
             step=step,
             case=case,
