@@ -326,19 +326,29 @@ def _tables(
         columns[0] = Column(labels["step"], "<")
         lines += _table(columns, rows, width)
     if summary.by_model:
-        by_model = _by_model_id(summary)
+        by_model, aliases = _by_model_id(summary)
         lines += [("", None), ("Per model:", None), *_model_table(by_model, width)]
+        lines += [
+            (f"Model names: {model_id} = {' + '.join(names)}", None)
+            for model_id, names in aliases.items()
+        ]
     return lines
 
 
-def _by_model_id(summary: TokenSummary) -> dict[str, TokenTotals]:
-    """Model rows with the aliases of one model (dated and undated names) in one row, named
-    by the model's id and the names the records used."""
+def _by_model_id(
+    summary: TokenSummary,
+) -> tuple[dict[str, TokenTotals], dict[str, list[str]]]:
+    """Model rows with the names of one model (dated and undated aliases) in one row, named by
+    the model's genai-prices id; and those names, by id, for a note under the table."""
     rows: dict[str, TokenTotals] = {}
+    aliases: dict[str, list[str]] = {}
     for model_id, names in summary.model_groups().items():
-        label = names[0] if len(names) == 1 else f"{model_id} ({', '.join(names)})"
-        rows[label] = sum((summary.by_model[name] for name in names), TokenTotals())
-    return rows
+        if len(names) == 1:
+            rows[names[0]] = summary.by_model[names[0]]
+            continue
+        rows[model_id] = sum((summary.by_model[name] for name in names), TokenTotals())
+        aliases[model_id] = names
+    return rows, aliases
 
 
 def _model_table(by_model: Mapping[str, TokenTotals], width: int | None) -> list[Line]:

@@ -43,7 +43,10 @@ def _report(pytester: pytest.Pytester) -> dict[str, Any]:
     return json.loads((pytester.path / ".tokencost" / "token-report.json").read_text())
 
 
-def test_aliases_of_one_model_share_a_row(plugin_pytester: pytest.Pytester) -> None:
+def test_aliases_of_one_model_share_a_row(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "160")  # every column of the model table
     plugin_pytester.makepyfile(test_aliases=ALIASES)
     result = plugin_pytester.runpytest("--cost-report", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
@@ -56,10 +59,13 @@ def test_aliases_of_one_model_share_a_row(plugin_pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(
         [
             "Per model:",
-            "claude-sonnet-4-0 (claude-sonnet-4, claude-sonnet-4-20250514) * 2 * 2,000 *"
-            " 200 * $0.009 * genai-prices",
-            "gpt-4o (gpt-4o, gpt-4o-2024-08-06) * 2 * 4,000 * 100 * $0.011 * genai-prices",
-            "gpt-4o-2024-05-13 * 1 * 2,000 * 50 * $0.011 * genai-prices",
+            "model * calls * input * output * cost * priced by",
+            "*",
+            "claude-sonnet-4-0 * 2 * 2,000 * 200 * $0.00900 * genai-prices",
+            "gpt-4o * 2 * 4,000 * 100 * $0.0110 * genai-prices",
+            "gpt-4o-2024-05-13 * 1 * 2,000 * 50 * $0.0108 * genai-prices",
+            "Model names: claude-sonnet-4-0 = claude-sonnet-4 + claude-sonnet-4-20250514",
+            "Model names: gpt-4o = gpt-4o + gpt-4o-2024-08-06",
         ]
     )
     # The records and the JSON breakdown keep the names as the responses had them.
@@ -107,9 +113,16 @@ def test_aliases_group_the_same_under_xdist(
     args = ["--cost-report", "-p", "no:cacheprovider"] + (["-n", workers] if workers else [])
     result = plugin_pytester.runpytest_subprocess(*args)
     result.assert_outcomes(passed=2)
+    # The default 80 columns: the row and its names fit.
     result.stdout.fnmatch_lines(
-        ["claude-sonnet-4-0 (claude-sonnet-4, claude-sonnet-4-20250514) * 2 * 2,000 * $0.009 *"]
+        [
+            "claude-sonnet-4-0 * 2,000 * 200 * $0.00900",
+            "Model names: claude-sonnet-4-0 = claude-sonnet-4 + claude-sonnet-4-20250514",
+        ]
     )
+    lines = result.stdout.lines
+    section = lines[next(i for i, line in enumerate(lines) if "Token & Cost" in line) :]
+    assert all(len(line) <= 80 for line in section), section
 
 
 def test_no_step_table_when_no_test_used_steps(plugin_pytester: pytest.Pytester) -> None:
@@ -149,7 +162,7 @@ def test_records_outside_steps_beside_steps_have_no_wall_clock(
     result.stdout.fnmatch_lines(
         [
             "Per step:",
-            "(no step) * 1 * 2,000 * 50 * 2,050 * $0.006 * -",
-            "plan * 1 * 1,000 * 50 * 1,050 * $0.003 * *s",
+            "(no step) * 1 * 2,000 * 50 * 2,050 * $0.00550 * -",
+            "plan * 1 * 1,000 * 50 * 1,050 * $0.00300 * *s",
         ]
     )
