@@ -46,6 +46,7 @@ from .hosts import load_provider_data, provider_data_ready, provider_for_url
 from .identity import response_id_of
 from .providers import ObservedUsage, parse_body, usage_from, usage_from_stream
 from .records import Provenance, Usage
+from .replay import is_replayed
 from .tracker import InMemoryTokenTracker, UnpricedUnderBudget
 
 __all__ = ["CallRecord", "Capture", "Exchange", "in_event_loop", "is_llm_call", "record_for"]
@@ -116,6 +117,8 @@ class Exchange:
     response_headers: Mapping[str, str]
     body: bytes | None = None
     events: list[Any] | None = None
+    replayed: bool = False
+    """A response replayed from a cassette or a mocked transport (see `replay.is_replayed`)."""
 
     @property
     def where(self) -> str:
@@ -144,6 +147,7 @@ class CallRecord:
     observed: ObservedUsage | None = None
     estimate: dict[str, Any] | None = None
     warning: str | None = None
+    replayed: bool = False
 
     def apply(
         self, tracker: InMemoryTokenTracker, *, case: str | None = None, step: str | None = None
@@ -158,6 +162,7 @@ class CallRecord:
                 case=case,
                 response_id=self.response_id,
                 request_id=self.request_id,
+                replayed=self.replayed,
             )
         else:
             tracker.record(
@@ -165,6 +170,7 @@ class CallRecord:
                 case=case,
                 response_id=self.response_id,
                 request_id=self.request_id,
+                replayed=self.replayed,
                 **(self.estimate or {}),
             )
 
@@ -210,7 +216,11 @@ def record_for(
             pass
         else:
             return CallRecord(
-                exchange.where, response_id_of(data), exchange.request_id, observed=observed
+                exchange.where,
+                response_id_of(data),
+                exchange.request_id,
+                observed=observed,
+                replayed=exchange.replayed,
             )
     return _estimate(exchange, data, provider, may_read_files, heuristic_fallback)
 
@@ -256,6 +266,7 @@ def _estimate(
             "(a stream cut short, or a provider that sends none); recorded as partial with "
             f"estimated counts{note}"
         ),
+        replayed=exchange.replayed,
     )
 
 
@@ -286,6 +297,7 @@ class _Call:
         self.chunks: list[bytes] = []
         self.headers: Any = {}
         self.body: bytes | None = None  # the decoded body, once read
+        self.replayed = False  # set by Capture._watch from the response (see replay.py)
         self.done = False
         self.deferred = False  # waiting to be recorded off the event loop (see `finish`)
 
@@ -305,7 +317,13 @@ class _Call:
                     raw if raw is not None else self.capture.decode(headers, b"".join(self.chunks))
                 )
             exchange = Exchange(
-                self.method, self.host, self.path, self.request_body, headers, self.body
+                self.method,
+                self.host,
+                self.path,
+                self.request_body,
+                headers,
+                self.body,
+                replayed=self.replayed,
             )
             made = record_for(
                 exchange, may_read_files=not in_event_loop(), heuristic_fallback=last_chance
@@ -455,6 +473,7 @@ class Capture:
                 return
             call = _Call(self, tracker, request)
             call.headers = response.headers
+            call.replayed = is_replayed(response)
             with self._lock:
                 self._open = [open_call for open_call in self._open if not open_call.done]
                 self._open.append(call)

@@ -94,6 +94,7 @@ class _Entry(NamedTuple):
     response_id: str | None
     request_id: str | None
     late: bool
+    replayed: bool
 
 
 _REPORTED = Provenance.REPORTED
@@ -129,7 +130,7 @@ def _reject_arguments(values: dict[str, object]) -> None:
         value = values[name]
         if value is not None and (type(value) is not int or value < 0):
             raise TypeError(f"record(): {name} must be a non-negative int, got {value!r}")
-    for name in ("partial", "late"):
+    for name in ("partial", "late", "replayed"):
         if type(values[name]) is not bool:
             raise TypeError(f"record(): {name} must be True or False, got {values[name]!r}")
     raise ValueError(
@@ -341,6 +342,7 @@ class InMemoryTokenTracker:
         response_id: str | None = None,
         request_id: str | None = None,
         late: bool = False,
+        replayed: bool = False,
     ) -> None:
         """Record one call or step.
 
@@ -353,7 +355,10 @@ class InMemoryTokenTracker:
         `--cost-capture` and `observe()`, say) counts once. `late` marks the late answer of a
         step that already ran and timed out (named by `case` and `step`): it is counted in that
         step, but is not a run of it, and is charged to the test and session budgets only, not
-        to the scope open now. A bad argument raises `TypeError` or `ValueError` naming it and
+        to the scope open now. `replayed` marks a response replayed from a recording (a cassette,
+        a mocked transport): counted, and priced as recorded cost, not as money spent; budgets
+        still charge it, so a replayed suite checks the budgets its calls would meet live. A bad
+        argument raises `TypeError` or `ValueError` naming it and
         records nothing; earlier records are kept.
         """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
@@ -373,6 +378,7 @@ class InMemoryTokenTracker:
             )
             or type(partial) is not bool
             or type(late) is not bool
+            or type(replayed) is not bool
             or (response_id is not None and type(response_id) is not str)
             or (request_id is not None and type(request_id) is not str)
             or (
@@ -416,6 +422,7 @@ class InMemoryTokenTracker:
             response_id,
             request_id,
             late,
+            replayed,
         )
         if response_id is None and not self._budgeted:
             self._entries.append(entry)  # atomic, also on free-threaded builds: no lock needed
@@ -536,8 +543,10 @@ class InMemoryTokenTracker:
         case: str | None = None,
         response_id: str | None = None,
         request_id: str | None = None,
+        replayed: bool = False,
     ) -> None:
-        """Record what a provider payload said (usage, model, provider, its own cost/total)."""
+        """Record what a provider payload said (usage, model, provider, its own cost/total);
+        `replayed` when the payload was replayed from a recording, not read from the network."""
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         self.record(
             step=step,
@@ -550,6 +559,7 @@ class InMemoryTokenTracker:
             reported_total_tokens=observed.reported_total,
             response_id=response_id,
             request_id=request_id,
+            replayed=replayed,
         )
 
     # -- reading ----------------------------------------------------------------------------
@@ -636,6 +646,7 @@ class InMemoryTokenTracker:
             response_id=entry.response_id,
             request_id=entry.request_id,
             late=entry.late,
+            replayed=entry.replayed,
         )
 
     def summary(self) -> TokenSummary:

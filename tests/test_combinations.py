@@ -1,4 +1,5 @@
-"""The combination matrix of issue 8: budgets x xdist x recording mode x reruns.
+"""The combination matrix of issue 8: budgets x xdist x recording mode x reruns (and, last,
+the same suite replayed from vcrpy cassettes).
 
 {`-n 0`, `-n 2`} x {test marker budget, step budget, session budget} x {`observe()` only,
 `--cost-capture` only, both} x a test rerun by pytest-rerunfailures. One generated suite covers
@@ -332,11 +333,19 @@ def matrix(double: pytest.Pytester) -> pytest.Pytester:
 class Run:
     """One pytester run of the generated suite and what it left behind."""
 
-    def __init__(self, pytester: pytest.Pytester, workers: str, scope: str, modes: list[str]):
+    def __init__(
+        self,
+        pytester: pytest.Pytester,
+        workers: str,
+        scope: str,
+        modes: list[str],
+        extra: tuple[str, ...] = (),
+        suffix: str = "",
+    ):
         self.modes = modes
-        name = f"out-{'-'.join(modes)}"
+        name = f"out-{'-'.join(modes)}{suffix}"
         out = self.out = pytester.path / name
-        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name, "--cost-report=html"]
+        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name, "--cost-report=html", *extra]
         if modes != ["observe"]:
             args.append("--cost-capture")
         if scope == "session":
@@ -861,3 +870,66 @@ def test_capture_under_xdist_prices_each_host_as_itself_and_never_drops_a_call(
     assert [(c["reported_micro_usd"], c["agrees"]) for c in report["cost_checks"]] == [(669, True)]
     assert report["summary"]["unpriced_models"] == []
     assert not [w for w in report["warnings"] if "could not be" in w]
+
+
+VCR_CONFIG = """
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    # The double's port differs between runs: match what a call asks, not where it goes.
+    return {"match_on": ["method", "path", "body"]}
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_cassette_replay_of_the_matrix_keeps_everything_but_the_money_spent(
+    double: pytest.Pytester, workers: str
+) -> None:
+    """The matrix suite under vcrpy (pytest-recording's `vcr` marker): recorded against the
+    double, then replayed. Replayed calls count the same tokens and charge the same budgets
+    (so the same test crosses, the rerun passes), but the money moves from spent to recorded.
+    `observe()` alone cannot see a replay (it gets the SDK's object, not the HTTP response),
+    so the replay cell is the capture modes."""
+    conftest = double.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + VCR_CONFIG)
+    double.makepyfile(test_matrix="import pytest\npytestmark = pytest.mark.vcr\n" + SUITE)
+    modes = ["capture", "both"]
+    live = Run(double, workers, "marker", modes, ("--record-mode=all",), "-live")
+    replay = Run(double, workers, "marker", modes, ("--record-mode=none",), "-replay")
+    _check_run(live, "marker")
+    assert not any(r["replayed"] for r in live.records)
+    assert "INTERNALERROR" not in replay.output and "Traceback" not in replay.result.stderr.str()
+    assert replay.result.parseoutcomes() == live.result.parseoutcomes()
+    assert all(r["replayed"] for r in replay.records)
+    assert len(replay.records) == len(live.records)
+    for test_id, row in live.summary["by_test"].items():
+        replayed = replay.summary["by_test"][test_id]
+        assert replayed["cost_micro_usd"] == 0, test_id
+        assert replayed["replayed_cost_micro_usd"] == row["cost_micro_usd"], test_id
+        assert replayed["replayed_records"] == row["records"], test_id
+        assert replayed["replayed_tokens"] == row["usage"]["input"] + row["usage"]["output"]
+        same = ("cost_micro_usd", "input_cost_micro_usd", "output_cost_micro_usd")
+        same += ("replayed_records", "replayed_tokens", "replayed_cost_micro_usd")
+        assert _comparable({k: v for k, v in replayed.items() if k not in same}) == _comparable(
+            {k: v for k, v in row.items() if k not in same}
+        ), test_id
+    for mode in modes:  # the outcome of every test, crossing budgets included
+        for name in TESTS:
+            test_id = f"test_matrix.py::{name}[{mode}]"
+            assert replay.final(test_id) == live.final(test_id), test_id
+    budgets = [(b["scope"], b["channel"], b["used"], b["status"]) for b in live.report["budgets"]]
+    assert sorted(budgets) == sorted(
+        (b["scope"], b["channel"], b["used"], b["status"]) for b in replay.report["budgets"]
+    )
+    totals = replay.summary["totals"]
+    assert totals["cost_micro_usd"] == 0
+    assert totals["replayed_cost_micro_usd"] == live.summary["totals"]["cost_micro_usd"]
+    assert "Replayed: " not in live.output
+    check_page_rows(replay.page, replay.report)
+    # History: the replay run spent nothing; its tokens are the live run's.
+    (row,) = read_runs(replay.out)
+    assert row.totals.cost_micro_usd == 0
+    assert (
+        row.totals.total
+        == live.summary["totals"]["usage"]["input"] + live.summary["totals"]["usage"]["output"]
+    )
