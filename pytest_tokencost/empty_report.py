@@ -24,7 +24,7 @@ NO_TOKENS = "No tokens recorded."
 
 #: `SCHEMA_VERSION` of `report.py`, repeated here so the empty path imports no model;
 #: `tests/test_empty_report.py` checks that the two agree.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def describe_rate(text: str) -> str:
@@ -63,12 +63,16 @@ def _empty_summary() -> dict[str, Any]:
             "records_by_price_source": {},
             "wall_ms": 0.0,
             "tokens_by_provenance": {},
+            "replayed_records": 0,
+            "replayed_tokens": 0,
+            "replayed_cost_micro_usd": None,
         },
         "by_test": {},
         "by_case": {},
         "by_step": {},
         "by_model": {},
         "unpriced_models": [],
+        "model_ids": {},
     }
 
 
