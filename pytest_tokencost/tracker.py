@@ -515,6 +515,9 @@ class InMemoryTokenTracker:
         e.g. ``"openrouter"`` for a gateway, and helps read an untyped payload). A response
         already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
         Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
+        Usage the response reports for another model (Anthropic's advisor tool) is recorded as
+        a record of that model (see `record_observed`); the returned `Usage` is the answering
+        model's.
         """
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
@@ -529,19 +532,55 @@ class InMemoryTokenTracker:
         response_id: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        """Record what a provider payload said (usage, model, provider, its own cost/total)."""
-        self.record(
-            step=step,
-            case=case,
-            model=observed.model,
-            provider=observed.provider,
-            usage=observed.usage,
-            provenance=Provenance.REPORTED,
-            reported_cost_micro_usd=observed.reported_cost_micro_usd,
-            reported_total_tokens=observed.reported_total,
-            response_id=response_id,
-            request_id=request_id,
-        )
+        """Record what a provider payload said (usage, model, provider, its own cost/total).
+
+        Each of `observed.parts` (an advisor's sub-inference on another model) becomes a record
+        of its own model, priced at that model's rates, with the response id suffixed
+        ``#advisor-1``, ``#advisor-2``... so that it too counts once. `observed.notes`
+        (figures the provider reported inconsistently, kept as reported) become warnings. A
+        budget crossed by one record is raised after all of them are recorded.
+        """
+        crossed: TokenCostError | None = None
+        try:
+            self.record(
+                step=step,
+                case=case,
+                model=observed.model,
+                provider=observed.provider,
+                usage=observed.usage,
+                provenance=Provenance.REPORTED,
+                reported_cost_micro_usd=observed.reported_cost_micro_usd,
+                reported_total_tokens=observed.reported_total,
+                response_id=response_id,
+                request_id=request_id,
+            )
+        except TokenCostError as exc:
+            crossed = exc
+        if observed.notes:
+            where = f"response {response_id}" if response_id else "a response"
+            for note in observed.notes:
+                self.warnings.append(
+                    f"inconsistent usage in {where} of {observed.model or 'an unnamed model'}: "
+                    f"{note}"
+                )
+        for number, part in enumerate(observed.parts, 1):
+            try:
+                self.record(
+                    step=step,
+                    case=case,
+                    model=part.model,
+                    provider=observed.provider,
+                    usage=part.usage,
+                    provenance=Provenance.REPORTED,
+                    response_id=None
+                    if response_id is None
+                    else f"{response_id}#{part.kind}-{number}",
+                    request_id=request_id,
+                )
+            except TokenCostError as exc:
+                crossed = crossed or exc
+        if crossed is not None:
+            raise crossed
 
     # -- reading ----------------------------------------------------------------------------
 
