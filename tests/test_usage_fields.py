@@ -859,3 +859,14 @@ def test_the_shapes_end_to_end(
     assert totals["cost_micro_usd"] == sum(cost for _, _, cost in expected.values())
     assert report["total_checks"] == []  # Gemini's own total agrees with the sum now
     assert not [w for w in report["warnings"] if "inconsistent" in w or "capture" in w]
+
+
+def test_a_budget_crossed_by_the_executor_still_records_the_advisor() -> None:
+    from pytest_tokencost.budget import TokenBudgetExceeded
+
+    tracker = InMemoryTokenTracker(test_id="t")
+    with pytest.raises(TokenBudgetExceeded), tracker.step("plan", max_tokens=1000):
+        tracker.observe(ANTHROPIC_ADVISOR)
+    executor, advisor = tracker.records()  # both spent: neither is lost to the exception
+    assert (executor.usage, advisor.usage) == (EXECUTOR_USAGE, ADVISOR_USAGE)
+    assert isinstance(tracker.crossed, TokenBudgetExceeded)
