@@ -408,7 +408,9 @@ def _anthropic_message(payload: Any) -> ObservedUsage:
 
 def _gemini(payload: Any) -> ObservedUsage:
     r = _Reader(payload, "Gemini generateContent response")
-    meta = r.section(payload, "usageMetadata")
+    meta = _get(payload, "usageMetadata")
+    if meta is _MISSING or meta is None:
+        raise r.no_usage("field 'usageMetadata' is missing or null", complete=True)
     prompt = r.count(meta, "usageMetadata.promptTokenCount")
     # Built-in tools' prompts (search grounding, URL context, file search): billed as input,
     # counted beside promptTokenCount (and inside totalTokenCount).

@@ -677,8 +677,17 @@ def _chat_sse(*, finished: bool) -> str:
             False,
         ),
         (_several_lines({"object": "chat.completion", "model": "gpt-4o", "usage": None}), True),
+        (_several_lines({**GEMINI_GROUNDED, "usageMetadata": None}), True),
     ],
-    ids=["chat-complete", "chat-cut", "anthropic-cut", "gemini-complete", "gemini-cut", "json"],
+    ids=[
+        "chat-complete",
+        "chat-cut",
+        "anthropic-cut",
+        "gemini-complete",
+        "gemini-cut",
+        "json",
+        "gemini-json",
+    ],
 )
 def test_a_response_without_usage_says_whether_it_was_cut_short(body: str, complete: bool) -> None:
     with pytest.raises(MissingUsageError) as caught:
