@@ -183,11 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TokenCostError as exc:
         print(f"calibrate: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    import shutil
+
+    width = max(40, shutil.get_terminal_size((80, 24)).columns)
     sections = [(f"Calibration: {report.scenario}", render_calibration(report))]
     if state.report is not None:
-        sections.insert(0, (TITLE, render_report(state.report)))
+        sections.insert(0, (TITLE, render_report(state.report, width=width)))
     for title, lines in sections:
-        print(f" {title} ".center(80, "="))
+        print(f" {title} ".center(width, "="))
         print("\n".join(lines))
     if state.report is None or not state.report.summary.totals.records:
         # every step failed before anything could be counted: say so, not an empty table

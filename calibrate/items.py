@@ -142,17 +142,20 @@ class Harness:
             return Path(self.config.invocation_params.dir, dispatch)
         return run_state(self.config).settings.output_dir / "dispatch" / scenario_id
 
-    def pytest_report_header(self) -> str:
-        """One line: the adapter, its timeout and stop rule, and where requests are written."""
+    def pytest_report_header(self) -> list[str]:
+        """Two lines (each fits 80 columns but for a long path): the adapter, its timeout and
+        stop rule; where requests are written."""
         option = self.config.getoption
         limit = option("calibrate_max_timeouts")
         parts = [
             f"adapter {option('calibrate_adapter')}",
             f"timeout {option('calibrate_timeout'):g}s a step",
             f"stop after {limit} timed-out step(s)" if limit else "never stop on timeouts",
-            f"dispatch folder {self.dispatch_folder('<scenario>')}",
         ]
-        return "calibrate: " + ", ".join(parts)
+        return [
+            "calibrate: " + ", ".join(parts),
+            f"calibrate: dispatch folder {self.dispatch_folder('<scenario>')}",
+        ]
 
     def progress(self, line: str) -> None:
         """Show a waiting dispatch's progress line on the terminal, outside output capture."""

@@ -116,7 +116,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         state = run_state(config)
-    except pytest.UsageError:  # -p no:tokencost: no run state, no adapter hook
+    except pytest.UsageError:  # -p no:tokencost or --no-cost: no run state
+        from pytest_tokencost.stash import DISABLED_KEY
+
+        if config.stash.get(DISABLED_KEY, False):
+            raise pytest.UsageError(
+                f"--adapter={name} measures tokens, which --no-cost turned off; drop --no-cost, "
+                "or drop --adapter to leave the calibration harness off"
+            ) from None
         raise pytest.UsageError(
             f"--adapter={name} needs the tokencost plugin, which -p no:tokencost disabled; "
             "drop -p no:tokencost, or drop --adapter to leave the calibration harness off"

@@ -106,7 +106,7 @@ def render_calibration(report: CalibrationReport) -> list[str]:
         )
     lines += tabulate(
         rows,
-        ["step", "runs", "errors", "accuracy", "prompt", "artifact", "cost"],
+        ["step", "runs", "errors", "accuracy", "input", "output", "cost"],
         colalign=("left", "right", "right", "right", "right", "right", "right"),
     ).splitlines()
     lines += ["", "Per case:"]
@@ -127,7 +127,7 @@ def render_calibration(report: CalibrationReport) -> list[str]:
         )
     lines += tabulate(
         rows,
-        ["case", "steps", "prompt", "artifact", "cost", "wall", "result"],
+        ["case", "steps", "input", "output", "cost", "wall", "result"],
         colalign=("left", "right", "right", "right", "right", "right", "left"),
     ).splitlines()
     failures = [case for case in report.cases if case.error]

@@ -57,14 +57,21 @@ class TokenBudgetExceeded(TokenCostError):
         self.scope, self.channel, self.spent, self.limit = scope, channel, spent, limit
         super().__init__(
             f"token budget exceeded: {scope} spent {_amount(channel, spent)} of its "
-            f"{_amount(channel, limit)} {channel.value} budget"
+            f"{_amount(channel, limit)} {channel_name(channel)} budget"
         )
 
 
 def _amount(channel: Channel, value: int) -> str:
     if channel is Channel.MICRO_USD:
-        return f"${value / 1_000_000:,.6f}".rstrip("0").rstrip(".")
+        from .money import format_usd
+
+        return format_usd(value)
     return f"{value:,}"
+
+
+def channel_name(channel: Channel) -> str:
+    """A channel as people say it: ``usd`` for the micro-USD channel, else its value."""
+    return "usd" if channel is Channel.MICRO_USD else channel.value
 
 
 #: The largest limit of any channel (tokens, or micro-USD: $1,000,000,000). Limits are stored
@@ -196,6 +203,7 @@ class BudgetScope:
 
     def reserve(self, amounts: Mapping[Channel, int]) -> Reservation:
         """Set `amounts` aside; refuse (raise, reserving nothing) if any scope could not fit it."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         with self._lock:
             for scope in self.chain():
                 for channel, pool in scope.pools.items():
@@ -216,6 +224,7 @@ class BudgetScope:
 
     def reconcile(self, reservation: Reservation, spent: Mapping[Channel, int]) -> None:
         """Settle a reservation: release what was set aside, commit what was really spent."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         with self._lock:
             self._release(reservation)
             self._commit(spent)
@@ -227,6 +236,7 @@ class BudgetScope:
 
     def observe(self, spent: Mapping[Channel, int]) -> None:
         """Commit spend that already happened; raise if it crossed a limit."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         with self._lock:
             self._commit(spent)
 
@@ -241,6 +251,7 @@ class BudgetScope:
                 pool.free += amount
 
     def _commit(self, spent: Mapping[Channel, int]) -> None:
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         for channel, amount in spent.items():
             if amount < 0:
                 raise ValueError(f"spend cannot be negative ({channel.value}: {amount})")

@@ -13,18 +13,53 @@ from .errors import TokenCostError
 
 __all__ = ["main"]
 
-_DEFAULT_REPORT = Path(".tokencost") / "token-report.json"
+
+def _width() -> int:
+    """The terminal's width (`COLUMNS`, else the terminal, else 80), as pytest finds it."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
+def _colour() -> bool:
+    """Colour only on a terminal, never with `NO_COLOR`; `FORCE_COLOR` forces it."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+_ANSI = {"red": "\x1b[31m", "yellow": "\x1b[33m"}
+
+
+def _print_section(lines: Sequence[tuple[str, str | None]], width: int) -> None:
+    from .render import TITLE
+
+    print(f" {TITLE} ".center(width, "="))
+    colour = _colour()
+    for text, style in lines:
+        print(f"{_ANSI[style]}{text}\x1b[0m" if colour and style in _ANSI else text)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .render import TITLE, render_report
+    from .projectconfig import project_report_path
+    from .render import render_lines
     from .report import read_report
 
-    report = read_report(args.path)
-    print(f" {TITLE} ".center(76, "="))
-    print(f"Run {report.run.run_id} ({report.run.started:%Y-%m-%d %H:%M:%S} UTC)")
-    for line in render_report(report, tables=not args.brief):
-        print(line)
+    path, where = project_report_path(args.path, Path.cwd())
+    if not path.exists():
+        raise TokenCostError(
+            f"no report at {path} ({where}); run pytest first, or give a report or its folder"
+        )
+    report = read_report(path)
+    width = _width()
+    lines = render_lines(report, tables=not args.brief, width=width, top=args.top)
+    run = report.run
+    lines.insert(0, (f"Run {run.run_id} ({run.started:%Y-%m-%d %H:%M:%S} UTC, {run.status})", None))
+    _print_section(lines, width)
     return 0
 
 
@@ -32,7 +67,7 @@ def _html(args: argparse.Namespace) -> int:
     from .html import HTML_NAME, write_page
     from .html.load import page_from_folder
 
-    folder: Path = args.dir
+    folder = _output_dir(args.dir)
     if not folder.is_dir():
         raise TokenCostError(
             f"no such output folder: {folder} (give the folder holding token-report.json)"
@@ -47,6 +82,30 @@ def _html(args: argparse.Namespace) -> int:
     return 0
 
 
+def _combine(args: argparse.Namespace) -> int:
+    from .combine import combine
+    from .render import render_lines
+
+    result = combine(args.paths, args.out, ["tokencost", "combine", *map(str, args.paths)])
+    width = _width()
+    runs = len(result.shards)
+    records = result.report.summary.totals.records
+    head = f"Combined {runs} run(s), {records:,} records, into {args.out}"
+    _print_section([(head, None), *render_lines(result.report, width=width)], width)
+    for problem in result.problems:
+        print(f"tokencost: error: {problem}", file=sys.stderr)
+    if result.unreadable:
+        for problem in result.unreadable:
+            print(f"tokencost: error: left out, unreadable: {problem}", file=sys.stderr)
+        print(
+            f"tokencost: error: {len(result.unreadable)} input(s) could not be read and are "
+            "not in the combined report (nothing was deleted)",
+            file=sys.stderr,
+        )
+        return 2
+    return 2 if result.problems else 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     if args.document == "history":
         from .history_schema import history_schema
@@ -59,7 +118,11 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-_DEFAULT_DIR = Path(".tokencost")
+def _output_dir(given: Path | None) -> Path:
+    """The folder given, else the project's output folder as pytest would find it."""
+    from .projectconfig import project_output_dir
+
+    return given if given is not None else project_output_dir(Path.cwd())[0]
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -67,6 +130,7 @@ def _history(args: argparse.Namespace) -> int:
     from .history import history_path, read_runs, read_test_history
     from .history_view import history_document, history_table, test_table
 
+    args.dir = _output_dir(args.dir)
     path = history_path(args.dir)
     wanted = None if args.last is None else args.last + 1  # one more: the change of the last
     if args.test is not None:
@@ -101,6 +165,7 @@ def _compare(args: argparse.Namespace) -> int:
     from .compare import compare, dumps, render_compare, resolve_side
     from .render import TITLE
 
+    args.dir = _output_dir(args.dir)
     base = resolve_side(args.base, args.dir, "base")
     head = resolve_side(args.head, args.dir, "head")
     comparison = compare(base, head)
@@ -181,7 +246,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from .records import Provenance, TokenRecord
-    from .render import TITLE, render_report
+    from .render import TITLE, render_lines
     from .runfiles import OutputDirError, check_output_dir
     from .session import RunState
     from .settings import Settings
@@ -249,15 +314,18 @@ def _ingest(args: argparse.Namespace) -> int:
         notes.append(f"{transcripts.repeated_files} file(s) given more than once read once")
     state.warnings.extend(notes)  # in the report too: what was left out, and why
     report = state.finish(0)
-    print(f" {TITLE} ".center(76, "="))
-    if report is None:  # nothing recorded (only lines without usage, or skipped ones)
+    width = _width()
+    if report is None:
+        print(
+            f" {TITLE} ".center(width, "=")
+        )  # nothing recorded (only lines without usage, or skipped ones)
         print(f"0 responses from {len(args.paths)} path(s): no tokens recorded")
         for note in notes:
             print(f"Note: {note}")
         return 0
-    print(f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}")
-    for line in render_report(report, labels=INGEST_LABELS):
-        print(line)
+    head = f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}"
+    lines = render_lines(report, labels=INGEST_LABELS, width=width, transcripts=True)
+    _print_section([(head, None), *lines], width)
     if state.write_problems():
         print(f"tokencost: error: {state.write_problems()[-1]}", file=sys.stderr)
         return 2
@@ -273,21 +341,47 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-tokencost")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokencost", description="Read the token and cost reports of pytest-tokencost."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     report = commands.add_parser("report", help="print the Token & Cost section of a report")
     report.add_argument(
         "path",
         nargs="?",
         type=Path,
-        default=_DEFAULT_REPORT,
-        help=f"token-report.json to read (default: {_DEFAULT_REPORT})",
+        default=None,
+        help="token-report.json or an output folder (default: the tokencost_dir of the "
+        "project's pytest configuration, else .tokencost)",
     )
     report.add_argument("--brief", action="store_true", help="totals only, no tables")
+    report.add_argument(
+        "--top", type=int, default=10, metavar="N", help="tests in the top table (default: 10)"
+    )
     report.set_defaults(run=_report)
+    combine = commands.add_parser(
+        "combine",
+        help="merge the output folders of sharded runs (CI jobs) into one report; exit status "
+        "2 when an input could not be read (it is named, and never deleted)",
+    )
+    combine.add_argument(
+        "paths", type=Path, nargs="+", metavar="DIR", help="output folders (or their reports)"
+    )
+    combine.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="output folder to write"
+    )
+    combine.set_defaults(run=_combine)
     ratio = commands.add_parser(
         "ratio", help="compare a stub calibration run with a wet one: real/estimated ratios"
     )
@@ -347,8 +441,9 @@ def _parser() -> argparse.ArgumentParser:
         "dir",
         nargs="?",
         type=Path,
-        default=_DEFAULT_REPORT.parent,
-        help=f"output folder holding token-report.json (default: {_DEFAULT_REPORT.parent})",
+        default=None,
+        help="output folder holding token-report.json (default: the project's, as pytest "
+        "finds it: tokencost_dir, else .tokencost)",
     )
     html.add_argument(
         "--out", type=Path, default=None, help="page to write (default: DIR/token-report.html)"
@@ -391,7 +486,10 @@ def _history_parsers(commands: Any) -> None:
     history.add_argument("--json", action="store_true", help="JSON (tokencost schema history)")
     history.add_argument("--test", metavar="NODEID", help="one test's tokens and cost across runs")
     history.add_argument(
-        "--dir", type=Path, default=_DEFAULT_DIR, help="output folder (default: .tokencost)"
+        "--dir",
+        type=Path,
+        default=None,
+        help="output folder (default: the project's: tokencost_dir, else .tokencost)",
     )
     history.set_defaults(run=_history)
     compare = commands.add_parser(
@@ -414,7 +512,10 @@ def _history_parsers(commands: Any) -> None:
         "--limit", type=_positive, default=20, metavar="N", help="rows per table (default: 20)"
     )
     compare.add_argument(
-        "--dir", type=Path, default=_DEFAULT_DIR, help="output folder (default: .tokencost)"
+        "--dir",
+        type=Path,
+        default=None,
+        help="output folder (default: the project's: tokencost_dir, else .tokencost)",
     )
     compare.set_defaults(run=_compare)
 
@@ -427,6 +528,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TokenCostError as exc:
         print(f"tokencost: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader left (`tokencost report | head`): stop quietly, as `cat` does. Python
+        # would complain again when it flushes stdout at exit, so point stdout at nothing.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

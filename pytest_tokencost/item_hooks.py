@@ -7,6 +7,7 @@ the first tracker, the budget gate with a session budget, capture with --cost-ca
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -51,11 +52,23 @@ def _attempt(item: pytest.Item) -> int:
 
 def warn_budget(message: str) -> None:
     """Emit a budget warning as a `TokenBudgetWarning` at the caller's line."""
+    import inspect
     import warnings
 
     from .pytest_warnings import TokenBudgetWarning
 
-    warnings.warn(TokenBudgetWarning(message), stacklevel=4)
+    # Point at the caller's line (the test's `record(...)`), above every frame of this package.
+    here = str(Path(__file__).parent)
+    level, frame = 1, inspect.currentframe()
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame = frame.f_back
+        level += 1
+    del frame
+    warnings.warn(TokenBudgetWarning(message), stacklevel=level)
+
+
+GATE_REASON = "not run: the session token budget is exhausted"
+_GATED_KEY: pytest.StashKey[bool] = pytest.StashKey()
 
 
 class SessionBudgetGate:
@@ -80,7 +93,21 @@ class SessionBudgetGate:
                     "(the test's earlier attempt failed)",
                     pytrace=False,
                 )
-            pytest.skip("not run: the session token budget is exhausted")
+            item.stash[_GATED_KEY] = True
+            pytest.skip(GATE_REASON)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Report a test the gate skipped at the test's own line, not at this plugin's."""
+        report = yield
+        if call.when == "setup" and report.skipped and item.stash.get(_GATED_KEY, False):
+            import os
+
+            path, line = item.reportinfo()[:2]
+            report.longrepr = (os.fspath(path), (line or 0) + 1, f"Skipped: {GATE_REASON}")
+        return report
 
 
 class CaptureHooks:
@@ -156,7 +183,9 @@ class RecordCarrier:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Attach the attempt's payload to its teardown report; the next attempt starts anew.
+        """Attach the attempt's payload to its teardown report (with --junitxml, its totals as
+        properties); the next attempt starts anew. With -v, the call report carries the
+        tokens and cost so far for the result line.
 
         A call that passed although its records crossed a budget fails here when the call
         wrapper above could not see it (the tracker, and so this carrier, was made during the
@@ -168,6 +197,8 @@ class RecordCarrier:
             item.stash[_CROSSED_BY_CALL] = tracker is not None and tracker.crossed is not None
             if report.passed:
                 _fail_over_budget(report, tracker)
+            if tracker is not None and len(tracker) and item.config.get_verbosity() > 0:
+                report.tokencost_line = _result_note(tracker)  # type: ignore[attr-defined]
         if call.when == "teardown":
             if (
                 tracker is not None
@@ -185,6 +216,10 @@ class RecordCarrier:
                 try:
                     payload = self.state.export(tracker, extensions=extensions)
                     data = payload.model_dump(mode="json")
+                    if item.config.option.xmlpath:
+                        from .junit import usage_properties
+
+                        report.user_properties.extend(usage_properties(payload.records))
                 except Exception as exc:  # a broken export must not break the session
                     data = {
                         "test_id": item.nodeid,
@@ -193,3 +228,17 @@ class RecordCarrier:
                     }
                 report.tokencost = data  # type: ignore[attr-defined]
         return report
+
+
+def _result_note(tracker: InMemoryTokenTracker) -> str:
+    """``1,234 tokens, $0.0123`` for a test's result line."""
+    from .render import format_usd
+
+    try:
+        totals = tracker.summary().totals
+    except Exception:  # the line is a courtesy: the export reports any real problem
+        return f"{len(tracker)} record(s)"
+    cost = format_usd(totals.cost_micro_usd)
+    if totals.cost_micro_usd is not None and totals.unpriced_records:
+        cost += " + not recorded"
+    return f"{totals.usage.total:,} tokens, {cost}"

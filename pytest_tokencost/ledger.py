@@ -115,7 +115,8 @@ class BudgetLedger:
 
         Raises `TokenBudgetExceeded` if the session reached a limit.
         """
-        from .budget import _amount
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
+        from .budget import _amount, channel_name
 
         charged = {channel: amount for channel, amount in spent.items() if amount}
         rows = self._transaction(
@@ -136,13 +137,14 @@ class BudgetLedger:
             if newly_warned and committed < total:
                 warnings.append(
                     f"budget warning: the session reached {100 * committed / total:.0f}% of "
-                    f"its {kind.value} budget ({_amount(kind, committed)} of "
+                    f"its {channel_name(kind)} budget ({_amount(kind, committed)} of "
                     f"{_amount(kind, total)})"
                 )
         return warnings
 
     def reserve(self, amounts: Mapping[Channel, int]) -> None:
         """Set `amounts` aside if they fit on every channel; else raise and reserve nothing."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         wanted = {channel.value: amount for channel, amount in amounts.items() if amount}
         with self._lock:
             try:
@@ -169,6 +171,7 @@ class BudgetLedger:
 
     def reconcile(self, reserved: Mapping[Channel, int], spent: Mapping[Channel, int]) -> None:
         """Release a reservation and commit what was really spent."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         self._transaction(
             "UPDATE pools SET reserved = reserved - ?, free = free + ? "
             "WHERE run_id = ? AND channel = ?",

@@ -7,6 +7,7 @@ asks for `token_tracker`, and a test that records nothing costs one stash lookup
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,15 +17,18 @@ from .settings import (
     DEFAULT_RATE_TEXT,
     ReportTarget,
     Settings,
+    disabled,
     parse_fraction,
     parse_positive,
     parse_rate,
     parse_report_target,
+    parse_top,
 )
 from .stash import (
     CAPTURE_PLUGIN_NAME,
     CARRIER_PLUGIN_NAME,
     CONTROLLER_PLUGIN_NAME,
+    DISABLED_KEY,
     EXTENSIONS_KEY,
     FINISHING_KEY,
     GATE_PLUGIN_NAME,
@@ -64,9 +68,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="tokencost_report",
         metavar="TYPE",
         help="Report tokens and cost: 'term' prints the Token & Cost section (the default when "
-        "no TYPE is given), 'json:PATH' writes a copy of token-report.json to PATH, "
-        "'html[:PATH]' writes the HTML page (token-report.html in the output folder). "
-        "Repeatable. Default: %(default)r",
+        "no TYPE is given), 'term:brief' its totals only, 'json:PATH' writes a copy of "
+        "token-report.json to PATH, 'markdown[:PATH]' a Markdown summary (default "
+        "token-report.md in the output folder), 'html[:PATH]' the HTML page (default "
+        "token-report.html). Repeatable. Default: %(default)r",
+    )
+    group.addoption(
+        "--cost-top",
+        dest="tokencost_top",
+        metavar="N",
+        type=parse_top,
+        default=None,
+        help="How many tests the 'Top tests by cost' tables show (0: none). Default: 10",
+    )
+    group.addoption(
+        "--no-cost",
+        action="store_true",
+        dest="tokencost_disable",
+        default=False,
+        help="Turn token accounting off: token_tracker and the token_budget marker still work, "
+        "as no-ops; nothing is written or printed. Default: %(default)r",
     )
     group.addoption(
         "--cost-dir",
@@ -160,6 +181,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Price unknown models at the default rate.",
         type="bool",
         default=False,
+    )
+    parser.addini(
+        "tokencost_disable",
+        "Turn token accounting off as with --no-cost.",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "tokencost_github_summary",
+        "auto|true|false: append a Markdown summary to $GITHUB_STEP_SUMMARY when it is set "
+        "(auto: when tokens were recorded or a report was asked for; true: every run).",
+        default="auto",
     )
     parser.addini(
         "tokencost_report",
@@ -293,6 +326,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "models=None): this test's token/USD budget; warns at 80%, fails the test at 100% "
         "(pytest-tokencost)",
     )
+    if disabled(config):
+        config.stash[DISABLED_KEY] = True  # token_tracker hands out no-op trackers
+        return
     try:
         settings = Settings.from_config(config)
     except ValueError as exc:
@@ -322,6 +358,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except TokenCostError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = state
+    if settings.github_summary == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        state.report_required = True  # a summary on every run, "no tokens recorded" too
     if role is Role.WORKER:
         config.pluginmanager.register(_WorkerHooks(state, config), RUN_PLUGIN_NAME)
     else:
@@ -418,9 +456,8 @@ def run_state(config: pytest.Config) -> RunState:
     """
     state = config.stash.get(STATE_KEY, None)
     if state is None:
-        raise pytest.UsageError(
-            "pytest-tokencost's accounting is off (-p no:tokencost); drop that option"
-        )
+        why = "--no-cost" if config.stash.get(DISABLED_KEY, False) else "-p no:tokencost"
+        raise pytest.UsageError(f"pytest-tokencost's accounting is off ({why}); drop that option")
     return state
 
 
@@ -443,6 +480,10 @@ def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:
     tracker = item.stash.get(TRACKER_KEY, None)
     if tracker is not None:
         return tracker
+    if item.config.stash.get(DISABLED_KEY, False):
+        from .nulltracker import NullTokenTracker
+
+        return NullTokenTracker(item.nodeid)  # type: ignore[return-value]
     from .item_hooks import make_tracker
 
     return make_tracker(item, run_state(item.config))
@@ -467,13 +508,17 @@ class _WriterHooks:
         self.errors: list[str] = []
         #: HTML pages written at the end of the run (--cost-report=html).
         self.pages: list[Path] = []
+        #: True while result lines are printed (-v adds tokens to them), not in the summaries.
+        self.results_running = True
+        #: (what, path) of the files written at the end, printed with the section.
+        self.written: list[tuple[str, Path]] = []
         #: Called before the report is built when the run was interrupted (xdist controller).
         self.before_finish: Callable[[], None] | None = None
         #: The run history and cost gates (None: --cost-no-history and no gate).
         self.history: RunHistory | None = None
 
-    def pytest_report_header(self) -> str:
-        """One line saying where prices come from and where the output goes."""
+    def pytest_report_header(self) -> list[str]:
+        """Where prices come from; where the output goes, with budgets and strictness."""
         from importlib.metadata import version
 
         settings = self.state.settings
@@ -482,18 +527,18 @@ class _WriterHooks:
             budgets.append(f"${settings.budget_usd:g}")
         if settings.budget_tokens is not None:
             budgets.append(f"{settings.budget_tokens:,} tokens")
-        parts = [
+        prices = [
             f"prices genai-prices {version('genai-prices')}",
             f"default rate {settings.default_rate} USD/MTok",
-            f"output {settings.output_dir}",
         ]
         if settings.prices_file is not None:
-            parts.append(f"overrides {settings.prices_file}")
+            prices.append(f"overrides {settings.prices_file}")
+        parts = [f"output {settings.output_dir}"]
         if budgets:
             parts.append(f"session budget {' and '.join(budgets)} (warn at {settings.warn_at:.0%})")
         if settings.strict:
             parts.append("strict")
-        return "tokencost: " + ", ".join(parts)
+        return ["tokencost: " + ", ".join(prices), "tokencost: " + ", ".join(parts)]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect a test's payload as its report arrives (replayed from workers under xdist)."""
@@ -537,9 +582,20 @@ class _WriterHooks:
             self.errors.append(message)
             self.state.warnings.append(message)
 
+    # before pytest's junitxml writes its file (the report is built later, trylast)
+    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_junit(self, session: pytest.Session) -> None:
+        """With --junitxml: the run's totals as properties of the test suite."""
+        self.results_running = False  # the summaries that follow show the plain status word
+        if self.config.option.xmlpath and self.state.collector is not None:
+            from .junit import add_suite_properties
+
+            add_suite_properties(self.config, self.state.records)
+
     @pytest.hookimpl(trylast=True)  # after pytest-xdist has stopped its workers
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Add the records of tests cut short by an interrupt, then publish the report."""
+        """Add the records of tests cut short by an interrupt, publish the report, then write
+        the Markdown targets and the GitHub step summary."""
         state = self.state
         interrupted = int(exitstatus) == pytest.ExitCode.INTERRUPTED
         if interrupted and self.before_finish is not None:
@@ -558,8 +614,11 @@ class _WriterHooks:
 
             self.pages, problems = write_run_pages(state, state.settings.html_paths)
             state.files.problems.extend(problems)
-        if len(state.write_problems()) > before:
-            for message in state.write_problems()[before:]:
+        problems = state.write_problems()[before:]
+        if state.report is not None:
+            problems += self._write_ci_outputs()
+        if problems:
+            for message in problems:
                 self._error(message)
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -592,25 +651,102 @@ class _WriterHooks:
         for warning in late if printed else [*self.history.warnings, *late]:
             terminalreporter.write_line(f"Warning: {warning}", yellow=True)
 
+    def _write_ci_outputs(self) -> list[str]:
+        """Markdown targets and the GitHub step summary; returns what could not be written.
+
+        The Markdown holds the run's errors and the extra sections that parts of the run put
+        in `state.summary_sections` or return from `pytest_tokencost_summary_sections`: both
+        must be ready when this runs (the end of `pytest_sessionfinish`).
+        """
+        from .ci import append_step_summary, github_summary_path, render_markdown
+        from .outdir import atomic_write_text
+
+        state, report = self.state, self.state.report
+        assert report is not None
+        targets = state.settings.report_paths("markdown")
+        github = github_summary_path(state.settings.github_summary)
+        if not targets and github is None:
+            return []
+        sections = list(state.summary_sections)
+        for provided in self.config.hook.pytest_tokencost_summary_sections(
+            report=report, config=self.config
+        ):
+            sections.extend(provided or ())
+        markdown = render_markdown(
+            report, top=state.settings.top, errors=self.errors, sections=sections
+        )
+        problems = []
+        for path in targets:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(path, markdown)
+                self.written.append(("Markdown summary", path))
+            except OSError as exc:
+                problems.append(f"cannot write the Markdown summary {path}: {exc.strerror or exc}")
+        if github is not None:
+            try:
+                append_step_summary(github, markdown)
+                self.written.append(("GitHub step summary", github))
+            except OSError as exc:
+                problems.append(
+                    f"cannot append to $GITHUB_STEP_SUMMARY {github}: {exc.strerror or exc}"
+                )
+        return problems
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> Generator[None, Any, Any]:
+        """With -v: the test's tokens and cost on its result line."""
+        result = yield
+        note = getattr(report, "tokencost_line", None)
+        if not self.results_running or not note or not isinstance(result, tuple):
+            return result
+        if len(result) != 3:
+            return result
+        category, letter, word = result
+        if isinstance(word, tuple):
+            return category, letter, (f"{word[0]} ({note})", word[1])
+        return category, letter, f"{word} ({note})" if word else word
+
+    @pytest.hookimpl(trylast=True)  # the section and its ERROR lines close the summary
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """Print the Token & Cost section, then the run's ERROR lines."""
+        """Print the Token & Cost section, where reports were written, the run's ERROR lines
+        and (in GitHub Actions) the budget and error annotations."""
         state = self.state
         report = state.report
+        settings = state.settings
         printed = False
-        if report is not None and (
-            state.settings.term or (state.settings.report_on_records and state.records)
-        ):
-            from .render import TITLE, render_report
+        if report is not None and (settings.term or (settings.report_on_records and state.records)):
+            from .render import TITLE, render_lines
 
+            width = self.config.get_terminal_writer().fullwidth
             terminalreporter.write_sep("=", TITLE)
-            for line in render_report(report):
-                terminalreporter.write_line(line)
+            brief = settings.term_brief and not any(
+                t.kind == "term" and t.word is None for t in settings.reports
+            )
+            for text, style in render_lines(
+                report, tables=not brief, width=width, top=settings.top
+            ):
+                terminalreporter.write_line(text, **({style: True} if style else {}))
             printed = True
         self._print_history(terminalreporter, printed)
         for page in self.pages:
             terminalreporter.write_line(f"tokencost: HTML report {page.as_uri()}")
+        if report is not None and not state.write_problems():
+            for path in settings.json_paths:
+                terminalreporter.write_line(f"tokencost: JSON report written to {path}")
+        for what, path in self.written:
+            terminalreporter.write_line(f"tokencost: {what} written to {path}")
+        from .ci import workflow_commands
+
+        for command in workflow_commands(report, self.errors):
+            terminalreporter.write_line(command)
         for message in self.errors:
             terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
+        if self.errors:
+            # pytest's own last line counts tests only, and may be green: say it in red.
+            terminalreporter.write_sep("=", "tokencost failed the run (ERROR above)", red=True)
 
 
 class _ControllerHooks:

@@ -35,7 +35,8 @@ M = TypeVar("M", bound=BaseModel)
 #: Bumped on any change of the document's shape; readers reject versions they do not know.
 #: Version 2 added the run's status, interrupted tests, duplicates dropped and record identity
 #: (run id, attempt, scenario, response and request ids); version 3 the baseline, the cost
-#: gates' verdicts and the override file's hash. Versions 1 and 2 documents still read.
+#: gates' verdicts, the override file's hash and the run ids a combined report was made from
+#: (`run.combined_from`). Documents of earlier versions still read.
 SCHEMA_VERSION = 3
 _READABLE_VERSIONS = (1, 2, 3)
 
@@ -129,6 +130,10 @@ class RunInfo(BaseModel):
         default=None,
         description="The share of a budget at which it warns (--cost-warn-at); null in "
         "reports written before it was recorded.",
+    )
+    combined_from: list[str] = Field(
+        default_factory=list,
+        description="`tokencost combine`: the run ids of the shards this report adds up.",
     )
 
 

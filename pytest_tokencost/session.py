@@ -99,6 +99,9 @@ class RunState:
         self.recent: deque[dict[str, Any]] = deque(maxlen=RESEND_AFTER_INTERRUPT)
         #: Set by a harness whose run must always write its reports (calibration runs).
         self.report_required = False
+        #: Extra sections of the Markdown / GitHub summary (`pytest_tokencost.ci.SummarySection`):
+        #: fill before the end of `pytest_sessionfinish` (a comparison, gate verdicts).
+        self.summary_sections: list[Any] = []
         self.collector: Collector | None = None
         self.files: RunFiles | None = None
         #: The run compared with, and the cost gates' verdicts (see `run_history`).
@@ -180,13 +183,13 @@ class RunState:
 
     def session_budget_lines(self) -> list[str]:
         """``tokens: 10,600 of 10,000 (106%)`` for every session channel."""
-        from .budget import _amount
+        from .budget import _amount, channel_name
 
         if self.ledger is None:
             return []
         return [
-            f"{s.channel.value}: {_amount(s.channel, s.used)} of {_amount(s.channel, s.limit)} "
-            f"({s.percent:g}%)"
+            f"{channel_name(s.channel)}: {_amount(s.channel, s.used)} of "
+            f"{_amount(s.channel, s.limit)} ({s.percent:g}%)"
             for s in self.ledger.statuses()
         ]
 

@@ -14,17 +14,22 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 __all__ = [
     "DEFAULT_DIR",
     "DEFAULT_RATE_TEXT",
+    "GITHUB_SUMMARY_CHOICES",
+    "REPORT_KINDS",
+    "ReportKind",
     "ReportTarget",
     "Settings",
+    "disabled",
     "parse_positive",
     "parse_rate",
     "parse_report_target",
     "parse_seconds",
+    "parse_top",
 ]
 
 DEFAULT_DIR = ".tokencost"
 DEFAULT_RATE_TEXT = "3,15"
-REPORT_KINDS = ("term", "json", "html")
+GITHUB_SUMMARY_CHOICES = ("auto", "true", "false")
 #: Where ``html`` without a path writes, in the output folder.
 HTML_NAME = "token-report.html"
 _NUMBER = r"\s*\d+(?:\.\d+)?\s*"
@@ -33,23 +38,67 @@ _RATE = rf"^{_NUMBER},{_NUMBER}$"
 
 # NamedTuples, not dataclasses: this module loads at every pytest start, and a frozen
 # dataclass costs several times more to define.
+class ReportKind(NamedTuple):
+    """What a `--cost-report` kind accepts after its colon."""
+
+    path: str = "none"
+    """``none`` (no path), ``optional`` (a default file in the output folder) or ``required``."""
+    words: tuple[str, ...] = ()
+    """Words taken instead of a path (``term:brief``)."""
+    default_name: str | None = None
+    """The file written in the output folder when an optional path is not given."""
+
+
+#: The report kinds of `--cost-report`; add one here (and a writer) to add a target.
+REPORT_KINDS: dict[str, ReportKind] = {
+    "term": ReportKind(words=("brief",)),
+    "json": ReportKind(path="required"),
+    "markdown": ReportKind(path="optional", default_name="token-report.md"),
+    "html": ReportKind(path="optional", default_name=HTML_NAME),
+}
+
+
 class ReportTarget(NamedTuple):
-    """One `--cost-report` value: a kind (`term`, `json`, `html`) and an optional path."""
+    """One `--cost-report` value: a kind, an optional path, an optional word (``brief``)."""
 
     kind: str
     path: Path | None = None
+    word: str | None = None
+
+
+def _usage_text() -> str:
+    forms = []
+    for kind, rule in REPORT_KINDS.items():
+        forms.append(kind if rule.path != "required" else f"{kind}:PATH")
+        forms += [f"{kind}:{word}" for word in rule.words]
+        if rule.path == "optional":
+            forms.append(f"{kind}:PATH")
+    return ", ".join(forms)
 
 
 def parse_report_target(value: str) -> ReportTarget:
-    """argparse `type=` for `--cost-report`: ``term``, ``json[:PATH]`` or ``html[:PATH]``."""
-    kind, _, path = value.partition(":")
-    if kind not in REPORT_KINDS:
+    """argparse `type=` for `--cost-report`: ``KIND``, ``KIND:WORD`` or ``KIND:PATH``."""
+    kind, _, rest = value.partition(":")
+    rule = REPORT_KINDS.get(kind)
+    if rule is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a report target; use {_usage_text()}")
+    if rest in rule.words:
+        return ReportTarget(kind, word=rest)
+    if not rest:
+        if rule.path == "required":
+            raise argparse.ArgumentTypeError(
+                f"{kind} needs a path: --cost-report={kind}:PATH ({kind} is always written "
+                "as token-report.json in the output folder; a path asks for a copy)"
+                if kind == "json"
+                else f"{kind} needs a path: --cost-report={kind}:PATH"
+            )
+        return ReportTarget(kind)
+    if rule.path == "none":
+        words = " or ".join(f"{kind}:{word}" for word in rule.words)
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a report target; use term, json[:PATH] or html[:PATH]"
+            f"{kind} takes no path (got {value!r})" + (f"; did you mean {words}?" if words else "")
         )
-    if path and kind == "term":
-        raise argparse.ArgumentTypeError(f"{kind} takes no path (got {value!r})")
-    return ReportTarget(kind, Path(path) if path else None)
+    return ReportTarget(kind, Path(rest))
 
 
 #: The largest timeout `parse_seconds` takes: longer ones overflow the OS's timers.
@@ -115,6 +164,24 @@ if TYPE_CHECKING:
         def getini(self, name: str) -> Any: ...
 
 
+def parse_top(value: str) -> int:
+    """argparse `type=` for `--cost-top`: a whole number >= 0 (0 leaves the table out)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0, e.g. 10")
+    return number
+
+
+def disabled(config: _Config) -> bool:
+    """``--no-cost`` or ini ``tokencost_disable``: accounting off, fixture and marker no-ops."""
+    return bool(config.getoption("tokencost_disable")) or _ini_bool(
+        config.getini("tokencost_disable")
+    )
+
+
 def _ini_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -134,6 +201,8 @@ class Settings(NamedTuple):
     budget_usd: float | None = None
     budget_tokens: int | None = None
     warn_at: float = 0.8
+    top: int = 10
+    github_summary: str = "auto"
 
     @property
     def term(self) -> bool:
@@ -141,15 +210,34 @@ class Settings(NamedTuple):
         return any(target.kind == "term" for target in self.reports)
 
     @property
+    def term_brief(self) -> bool:
+        """``--cost-report=term:brief``: the section's totals only, no tables."""
+        return any(t.kind == "term" and t.word == "brief" for t in self.reports)
+
+    def report_paths(self, kind: str) -> tuple[Path, ...]:
+        """The files asked for with ``--cost-report=KIND[:PATH]`` (an optional path not given
+        is the kind's default file in the output folder), each once."""
+        rule = REPORT_KINDS[kind]
+        paths: list[Path] = []
+        for target in self.reports:
+            if target.kind != kind or target.word is not None:
+                continue
+            path = target.path
+            if path is None and rule.default_name is not None:
+                path = self.output_dir / rule.default_name
+            if path is not None and path not in paths:
+                paths.append(path)
+        return tuple(paths)
+
+    @property
     def json_paths(self) -> tuple[Path, ...]:
         """Extra copies of the JSON report asked for with ``json:PATH``."""
-        return tuple(t.path for t in self.reports if t.kind == "json" and t.path is not None)
+        return self.report_paths("json")
 
     @property
     def html_paths(self) -> tuple[Path, ...]:
         """Where ``html[:PATH]`` asked for the HTML page (``token-report.html`` by default)."""
-        paths = (t.path or self.output_dir / HTML_NAME for t in self.reports if t.kind == "html")
-        return tuple(dict.fromkeys(paths))
+        return self.report_paths("html")
 
     @classmethod
     def from_config(cls, config: _Config) -> Settings:
@@ -178,8 +266,15 @@ class Settings(NamedTuple):
         targets = []
         for target in config.getoption("tokencost_report") or ():
             if target.path is not None and not target.path.is_absolute():
-                target = ReportTarget(target.kind, invocation / target.path)
+                target = target._replace(path=invocation / target.path)
             targets.append(target)
+        github = str(config.getini("tokencost_github_summary") or "auto").strip().lower()
+        if github not in GITHUB_SUMMARY_CHOICES:
+            raise ValueError(
+                f"ini tokencost_github_summary: {github!r} is not one of "
+                f"{', '.join(GITHUB_SUMMARY_CHOICES)}"
+            )
+        top = config.getoption("tokencost_top")
         budgets: dict[str, float | None] = {}
         sources: dict[str, str] = {}
         for name, option, ini in (
@@ -213,6 +308,8 @@ class Settings(NamedTuple):
             default_rate_for_unknown=config.getoption("tokencost_default_rate_unknown")
             or _ini_bool(config.getini("tokencost_default_rate_unknown_models")),
             report_on_records=_ini_bool(config.getini("tokencost_report")),
+            top=10 if top is None else top,
+            github_summary=github,
         )
 
 

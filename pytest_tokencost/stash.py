@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTEMPTS_KEY",
+    "DISABLED_KEY",
     "EXTENSIONS_KEY",
     "FINISHING_KEY",
     "SIGTERM_KEY",
@@ -35,6 +36,8 @@ EXTENSIONS_KEY: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 ATTEMPTS_KEY: pytest.StashKey[int] = pytest.StashKey()
 #: Set when the session starts finishing (SIGTERM no longer interrupts), on `config.stash`.
 FINISHING_KEY: pytest.StashKey[bool] = pytest.StashKey()
+#: True on `config.stash` when accounting is off (`--no-cost`, ini `tokencost_disable`).
+DISABLED_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: What puts the SIGTERM handler back, on `config.stash`.
 SIGTERM_KEY: pytest.StashKey[Callable[[], None] | None] = pytest.StashKey()
 

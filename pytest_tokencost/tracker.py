@@ -202,11 +202,12 @@ class InMemoryTokenTracker:
         )
 
     def _on_warn(self, scope: BudgetScope, channel: Channel, used: int, limit: int) -> None:
-        from .budget import _amount
+        from .budget import _amount, channel_name
 
         message = (
             f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
-            f"{channel.value} budget ({_amount(channel, used)} of {_amount(channel, limit)})"
+            f"{channel_name(channel)} budget ({_amount(channel, used)} of "
+            f"{_amount(channel, limit)})"
         )
         self.warnings.append(message)
         if self._warn is not None:
@@ -356,6 +357,7 @@ class InMemoryTokenTracker:
         to the scope open now. A bad argument raises `TypeError` or `ValueError` naming it and
         records nothing; earlier records are kept.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         if (
             (step is not None and type(step) is not str)
             or (case is not None and type(case) is not str)
@@ -438,6 +440,7 @@ class InMemoryTokenTracker:
 
     def _charge(self, index: int, record: _Entry, scope: BudgetScope | None) -> None:
         """Charge a record to its budget scopes and the session ledger; raise on crossing."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         usage = record.usage
         spent = {
             Channel.TOKENS: usage.total,
@@ -519,6 +522,7 @@ class InMemoryTokenTracker:
         a record of that model (see `record_observed`); the returned `Usage` is the answering
         model's.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
         return observed.usage
@@ -540,6 +544,7 @@ class InMemoryTokenTracker:
         (figures the provider reported inconsistently, kept as reported) become warnings. A
         budget crossed by one record is raised after all of them are recorded.
         """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         crossed: TokenCostError | None = None
         try:
             self.record(

@@ -73,3 +73,10 @@ def copy_scenario(destination: Path, cases: int | None = None) -> Path:
         for extra in sorted((target / "cases").glob("*.toml"))[cases:]:
             extra.unlink()
     return target
+
+
+@pytest.fixture
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200-column terminal (pytester's runs and the `tokencost` command read `COLUMNS`), for
+    tests that match whole report lines; tests/test_terminal_width.py checks 80 columns."""
+    monkeypatch.setenv("COLUMNS", "200")

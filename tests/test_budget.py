@@ -199,6 +199,7 @@ def _report(pytester: pytest.Pytester) -> dict:  # type: ignore[type-arg]
     return json.loads((pytester.path / ".tokencost" / "token-report.json").read_text())
 
 
+@pytest.mark.usefixtures("wide_terminal")
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_warn_and_stop_boundaries_through_pytest(
     plugin_pytester: pytest.Pytester, workers: str
@@ -339,7 +340,7 @@ def test_a_usd_session_budget(plugin_pytester: pytest.Pytester) -> None:
     # gpt-4o: 900 x $2.50 + 100 x $10 per MTok = 3,250 micro-USD a test.
     result = plugin_pytester.runpytest("--cost-budget-usd=0.01")
     result.assert_outcomes(passed=3, failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*session spent $0.013 of its $0.01 micro_usd budget*"])
+    result.stdout.fnmatch_lines(["*session spent $0.0130 of its $0.0100 usd budget*"])
 
 
 @pytest.mark.parametrize("workers", ["4"])

@@ -180,6 +180,7 @@ def test_openrouter(token_tracker):
 """
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_a_reported_cost_is_kept_and_cross_checked(
     corpus: Path, plugin_pytester: pytest.Pytester
 ) -> None:
@@ -205,6 +206,7 @@ def test_a_reported_cost_is_kept_and_cross_checked(
         )
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_a_total_that_disagrees_is_listed(plugin_pytester: pytest.Pytester) -> None:
     plugin_pytester.makepyfile("""
         def test_a(token_tracker):

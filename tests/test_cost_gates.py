@@ -8,6 +8,9 @@ import pytest
 
 from pytest_tokencost.history import read_runs
 
+#: These tests match whole report lines: a wide terminal keeps them unwrapped.
+pytestmark = pytest.mark.usefixtures("wide_terminal")
+
 # gpt-4o: 2.5 micro-USD an input token, 10 an output token (genai-prices 0.2.3).
 SUITE = """
 import os
@@ -74,7 +77,9 @@ def test_gate_passes_unchanged_and_fails_on_20_percent_growth(
             "(tests: test_suite.py::test_big)"
         ]
     )
-    assert grown.stdout.lines[-2].startswith("ERROR: cost gate failed")  # at the end
+    assert grown.stdout.lines[-3].startswith(
+        "ERROR: cost gate failed"
+    )  # at the end, before the red line
     report = _report(suite)
     assert report["run"]["exit_status"] == 1
     fail = report["gates"][0]
@@ -116,7 +121,7 @@ def test_absolute_limits_and_usd(suite: pytest.Pytester, monkeypatch: pytest.Mon
             "ERROR: cost gate failed: --cost-compare-fail=input:1999: input grew past the limit "
             "of 1,999 tokens: 11,000 tokens (base *) -> 13,000 tokens (+18.2%)",
             "ERROR: cost gate failed: --cost-compare-fail=test-usd:0.004: 1 test(s) grew past "
-            "the limit of $0.004 against base *: test_suite.py::test_big: $0.035 -> $0.040 "
+            "the limit of $0.00400 against base *: test_suite.py::test_big: $0.0350 -> $0.0400 "
             "(+14.3%)*",
         ]
     )
@@ -227,7 +232,7 @@ def test_fail_over_from_the_ini_file(
     result = _run(suite, monkeypatch, 10_000)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["ERROR: cost gate failed: --cost-fail-over=usd:0.01: the run's usd $0.039*"]
+        ["ERROR: cost gate failed: --cost-fail-over=usd:0.01: the run's usd $0.0385*"]
     )
     assert [v["status"] for v in _report(suite)["gates"]] == ["no-baseline", "fail"]
 

@@ -22,6 +22,9 @@ from pytest_tokencost.history import (
 from pytest_tokencost.history_schema import HistoryDocument, history_schema
 from tests.conftest import copy_scenario
 
+#: These tests match whole report lines: a wide terminal keeps them unwrapped.
+pytestmark = pytest.mark.usefixtures("wide_terminal")
+
 # gpt-4o in genai-prices 0.2.3: $2.50 per million input tokens, $10 per million output tokens,
 # so a token of input costs 2.5 micro-USD and one of output 10.
 SUITE = """
@@ -101,7 +104,7 @@ def test_three_runs_make_three_rows_with_per_test_rows(
 
     status, out, _ = _cli(capsys, "history", "--dir", str(folder))
     assert status == 0
-    assert runs[2].run_id in out and "+1,000 (+7.6%), +$0.003" in out
+    assert runs[2].run_id in out and "+1,000 (+7.6%), +$0.00250" in out
 
     status, out, _ = _cli(
         capsys, "history", "--test", "test_suite.py::test_big", "--json", "--dir", str(folder)
@@ -149,7 +152,7 @@ def test_compare_by_id_index_and_path(
     status, out, _ = _cli(capsys, "compare", "--dir", str(folder))
     assert status == 0
     assert "test_suite.py::test_big" in out and "+2,000" in out
-    assert "+$0.005 from tokens, +$0.00 from prices" in out
+    assert "+$0.00500 from tokens, +$0.00 from prices" in out
     status, out, _ = _cli(capsys, "compare", "--format", "markdown", "--dir", str(folder))
     assert out.startswith("## Token & Cost") and "| test_suite.py::test_big" in out
 
@@ -224,8 +227,8 @@ def test_cost_change_split_into_tokens_and_prices(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "Cost change: +$0.003 = +$0.001 from tokens, +$0.002 from prices (base usage at "
-            "the head's prices: $0.004, re-priced from records)"
+            "Cost change: +$0.00250 = +$0.00100 from tokens, +$0.00150 from prices (base usage at "
+            "the head's prices: $0.00350, re-priced from records)"
         ]
     )
     folder = plugin_pytester.path / ".tokencost"

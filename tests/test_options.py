@@ -7,10 +7,16 @@ import pytest
 HELP = """\
 token and cost accounting (pytest-tokencost):
   --cost-report=[TYPE]  Report tokens and cost: 'term' prints the Token & Cost
-                        section (the default when no TYPE is given), 'json:PATH'
-                        writes a copy of token-report.json to PATH,
-                        'html[:PATH]' writes the HTML page (token-report.html in
-                        the output folder). Repeatable. Default: None
+                        section (the default when no TYPE is given),
+                        'term:brief' its totals only, 'json:PATH' writes a copy
+                        of token-report.json to PATH, 'markdown[:PATH]' a
+                        Markdown summary (default token-report.md in the output
+                        folder). Repeatable. Default: None
+  --cost-top=N          How many tests the 'Top tests by cost' tables show (0:
+                        none). Default: 10
+  --no-cost             Turn token accounting off: token_tracker and the
+                        token_budget marker still work, as no-ops; nothing is
+                        written or printed. Default: False
   --cost-dir=DIR        Output folder, created git-ignored. Default:
                         '.tokencost' under the rootdir
   --cost-prices=PATH    TOML file of per-model prices (USD per million tokens)
@@ -49,6 +55,8 @@ def test_help_lists_the_options_and_ini_keys(
             "  tokencost_strict (bool):*",
             "  tokencost_default_rate (string):*",
             "  tokencost_default_rate_unknown_models (bool):*",
+            "  tokencost_disable (bool):*",
+            "  tokencost_github_summary (string):*",
             "  tokencost_report (bool):*",
         ]
     )
@@ -70,8 +78,13 @@ def test_help_lists_the_options_and_ini_keys(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--cost-report=pdf"], "'pdf' is not a report target; use term, json*or html*"),
-        (["--cost-report=term:x"], "term takes no path"),
+        (
+            ["--cost-report=xml"],
+            "'xml' is not a report target; use term, term:brief, json:PATH, markdown, "
+            "markdown:PATH, html, html:PATH",
+        ),
+        (["--cost-report=term:x"], "term takes no path (got 'term:x'); did you mean term:brief?"),
+        (["--cost-report=json"], "json needs a path: --cost-report=json:PATH"),
         (["--cost-default-rate=3"], "'3' is not a rate; give INPUT,OUTPUT"),
         (["--cost-warn-at=1.5"], "'1.5' is not a fraction in (0, 1]"),
         (["--cost-budget-usd=-2"], "'-2' is not a positive finite number"),

@@ -33,7 +33,8 @@ def test_nothing_recorded():
 
 
 @pytest.fixture
-def suite(plugin_pytester: pytest.Pytester) -> pytest.Pytester:
+def suite(plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("COLUMNS", "200")  # every column (test_terminal_width.py checks 80)
     plugin_pytester.makepyfile(test_suite=SUITE)
     return plugin_pytester
 
@@ -54,27 +55,30 @@ def test_cost_report_prints_the_token_and_cost_section(suite: pytest.Pytester) -
     result.stdout.fnmatch_lines(
         [
             "*= Token & Cost =*",
-            "Total prompts:   33,002 tokens ($0.091)",
-            "Total artifacts:  4,501 tokens ($0.051)",
-            "Total:           37,503 tokens ($0.14)",
-            "Per case avg:    21,000 tokens ($0.075)",
-            "Per step avg:     9,376 tokens ($0.035)",
+            "Total prompts:   33,002 tokens ($0.0905)",
+            "Total artifacts:  4,501 tokens ($0.0505)",
+            "Total:           37,503 tokens ($0.141)",
+            "Per case avg:    21,000 tokens ($0.0750)",
+            "Per step avg:     9,376 tokens ($0.0353)",
             "Wall clock:      *s",
+            "(Prompts are input tokens, artifacts output tokens.)",
             "Counts: 36,400 reported, 3 counted, 1,100 estimated",
             "Note: totals include estimated tokens*",
             "Default rate: 1 record(s) priced at $3/$15 per MTok (no known model)",
-            "Top tests by cost (of 3):",
-            "test_suite.py::test_triage * 20,000 * 1,000 * 21,000 * $0.075",
-            "test_suite.py::test_summarise * 12,002 * 3,401 * 15,403 * $0.062",
-            "test_suite.py::test_agent * 1,000 * 100 * 1,100 * $0.005",
+            "Top tests by cost (3 of 3):",
+            "test * input * output * total * cost",
+            "test_suite.py::test_triage * 20,000 * 1,000 * 21,000 * $0.0750",
+            "test_suite.py::test_summarise * 12,002 * 3,401 * 15,403 * $0.0615",
+            "test_suite.py::test_agent * 1,000 * 100 * 1,100 * $0.00450",
             "Per step:",
-            "act * 1 * 1,000 * 100 * 1,100 * $0.005 *",
+            "step * runs * input * output * total * cost * wall",
+            "act * 1 * 1,000 * 100 * 1,100 * $0.00450 *",
             "rerank * 1 * 2 * 1 * 3 * $0.000015 *",
-            "summarise * 1 * 12,000 * 3,400 * 15,400 * $0.062 *",
+            "summarise * 1 * 12,000 * 3,400 * 15,400 * $0.0615 *",
             "Per model:",
-            "(no model) * 1 * 1,000 * - * - * 100 * - * $0.005 * default-rate",
-            "claude-sonnet-4 * 1 * 20,000 * - * - * 1,000 * - * $0.075 * genai-prices",
-            "gpt-4o * 2 * 12,002 * 2,000 * - * 3,401 * - * $0.062 * genai-prices",
+            "(no model) * 1 * 1,000 * - * - * 100 * - * $0.00450 * default-rate",
+            "claude-sonnet-4 * 1 * 20,000 * - * - * 1,000 * - * $0.0750 * genai-prices",
+            "gpt-4o * 2 * 12,002 * 2,000 * - * 3,401 * - * $0.0615 * genai-prices",
         ]
     )
 
@@ -149,7 +153,10 @@ def test_a_bad_record_fails_only_its_test(plugin_pytester: pytest.Pytester) -> N
     assert _report(plugin_pytester)["summary"]["totals"]["records"] == 2
 
 
-def test_unknown_models_are_not_recorded_and_listed(plugin_pytester: pytest.Pytester) -> None:
+def test_unknown_models_are_not_recorded_and_listed(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     plugin_pytester.makepyfile("""
         from pytest_tokencost import Usage
 
@@ -161,7 +168,7 @@ def test_unknown_models_are_not_recorded_and_listed(plugin_pytester: pytest.Pyte
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "Total:           1,210 tokens ($0.004 + 1 not recorded)",
+            "Total:           1,210 tokens ($0.00350 + 1 not recorded)",
             "Not recorded: 1 record(s) have no known price, for in-house-7b; add them to a "
             "--cost-prices file",
             "in-house-7b * 1 * 100 * - * - * 10 * - * not recorded * not-recorded",
@@ -232,7 +239,10 @@ def test_default_rate_option_and_ini(plugin_pytester: pytest.Pytester) -> None:
 def test_header_names_price_data_and_output(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--cost-strict", "--cost-default-rate=3,15")
     result.stdout.fnmatch_lines(
-        ["tokencost: prices genai-prices *, default rate 3,15 USD/MTok, output *.tokencost, strict"]
+        [
+            "tokencost: prices genai-prices *, default rate 3,15 USD/MTok",
+            "tokencost: output *.tokencost, strict",
+        ]
     )
 
 
@@ -253,7 +263,7 @@ def test_cli_reprints_the_section(suite: pytest.Pytester) -> None:
         [
             "*= Token & Cost =*",
             "Run *",
-            "Total:           37,503 tokens ($0.14)",
+            "Total:           37,503 tokens ($0.141)",
             "Per model:",
         ]
     )

@@ -146,7 +146,10 @@ def test_bad_lines_are_reported_not_guessed(tmp_path: Path) -> None:
     assert [p.split(":")[1] for p in transcripts.problems] == ["2", "3", "4"]  # line numbers
 
 
-def test_ingest_reports_sessions_models_and_days(corpus: Path, pytester: pytest.Pytester) -> None:
+def test_ingest_reports_sessions_models_and_days(
+    corpus: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # every column
     out = pytester.path / "out"
     result = pytester.run(
         TOKENCOST, "ingest", str(corpus / "claude-code"), str(corpus / "codex"), "--out", str(out)
@@ -157,8 +160,12 @@ def test_ingest_reports_sessions_models_and_days(corpus: Path, pytester: pytest.
             "34 responses from 2 path(s); report in *",
             "Per day avg:*",
             "Counts: * reported",
-            "Top sessions by cost (of 9):",
+            "Top sessions by cost (9 of 9):",
+            "Per day:",
+            "day * input * output * total * cost",
+            "2026-02-23 * 332,842 * 1,554 * 334,396 * $0.223",
             "Per source:",
+            "source * input * output * total * cost",
             "claude-code (subagent) * 245,598 * 9 *",
             "Per model:",
             # 1 + 6 turns of the real rollouts, plus session-alpha's second turn (2,500 in, 500

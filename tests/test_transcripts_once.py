@@ -368,6 +368,7 @@ def _no_traceback(result: pytest.RunResult) -> None:
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_ingest_counts_a_resumed_session_once(
     corpus: Path, tmp_path: Path, pytester: pytest.Pytester
 ) -> None:
@@ -431,6 +432,7 @@ def test_ingest_into_a_file_is_one_line_and_exit_2(
     _no_traceback(result)
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_ingest_lists_unreadable_lines_writes_the_report_and_exits_2(
     tmp_path: Path, pytester: pytest.Pytester
 ) -> None:

@@ -290,7 +290,7 @@ def test_usage_outside_every_window_is_counted_as_unattributed(
     result.stdout.fnmatch_lines(
         [
             "Unattributed:    1 logged response(s) outside every dispatch window: 19,745 "
-            "input, 1,061 output tokens ($0.075); in token-report.json as test "
+            "input, 1,061 output tokens ($0.0752); in token-report.json as test "
             "'(unattributed)'",
         ]
     )

@@ -1,0 +1,217 @@
+"""CI outputs of a report (pytest-free): Markdown, the GitHub step summary and annotations.
+
+The same Markdown serves `--cost-report=markdown[:PATH]` (any CI, a pull-request comment) and
+GitHub Actions' step summary (`$GITHUB_STEP_SUMMARY`). Other parts of the run add their own
+sections to it (a comparison with an earlier run, gate verdicts) as `SummarySection`s: through
+`RunState.summary_sections`, or a plugin's `pytest_tokencost_summary_sections` hook.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from .render import TITLE, format_duration, format_usd
+from .report import TokenReport
+from .summary import TokenTotals
+
+__all__ = [
+    "SummarySection",
+    "append_step_summary",
+    "github_summary_path",
+    "render_markdown",
+    "workflow_commands",
+]
+
+
+class SummarySection(NamedTuple):
+    """A section of the Markdown summary: a title (a level-3 heading) and Markdown lines."""
+
+    title: str
+    lines: Sequence[str]
+
+
+def _cell(text: object) -> str:
+    """A Markdown table cell: pipes escaped, line breaks flattened."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], right: int = 1) -> list[str]:
+    """A GitHub-flavoured Markdown table; columns from `right` on are right-aligned."""
+    align = ["---" if i < right else "---:" for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _cost(totals: TokenTotals) -> str:
+    if totals.records == 0:
+        return "-"
+    text = format_usd(totals.cost_micro_usd)
+    if totals.cost_micro_usd is not None and totals.unpriced_records:
+        text += f" + {totals.unpriced_records} not recorded"
+    return text
+
+
+def _opt(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def render_markdown(
+    report: TokenReport,
+    *,
+    top: int = 10,
+    errors: Sequence[str] = (),
+    sections: Sequence[SummarySection] = (),
+) -> str:
+    """The run's summary as Markdown: status, totals, top tests, per model, budgets, warnings,
+    run errors, then the extra `sections` (comparison, gate verdicts, ...)."""
+    summary = report.summary
+    totals = summary.totals
+    usage = totals.usage
+    run = report.run
+    lines = [f"## {TITLE}", ""]
+    lines.append(
+        f"Run `{run.run_id}`: **{run.status}**, {format_duration(run.wall_s)}"
+        + (f", {run.workers} xdist workers" if run.workers else "")
+        + (f", adapter `{run.adapter}`" if run.adapter else "")
+        + f"; prices: genai-prices {report.prices.genai_prices_version}"
+    )
+    lines.append("")
+    if errors:
+        lines += [f"> **Error:** {_cell(message)}" for message in errors] + [""]
+    if totals.records == 0:
+        lines += ["No tokens recorded.", ""]
+    else:
+        lines += _table(
+            ["", "tokens", "cost"],
+            [
+                ["Input (prompts)", f"{usage.input:,}", format_usd(totals.input_cost_micro_usd)],
+                [
+                    "Output (artifacts)",
+                    f"{usage.output:,}",
+                    format_usd(totals.output_cost_micro_usd),
+                ],
+                ["**Total**", f"**{usage.total:,}**", f"**{_cost(totals)}**"],
+            ],
+        )
+        mix = totals.tokens_by_provenance
+        counts = ", ".join(f"{count:,} {kind.value}" for kind, count in mix.items())
+        lines += ["", f"{totals.records:,} records; counts: {counts}."]
+        if totals.includes_estimates:
+            lines.append("Totals include estimated tokens.")
+        if summary.unpriced_models:
+            lines.append(f"Not recorded (no known price): {', '.join(summary.unpriced_models)}.")
+        lines.append("")
+    tests = sorted(
+        summary.by_test.items(),
+        key=lambda item: (-(item[1].cost_micro_usd or 0), -item[1].usage.total, item[0]),
+    )[:top]
+    if tests:
+        lines += [f"### Top tests by cost ({len(tests)} of {len(summary.by_test)})", ""]
+        lines += _table(
+            ["test", "input", "output", "total", "cost"],
+            [
+                [
+                    f"`{name}`",
+                    f"{t.usage.input:,}",
+                    f"{t.usage.output:,}",
+                    f"{t.usage.total:,}",
+                    _cost(t),
+                ]
+                for name, t in tests
+            ],
+        )
+        lines.append("")
+    if summary.by_model:
+        lines += ["### Per model", ""]
+        lines += _table(
+            ["model", "calls", "input", "cache read", "cache write", "output", "reasoning", "cost"],
+            [
+                [
+                    f"`{name}`",
+                    f"{t.records:,}",
+                    f"{t.usage.input:,}",
+                    _opt(t.usage.cache_read),
+                    _opt(t.usage.cache_write),
+                    f"{t.usage.output:,}",
+                    _opt(t.usage.reasoning),
+                    _cost(t),
+                ]
+                for name, t in summary.by_model.items()
+            ],
+        )
+        lines.append("")
+    if report.budgets:
+        lines += ["### Budgets", ""]
+        rows = []
+        for entry in report.budgets:
+            usd = entry.channel.value == "micro_usd"
+            show = format_usd if usd else (lambda value: f"{value:,}")
+            rows.append(
+                [
+                    entry.scope,
+                    "usd" if usd else entry.channel.value,
+                    show(entry.limit),
+                    show(entry.used),
+                    f"{entry.percent:g}%",
+                    f"**{entry.status.value}**" if entry.status.value != "ok" else "ok",
+                ]
+            )
+        lines += _table(["budget", "channel", "limit", "used", "used %", "status"], rows, 2)
+        lines.append("")
+    for section in sections:
+        lines += [f"### {section.title}", "", *section.lines, ""]
+    if report.warnings:
+        lines += ["### Warnings", ""]
+        lines += [f"- {_cell(warning)}" for warning in report.warnings] + [""]
+    return "\n".join(lines)
+
+
+def github_summary_path(setting: str, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """Where the step summary goes: `$GITHUB_STEP_SUMMARY`, unless ini
+    `tokencost_github_summary = false` (``auto`` and ``true`` both write when it is set)."""
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if setting == "false" or not path:
+        return None
+    return Path(path)
+
+
+def append_step_summary(path: Path, markdown: str) -> None:
+    """Append to GitHub's step summary file (other steps' and tools' summaries stay)."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(markdown.rstrip("\n") + "\n\n")
+
+
+def _escape(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's runner reads it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def workflow_commands(
+    report: TokenReport | None,
+    errors: Sequence[str] = (),
+    environ: Mapping[str, str] = os.environ,
+) -> list[str]:
+    """GitHub workflow commands for the run (only when `GITHUB_ACTIONS=true`): a budget at its
+    warn line is a ``::warning``, an exceeded budget and a run-level error (session budget,
+    --cost-strict, a failed gate) an ``::error``."""
+    if environ.get("GITHUB_ACTIONS") != "true":
+        return []
+    out = []
+    for entry in report.budgets if report is not None else ():
+        status = entry.status.value
+        if status not in ("warn", "exceeded"):
+            continue
+        usd = entry.channel.value == "micro_usd"
+        show = format_usd if usd else (lambda value: f"{value:,}")
+        message = (
+            f"{entry.scope}: {'usd' if usd else entry.channel.value} budget {status}: "
+            f"{show(entry.used)} of {show(entry.limit)} ({entry.percent:g}%)"
+        )
+        level = "error" if status == "exceeded" else "warning"
+        out.append(f"::{level} title=token budget::{_escape(message)}")
+    out += [f"::error title=tokencost::{_escape(message)}" for message in errors]
+    return out
