@@ -36,6 +36,7 @@ from .stash import (
     PYTEST_HTML_PLUGIN_NAME,
     RUN_PLUGIN_NAME,
     SIGTERM_KEY,
+    SIGTERM_SEEN_KEY,
     STATE_KEY,
     TRACKER_KEY,
 )
@@ -426,6 +427,7 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
         if config.stash.get(FINISHING_KEY, False):
             return  # already finishing: let the reports be written
+        config.stash[SIGTERM_SEEN_KEY] = True
         # Should the interrupt be swallowed where it lands, pytest-xdist's controller still
         # stops: it checks this between events.
         dsession = config.pluginmanager.get_plugin("dsession")
@@ -597,6 +599,10 @@ class _WriterHooks:
         """Add the records of tests cut short by an interrupt, publish the report, then write
         the Markdown targets and the GitHub step summary."""
         state = self.state
+        if self.config.stash.get(SIGTERM_SEEN_KEY, False):
+            # pytest-xdist may have stopped on `shouldstop` with the interrupt swallowed
+            # elsewhere: the run was still cut short, and says so.
+            session.exitstatus = exitstatus = pytest.ExitCode.INTERRUPTED
         interrupted = int(exitstatus) == pytest.ExitCode.INTERRUPTED
         if interrupted and self.before_finish is not None:
             self.before_finish()

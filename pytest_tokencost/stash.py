@@ -22,6 +22,7 @@ __all__ = [
     "EXTENSIONS_KEY",
     "FINISHING_KEY",
     "SIGTERM_KEY",
+    "SIGTERM_SEEN_KEY",
     "STATE_KEY",
     "TRACKER_KEY",
 ]
@@ -40,6 +41,9 @@ FINISHING_KEY: pytest.StashKey[bool] = pytest.StashKey()
 DISABLED_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: What puts the SIGTERM handler back, on `config.stash`.
 SIGTERM_KEY: pytest.StashKey[Callable[[], None] | None] = pytest.StashKey()
+#: Set on `config.stash` when a SIGTERM interrupted the run (even where its interrupt was
+#: swallowed and pytest-xdist merely stopped: the run is still interrupted).
+SIGTERM_SEEN_KEY: pytest.StashKey[bool] = pytest.StashKey()
 
 RUN_PLUGIN_NAME = "tokencost-run"
 CONTROLLER_PLUGIN_NAME = "tokencost-controller"

@@ -9,6 +9,8 @@ import genai_prices.data
 import jinja2
 import pytest
 import tabulate
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 import calibrate.items
 import calibrate.report
@@ -21,6 +23,13 @@ import pytest_tokencost.session
 import pytest_tokencost.tracker
 
 pytest_plugins = ["pytester"]
+
+# CI machines and this one are shared: generating inputs may be slow there, which says nothing
+# of the code under test. The properties still run their full number of examples.
+hypothesis_settings.register_profile(
+    "shared-machine", suppress_health_check=[HealthCheck.too_slow], deadline=None
+)
+hypothesis_settings.load_profile("shared-machine")
 
 # pytester's in-process runs unload every module first imported during a run. The imports above
 # keep one copy of the accounting core and its heavy dependencies for the whole test session, so

@@ -121,7 +121,7 @@ def test_absolute_limits_and_usd(suite: pytest.Pytester, monkeypatch: pytest.Mon
             "ERROR: cost gate failed: --cost-compare-fail=input:1999: input grew past the limit "
             "of 1,999 tokens: 11,000 tokens (base *) -> 13,000 tokens (+18.2%)",
             "ERROR: cost gate failed: --cost-compare-fail=test-usd:0.004: 1 test(s) grew past "
-            "the limit of $0.00400 against base *: test_suite.py::test_big: $0.0350 -> $0.0400 "
+            "the limit of $0.004 against base *: test_suite.py::test_big: $0.0350 -> $0.0400 "
             "(+14.3%)*",
         ]
     )

@@ -230,7 +230,7 @@ def test_pytest_html_gets_tokens_and_cost_columns(
 
     # $3/$15 per MTok: 1,000 input + 1,000 output = $0.018
     assert by_test["test_suite.py::test_no_model"]["cost_micro_usd"] == 18_000
-    assert cells("test_suite.py::test_no_model") == ["2,000", "$0.018"]
+    assert cells("test_suite.py::test_no_model") == ["2,000", "$0.0180"]
     agent = by_test["test_suite.py::test_agent[0]"]
     assert cells("test_suite.py::test_agent[0]") == [
         f"{agent['usage']['input'] + agent['usage']['output']:,}",
@@ -325,13 +325,13 @@ def test_history_and_comparison_when_given() -> None:
     page = Page(text)
     rows = page.tables["t-history"][1:]
     assert len(rows) == 4 and "(this run)" in rows[0][0][0]
-    assert [row[5][0] for row in rows[1:]] == ["$0.042", "not recorded", "$0.040"]
+    assert [row[5][0] for row in rows[1:]] == ["$0.0420", "not recorded", "$0.0400"]
     assert "4 runs" in page.text  # the project card counts this run
     assert "No cap set" in page.text
     assert "1 run(s) with cost not recorded are not in the sum" in page.text
     assert f"Comparison with main at 0123456 ({EVIL})" in page.text
     assert "FAIL: total cost at most +10%" in page.text
-    assert page.rows("t-compare")["run"][3][0] == "+$0.010 (+20%)"
+    assert page.rows("t-compare")["run"][3][0] == "+$0.0100 (+20%)"
     assert test in page.text and "One test's trend" in page.text
     assert "no history yet" not in page.text.lower()
 
@@ -341,7 +341,10 @@ def test_report_targets() -> None:
     assert parse_report_target("html:out/page.html").path == Path("out/page.html")
     with pytest.raises(Exception, match="term takes no path"):
         parse_report_target("term:x")
-    with pytest.raises(Exception, match=r"use term, json\[:PATH\] or html\[:PATH\]"):
+    with pytest.raises(
+        Exception,
+        match=r"use term, term:brief, json:PATH, markdown, markdown:PATH, html, html:PATH",
+    ):
         parse_report_target("pdf")
 
 

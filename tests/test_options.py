@@ -11,7 +11,8 @@ token and cost accounting (pytest-tokencost):
                         'term:brief' its totals only, 'json:PATH' writes a copy
                         of token-report.json to PATH, 'markdown[:PATH]' a
                         Markdown summary (default token-report.md in the output
-                        folder). Repeatable. Default: None
+                        folder), 'html[:PATH]' the HTML page (default
+                        token-report.html). Repeatable. Default: None
   --cost-top=N          How many tests the 'Top tests by cost' tables show (0:
                         none). Default: 10
   --no-cost             Turn token accounting off: token_tracker and the
