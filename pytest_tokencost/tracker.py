@@ -526,6 +526,9 @@ class InMemoryTokenTracker:
         e.g. ``"openrouter"`` for a gateway, and helps read an untyped payload). A response
         already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
         Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
+        Usage the response reports for another model (Anthropic's advisor tool) is recorded as
+        a record of that model (see `record_observed`); the returned `Usage` is the answering
+        model's.
         """
         from .identity import response_id_of
         from .providers import usage_from
@@ -546,21 +549,58 @@ class InMemoryTokenTracker:
         replayed: bool = False,
     ) -> None:
         """Record what a provider payload said (usage, model, provider, its own cost/total);
-        `replayed` when the payload was replayed from a recording, not read from the network."""
+        `replayed` when the payload was replayed from a recording, not read from the network.
+
+        Each of `observed.parts` (an advisor's sub-inference on another model) becomes a record
+        of its own model, priced at that model's rates, with the response id suffixed
+        ``#advisor-1``, ``#advisor-2``... so that it too counts once. `observed.notes`
+        (figures the provider reported inconsistently, kept as reported) become warnings. A
+        budget crossed by one record is raised after all of them are recorded.
+        """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        self.record(
-            step=step,
-            case=case,
-            model=observed.model,
-            provider=observed.provider,
-            usage=observed.usage,
-            provenance=Provenance.REPORTED,
-            reported_cost_micro_usd=observed.reported_cost_micro_usd,
-            reported_total_tokens=observed.reported_total,
-            response_id=response_id,
-            request_id=request_id,
-            replayed=replayed,
-        )
+        crossed: TokenCostError | None = None
+        try:
+            self.record(
+                step=step,
+                case=case,
+                model=observed.model,
+                provider=observed.provider,
+                usage=observed.usage,
+                provenance=Provenance.REPORTED,
+                reported_cost_micro_usd=observed.reported_cost_micro_usd,
+                reported_total_tokens=observed.reported_total,
+                response_id=response_id,
+                request_id=request_id,
+                replayed=replayed,
+            )
+        except TokenCostError as exc:
+            crossed = exc
+        if observed.notes:
+            where = f"response {response_id}" if response_id else "a response"
+            for note in observed.notes:
+                self.warnings.append(
+                    f"inconsistent usage in {where} of {observed.model or 'an unnamed model'}: "
+                    f"{note}"
+                )
+        for number, part in enumerate(observed.parts, 1):
+            try:
+                self.record(
+                    step=step,
+                    case=case,
+                    model=part.model,
+                    provider=observed.provider,
+                    usage=part.usage,
+                    provenance=Provenance.REPORTED,
+                    response_id=None
+                    if response_id is None
+                    else f"{response_id}#{part.kind}-{number}",
+                    request_id=request_id,
+                    replayed=replayed,
+                )
+            except TokenCostError as exc:
+                crossed = crossed or exc
+        if crossed is not None:
+            raise crossed
 
     # -- reading ----------------------------------------------------------------------------
 
