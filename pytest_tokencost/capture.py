@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import importlib
 import json
+import re
 import sys
 import threading
 import warnings
@@ -41,7 +42,7 @@ from typing import Any
 
 from .budget import TokenBudgetExceeded
 from .counting import HeuristicCounter, counter_for, vocabulary_ready
-from .errors import UnreadablePayloadError
+from .errors import MissingUsageError, UnreadablePayloadError, UsageNotReadyError
 from .hosts import load_provider_data, provider_data_ready, provider_for_url
 from .identity import response_id_of
 from .providers import ObservedUsage, parse_body, usage_from, usage_from_stream
@@ -60,9 +61,17 @@ _ENDPOINTS = (
 )
 
 
+#: ``GET /v1/responses/{id}``: a background Responses call's result, its usage once finished.
+_RETRIEVED_RESPONSE = re.compile(r"/responses/[^/]+$")
+
+
 def is_llm_call(method: str, path: str) -> bool:
-    """Whether a request is a call to an LLM endpoint whose response carries usage."""
-    return method == "POST" and path.endswith(_ENDPOINTS)
+    """Whether a request is a call to an LLM endpoint whose response carries usage: a POST to a
+    generation endpoint (``/responses/compact`` included), or the GET that retrieves a
+    background Responses call."""
+    if method == "POST":
+        return path.endswith(_ENDPOINTS) or path.endswith("/responses/compact")
+    return method == "GET" and _RETRIEVED_RESPONSE.search(path) is not None
 
 
 def in_event_loop() -> bool:
@@ -136,9 +145,11 @@ class Exchange:
 class CallRecord:
     """What one exchange becomes: the usage its provider reported, or an estimate of it.
 
-    Exactly one of `observed` (the response's own usage, read by `providers`) and `estimate`
+    At most one of `observed` (the response's own usage, read by `providers`) and `estimate`
     (the keyword arguments of `InMemoryTokenTracker.record` for a response without usage) is
-    set. `warning`, if any, goes on the tracker with the record.
+    set; neither for a response whose usage comes later (a background Responses call still
+    queued: the GET that retrieves it finished is recorded instead). `warning`, if any, goes
+    on the tracker with the record.
     """
 
     where: str
@@ -164,14 +175,14 @@ class CallRecord:
                 request_id=self.request_id,
                 replayed=self.replayed,
             )
-        else:
+        elif self.estimate is not None:
             tracker.record(
                 step=step,
                 case=case,
                 response_id=self.response_id,
                 request_id=self.request_id,
                 replayed=self.replayed,
-                **(self.estimate or {}),
+                **self.estimate,
             )
 
 
@@ -209,12 +220,19 @@ def record_for(
             data = parse_body(exchange.body or b"")
         except UnreadablePayloadError:
             data = None
+    missing: MissingUsageError | None = None
     if data is not None:
         try:
             observed = _read_usage(data, provider)
+        except UsageNotReadyError:
+            return CallRecord(exchange.where, None, exchange.request_id)
+        except MissingUsageError as exc:
+            missing = exc
         except UnreadablePayloadError:
             pass
         else:
+            if observed.model is None:  # /responses/compact names no model: the request does
+                observed = replace(observed, model=_requested_model(exchange))
             return CallRecord(
                 exchange.where,
                 response_id_of(data),
@@ -222,7 +240,20 @@ def record_for(
                 observed=observed,
                 replayed=exchange.replayed,
             )
-    return _estimate(exchange, data, provider, may_read_files, heuristic_fallback)
+    return _estimate(exchange, data, provider, may_read_files, heuristic_fallback, missing)
+
+
+def _request_json(exchange: Exchange) -> Any:
+    try:
+        return json.loads(exchange.request_body or b"{}")
+    except ValueError:
+        return {}
+
+
+def _requested_model(exchange: Exchange) -> str | None:
+    request = _request_json(exchange)
+    model = request.get("model") if isinstance(request, dict) else None
+    return model if isinstance(model, str) else None
 
 
 def _estimate(
@@ -231,14 +262,12 @@ def _estimate(
     provider: str | None,
     may_read_files: bool,
     heuristic_fallback: bool,
+    missing: MissingUsageError | None = None,
 ) -> CallRecord | None:
-    """A partial record for a response without usage: counts estimated from the texts."""
-    try:
-        request = json.loads(exchange.request_body or b"{}")
-    except ValueError:
-        request = {}
-    model = request.get("model") if isinstance(request, dict) else None
-    model = model if isinstance(model, str) else None
+    """A record for a response without usage, its counts estimated from the texts: *partial*
+    unless the reader found the response complete (one that simply carries no usage)."""
+    request = _request_json(exchange)
+    model = _requested_model(exchange)
     note = ""
     if may_read_files or vocabulary_ready(model):
         counter: Any = counter_for(model)
@@ -259,15 +288,27 @@ def _estimate(
             "provider": provider,
             "usage": Usage(input=counter.count(prompt), output=counter.count(answer)),
             "provenance": Provenance.ESTIMATED,
-            "partial": True,
+            "partial": missing is None or not missing.complete,
         },
         warning=(
             f"capture: a {model or 'model'} response from {exchange.where} carried no usage "
-            "(a stream cut short, or a provider that sends none); recorded as partial with "
+            f"({_why_no_usage(missing)}); recorded "
+            f"{'with' if missing is not None and missing.complete else 'as partial with'} "
             f"estimated counts{note}"
         ),
         replayed=exchange.replayed,
     )
+
+
+def _why_no_usage(missing: MissingUsageError | None) -> str:
+    if missing is None:
+        return "its body could not be read"
+    if missing.complete:
+        return (
+            "complete, without a usage block: a stream asked without "
+            "stream_options.include_usage, or a provider that sends none"
+        )
+    return missing.reason
 
 
 def _request_body(request: Any) -> bytes:
