@@ -1,7 +1,8 @@
 """(l) What a record costs after `record()`: exporting a test's tracker into its payload (pricing
-and plain JSON types, in the process that ran the test), and collecting it (validation and the
-`records.jsonl` line, in the process that writes), per record, against `json.dumps` of the
-same record's plain data (the least any export could cost).
+and plain JSON types, in the process that ran the test), and collecting it (in the process that
+writes: the `records.jsonl` line, and validation when the payload travelled from an xdist
+worker), per record, against `json.dumps` of the same record's plain data (the least any export
+could cost).
 
 python benchmarks/bench_export.py
 """
@@ -12,19 +13,22 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pytest_tokencost import InMemoryTokenTracker, Usage
 from pytest_tokencost.collect import Collector
 from pytest_tokencost.payload import export_tracker
+from pytest_tokencost.pricing import Pricer
 from pytest_tokencost.runfiles import RunFiles
 
 RECORDS = 200  # one test's records; prices of each model resolved once per run, as in a run
 ROUNDS = 15
 MODELS = ["gpt-4o", "claude-sonnet-4", "gpt-4o-mini", None]
+PRICER = Pricer()  # one per run, as RunState keeps it: each model is resolved once
 
 
 def _tracker() -> InMemoryTokenTracker:
-    tracker = InMemoryTokenTracker(test_id="bench::export", run_id="bench")
+    tracker = InMemoryTokenTracker(test_id="bench::export", run_id="bench", pricer=PRICER)
     with tracker.case("case-1"), tracker.step("triage"):
         for n in range(RECORDS):
             tracker.record(
@@ -38,9 +42,13 @@ def _tracker() -> InMemoryTokenTracker:
 def main() -> None:
     _tracker().records()  # load genai-prices and resolve the models once, as a run's first test
     plain = [r.model_dump(mode="json") for r in _tracker().records()]
-    best = {"base": float("inf"), "export": float("inf"), "collect": float("inf")}
+    best = dict.fromkeys(("base", "export", "collect", "collect xdist"), float("inf"))
     with tempfile.TemporaryDirectory() as folder:
         files = RunFiles(Path(folder), "bench")
+
+        def append(records: list[Any]) -> None:
+            files.append_records([r.model_dump_json() for r in records])
+
         for _ in range(ROUNDS):
             started = time.perf_counter()
             for data in plain:
@@ -49,18 +57,29 @@ def main() -> None:
 
             tracker = _tracker()
             started = time.perf_counter()
-            data = export_tracker(tracker).model_dump(mode="json")
+            payload = export_tracker(tracker)
+            data = payload.model_dump(mode="json")
             best["export"] = min(best["export"], time.perf_counter() - started)
 
-            collector = Collector(
-                lambda records: files.append_records([r.model_dump_json() for r in records])
-            )
+            collector = Collector(append)
+            collector.expect(data, payload)
             started = time.perf_counter()
-            collector.add_data(data, "bench::export")
+            collector.add_data(data, "bench::export")  # made in this process: not re-validated
             best["collect"] = min(best["collect"], time.perf_counter() - started)
+
+            travelled = json.loads(json.dumps(data))  # as it arrives from an xdist worker
+            collector = Collector(append)
+            started = time.perf_counter()
+            collector.add_data(travelled, "bench::export")
+            best["collect xdist"] = min(best["collect xdist"], time.perf_counter() - started)
+        files.close()
     base = best["base"] / RECORDS
     print(f"json.dumps of a record's data:       {base * 1e6:8.2f} us  (baseline)")
-    for name, label in (("export", "export (price + payload)"), ("collect", "collect (+ jsonl)")):
+    for name, label in (
+        ("export", "export (price + payload)"),
+        ("collect", "collect (+ jsonl)"),
+        ("collect xdist", "collect from a worker (validated)"),
+    ):
         each = best[name] / RECORDS
         print(f"{label + ':':<36} {each * 1e6:8.2f} us  = {each / base:5.1f}x baseline")
 

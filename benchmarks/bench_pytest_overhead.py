@@ -1,10 +1,17 @@
-"""(c) pytest wall time of a generated 2,000-test suite, plugins active vs disabled
-(`-p no:tokencost -p no:tokencost-calibrate`).
+"""(c) pytest time of a generated 2,000-test suite run WITH `--cost-report`, against the same
+suite with both plugins disabled (`-p no:tokencost -p no:tokencost-calibrate`), in two cases:
+
+* **nothing recorded**: trivial tests; the plugin's fixed cost, its Token & Cost section
+  ("No tokens recorded.") and its empty `token-report.json` included;
+* **one record per test**: each test asks for `token_tracker` and makes one `record()` with a
+  known usage of a priced model (gpt-4o). The baseline runs the same tests with the plugins
+  disabled and a conftest whose `token_tracker` fixture hands out an object whose `record()`
+  does nothing: the same fixtures, the same test bodies.
 
 Measured with PYTHONDONTWRITEBYTECODE=1, as on this project's machines, where pytest rewrites a
-plugin's modules on every run. The tests record nothing, so this is the plugin's fixed cost.
+plugin's modules on every run. Runs interleaved (see `_timing`).
 
-    python benchmarks/bench_pytest_overhead.py [--tests 2000] [--runs 5]
+    python benchmarks/bench_pytest_overhead.py [--tests 2000] [--runs 8]
 """
 
 from __future__ import annotations
@@ -17,34 +24,102 @@ from pathlib import Path
 
 from _timing import command_times, ratio_lines
 
+# The recording suite, with the plugins active: the plugin's `token_tracker` and a usage.
+_CONFTEST_ON = """
+import pytest
+from pytest_tokencost import Usage
+
+
+@pytest.fixture(scope="session")
+def usage():
+    return Usage(input=1_200, output=80)
+"""
+
+# The same suite with the plugins disabled: the same two fixtures, doing nothing.
+_CONFTEST_OFF = """
+import pytest
+
+
+class _NoTracker:
+    \"\"\"Stands in for token_tracker when the plugins are disabled: records nothing.\"\"\"
+
+    def record(self, **kwargs):
+        return None
+
+
+@pytest.fixture
+def token_tracker():
+    return _NoTracker()
+
+
+@pytest.fixture(scope="session")
+def usage():
+    return None
+"""
+
+
+def _suite(root: Path, tests: int, conftest: str | None) -> None:
+    root.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\n")
+    if conftest is not None:
+        (root / "conftest.py").write_text(conftest)
+    per_file = 100
+    for index in range(tests // per_file):
+        if conftest is not None:
+            body = "\n".join(
+                f"def test_{n}(token_tracker, usage):\n"
+                f"    token_tracker.record(model='gpt-4o', usage=usage)\n"
+                f"    assert {n} + 1 == {n + 1}\n"
+                for n in range(per_file)
+            )
+        else:
+            body = "\n".join(
+                f"def test_{n}():\n    assert {n} + 1 == {n + 1}\n" for n in range(per_file)
+            )
+        (root / f"test_gen_{index:03d}.py").write_text(body)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tests", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=8)
     args = parser.parse_args()
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    off = [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"]
+    on = [*base, "--cost-report=term"]
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        (root / "pytest.ini").write_text("[pytest]\n")
-        per_file = 100
-        for index in range(args.tests // per_file):
-            body = "\n".join(
-                f"def test_{n}():\n    assert {n} + 1 == {n + 1}\n" for n in range(per_file)
-            )
-            (root / f"test_gen_{index:03d}.py").write_text(body)
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        empty = Path(folder) / "empty"
+        recording_off, recording_on = Path(folder) / "recording-off", Path(folder) / "recording"
+        _suite(empty, args.tests, None)
+        _suite(recording_off, args.tests, _CONFTEST_OFF)
+        _suite(recording_on, args.tests, _CONFTEST_ON)
         times = command_times(
-            {"off": [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"], "on": base},
+            {
+                "off": [*off, str(empty)],
+                "on": [*on, str(empty)],
+                "off recording": [*off, str(recording_off)],
+                "on recording": [*on, str(recording_on)],
+            },
             args.runs,
             env=env,
             cwd=folder,
         )
     print(
-        f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is "
-        "both plugins disabled (target: plugins active < 5% slower)"
+        f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is both plugins "
+        "disabled; the plugin runs use --cost-report"
     )
-    print(ratio_lines(times["off"], times["on"], 1000, "active"))
+    print("nothing recorded (target: <= 1.05x):")
+    print(ratio_lines(times["off"], times["on"], 1000, "--cost-report"))
+    print("one record() per test (target: <= 1.10x):")
+    print(ratio_lines(times["off recording"], times["on recording"], 1000, "--cost-report"))
+    for label, key in (("nothing recorded", "on"), ("one record per test", "on recording")):
+        baseline = times["off recording" if key == "on recording" else "off"]
+        extra = (times[key]["cpu_median"] - baseline["cpu_median"]) / args.tests
+        print(
+            f"  {label}: {times[key]['cpu_median'] / baseline['cpu_median']:.3f}x CPU median, "
+            f"{extra * 1e6:+.0f} µs of CPU per test"
+        )
 
 
 if __name__ == "__main__":

@@ -178,6 +178,12 @@ class BudgetScope:
         self.pools = {ch: _Pool(total=limit, free=limit) for ch, limit in self.limits.items()}
         self.own = dict.fromkeys(Channel, 0)
         self.children = dict.fromkeys(Channel, 0)
+        # A scope's ancestors and limits never change: worked out once, not at every charge.
+        self._ancestors = tuple(self.parent.chain()) if self.parent else ()
+        self._chain = (self, *self._ancestors)
+        self._limited = frozenset(ch for scope in self.chain() for ch in scope.pools)
+        #: Whether this scope or an ancestor limits dollars (records must then be priced).
+        self.limits_usd = Channel.MICRO_USD in self._limited
 
     def child(self, name: str, limits: Mapping[Channel, int] | None = None) -> BudgetScope:
         """A nested scope charged to this one."""
@@ -193,11 +199,11 @@ class BudgetScope:
     @property
     def limited(self) -> bool:
         """Whether this scope or an ancestor limits anything."""
-        return any(scope.pools for scope in self.chain())
+        return bool(self._limited)
 
     def limited_channels(self) -> set[Channel]:
         """Channels limited here or above."""
-        return {channel for scope in self.chain() for channel in scope.pools}
+        return set(self._limited)
 
     # -- the three operations ---------------------------------------------------------------
 
@@ -252,15 +258,19 @@ class BudgetScope:
 
     def _commit(self, spent: Mapping[Channel, int]) -> None:
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
+        own = self.own
         for channel, amount in spent.items():
             if amount < 0:
                 raise ValueError(f"spend cannot be negative ({channel.value}: {amount})")
-            self.own[channel] += amount
+            own[channel] += amount
+        for scope in self._ancestors:
+            children = scope.children
+            for channel, amount in spent.items():
+                children[channel] += amount
+        if not self._limited:
+            return
         crossed: tuple[BudgetScope, Channel, _Pool] | None = None
-        for depth, scope in enumerate(self.chain()):
-            if depth:
-                for channel, amount in spent.items():
-                    scope.children[channel] += amount
+        for scope in self._chain:
             for channel, pool in scope.pools.items():
                 amount = spent.get(channel, 0)
                 pool.committed += amount

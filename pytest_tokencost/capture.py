@@ -6,25 +6,51 @@ a provider endpoint is read for its usage when its body has been read (non-strea
 when its stream closes (streaming calls). Streams pass through a tee that hands every chunk on
 unchanged and at once; only a copy of the bytes is kept. A stream abandoned before its usage
 arrived is recorded as *partial*, with estimated counts. Neither SDK is imported here; capture
-never changes what the caller sees, and a body it cannot read becomes a warning, not an error.
+never changes what the caller sees.
+
+What any client's capture does with one finished exchange is in two public pieces, so that the
+capture of other clients (other HTTP libraries, replays) makes the same records:
+
+* `Exchange`: the facts of one call (method, host, path, request body, response headers, the
+  decoded body or the stream's events);
+* `record_for(exchange)`: the `CallRecord` it becomes — the provider's reported usage, or an
+  estimate when the response carries none — with `CallRecord.apply(tracker, ...)` to record it.
+
+Who served a call is its host's provider (`hosts.provider_for_url`, genai-prices' API URL
+patterns): an OpenAI SDK client pointed at OpenRouter, Cerebras or Azure is priced as that
+provider. A call is never dropped in silence: whatever goes wrong becomes a warning on the test's
+tracker naming the call's host and path (never its query string, headers or text). Nothing
+capture does reads a file inside a running event loop (a blocking-I/O guard such as
+`blockbuster` would raise): an estimate that needs a tokenizer vocabulary not yet loaded is made
+when the test's captured calls are flushed, after its call phase, off the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
+import importlib
 import json
+import re
+import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .counting import counter_for
-from .errors import TokenCostError, UnreadablePayloadError
+from .budget import TokenBudgetExceeded
+from .counting import HeuristicCounter, counter_for, vocabulary_ready
+from .errors import MissingUsageError, UnreadablePayloadError, UsageNotReadyError
+from .hosts import load_provider_data, provider_data_ready, provider_for_url
 from .identity import response_id_of
-from .providers import parse_body, usage_from, usage_from_stream
+from .providers import ObservedUsage, parse_body, usage_from, usage_from_stream
 from .records import Provenance, Usage
-from .tracker import InMemoryTokenTracker
+from .replay import is_replayed
+from .tracker import InMemoryTokenTracker, UnpricedUnderBudget
 
-__all__ = ["Capture"]
+__all__ = ["CallRecord", "Capture", "Exchange", "in_event_loop", "is_llm_call", "record_for"]
 
 _ENDPOINTS = (
     "/chat/completions",
@@ -35,9 +61,35 @@ _ENDPOINTS = (
 )
 
 
-def _is_provider_call(request: Any) -> bool:
-    path = str(getattr(request.url, "path", ""))
-    return request.method == "POST" and path.endswith(_ENDPOINTS)
+#: ``GET /v1/responses/{id}``: a background Responses call's result, its usage once finished.
+_RETRIEVED_RESPONSE = re.compile(r"/responses/[^/]+$")
+
+
+def is_llm_call(method: str, path: str) -> bool:
+    """Whether a request is a call to an LLM endpoint whose response carries usage: a POST to a
+    generation endpoint (``/responses/compact`` included), or the GET that retrieves a
+    background Responses call."""
+    if method == "POST":
+        return path.endswith(_ENDPOINTS) or path.endswith("/responses/compact")
+    return method == "GET" and _RETRIEVED_RESPONSE.search(path) is not None
+
+
+def in_event_loop() -> bool:
+    """Whether this thread is running an event loop (asyncio, or another that sniffio knows)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return True
+    sniffio = sys.modules.get("sniffio")  # trio and others say so through sniffio
+    if sniffio is None:
+        return False
+    try:
+        sniffio.current_async_library()
+    except Exception:  # sniffio.AsyncLibraryNotFoundError: not in an async context
+        return False
+    return True
 
 
 def _where(request: Any) -> str:
@@ -58,6 +110,215 @@ def _texts(node: Any, keys: tuple[str, ...]) -> Iterator[str]:
             yield from _texts(value, keys)
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One finished HTTP exchange with an LLM endpoint, as a client's capture saw it.
+
+    `body` is the response body with its content encoding undone (JSON, server-sent events or a
+    JSON array stream); a capture that already has the stream's events parsed gives `events`
+    instead. `path` is the URL's path without its query string.
+    """
+
+    method: str
+    host: str
+    path: str
+    request_body: bytes
+    response_headers: Mapping[str, str]
+    body: bytes | None = None
+    events: list[Any] | None = None
+    replayed: bool = False
+    """A response replayed from a cassette or a mocked transport (see `replay.is_replayed`)."""
+
+    @property
+    def where(self) -> str:
+        """``host/path``: how warnings name the call (never a query string, key or text)."""
+        return f"{self.host}{self.path}"
+
+    @property
+    def request_id(self) -> str | None:
+        """The provider's request id header (Anthropic ``request-id``, ``x-request-id``)."""
+        value = self.response_headers.get("request-id") or self.response_headers.get("x-request-id")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What one exchange becomes: the usage its provider reported, or an estimate of it.
+
+    At most one of `observed` (the response's own usage, read by `providers`) and `estimate`
+    (the keyword arguments of `InMemoryTokenTracker.record` for a response without usage) is
+    set; neither for a response whose usage comes later (a background Responses call still
+    queued: the GET that retrieves it finished is recorded instead). `warning`, if any, goes
+    on the tracker with the record.
+    """
+
+    where: str
+    response_id: str | None
+    request_id: str | None
+    observed: ObservedUsage | None = None
+    estimate: dict[str, Any] | None = None
+    warning: str | None = None
+    replayed: bool = False
+
+    def apply(
+        self, tracker: InMemoryTokenTracker, *, case: str | None = None, step: str | None = None
+    ) -> None:
+        """Record it on `tracker` (raises what `record` raises, a crossed budget included)."""
+        if self.warning is not None:
+            tracker.warnings.append(self.warning)
+        if self.observed is not None:
+            tracker.record_observed(
+                self.observed,
+                step=step,
+                case=case,
+                response_id=self.response_id,
+                request_id=self.request_id,
+                replayed=self.replayed,
+            )
+        elif self.estimate is not None:
+            tracker.record(
+                step=step,
+                case=case,
+                response_id=self.response_id,
+                request_id=self.request_id,
+                replayed=self.replayed,
+                **self.estimate,
+            )
+
+
+def _read_usage(data: Any, provider: str | None) -> ObservedUsage:
+    """The reported usage of a body or stream, attributed to the provider that served it."""
+    if isinstance(data, list):
+        observed = usage_from_stream(data)
+        return observed if provider is None else replace(observed, provider=provider)
+    return usage_from(data, provider)
+
+
+def record_for(
+    exchange: Exchange, *, may_read_files: bool = True, heuristic_fallback: bool = False
+) -> CallRecord | None:
+    """The record an exchange makes: its provider's reported usage, priced as its host's
+    provider; or, for a response without usage (a stream cut short, a provider that sends
+    none), a *partial* record whose counts are estimated from the request and what arrived.
+
+    The estimate counts with the model's tokenizer, whose vocabulary is a file read on first
+    use. With `may_read_files` False (inside an event loop) and that vocabulary not loaded yet,
+    the result is None: make it again off the loop. With `heuristic_fallback` as well (the last
+    chance to record the call), the estimate is made at bytes/4 instead, and says so.
+    Who served the call is looked up in genai-prices' data, an import that reads files: with
+    `may_read_files` False and that data not loaded yet, the result is None as well (unless
+    `heuristic_fallback`). Raises nothing for a bad body; a bug raises, and the caller names
+    the call in a warning.
+    """
+    if not (may_read_files or heuristic_fallback or provider_data_ready(exchange.host)):
+        return None
+    provider = provider_for_url(exchange.host, exchange.path)
+    if exchange.events is not None:
+        data: Any = exchange.events
+    else:
+        try:
+            data = parse_body(exchange.body or b"")
+        except UnreadablePayloadError:
+            data = None
+    missing: MissingUsageError | None = None
+    if data is not None:
+        try:
+            observed = _read_usage(data, provider)
+        except UsageNotReadyError:
+            return CallRecord(exchange.where, None, exchange.request_id)
+        except MissingUsageError as exc:
+            missing = exc
+        except UnreadablePayloadError:
+            pass
+        else:
+            if observed.model is None:  # /responses/compact names no model: the request does
+                observed = replace(observed, model=_requested_model(exchange))
+            return CallRecord(
+                exchange.where,
+                response_id_of(data),
+                exchange.request_id,
+                observed=observed,
+                replayed=exchange.replayed,
+            )
+    return _estimate(exchange, data, provider, may_read_files, heuristic_fallback, missing)
+
+
+def _request_json(exchange: Exchange) -> Any:
+    try:
+        return json.loads(exchange.request_body or b"{}")
+    except ValueError:
+        return {}
+
+
+def _requested_model(exchange: Exchange) -> str | None:
+    request = _request_json(exchange)
+    model = request.get("model") if isinstance(request, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def _estimate(
+    exchange: Exchange,
+    data: Any,
+    provider: str | None,
+    may_read_files: bool,
+    heuristic_fallback: bool,
+    missing: MissingUsageError | None = None,
+) -> CallRecord | None:
+    """A record for a response without usage, its counts estimated from the texts: *partial*
+    unless the reader found the response complete (one that simply carries no usage)."""
+    request = _request_json(exchange)
+    model = _requested_model(exchange)
+    note = ""
+    if may_read_files or vocabulary_ready(model):
+        counter: Any = counter_for(model)
+    elif heuristic_fallback:
+        counter = HeuristicCounter()
+        note = " (at bytes/4: its tokenizer could not be loaded inside the event loop)"
+    else:
+        return None
+    events = data if isinstance(data, list | dict) else []
+    prompt = "".join(_texts(request, ("content", "text", "input", "system")))
+    answer = "".join(_texts(events, ("content", "text", "delta", "output_text")))
+    return CallRecord(
+        exchange.where,
+        response_id_of(events) if events else None,
+        exchange.request_id,
+        estimate={
+            "model": model,
+            "provider": provider,
+            "usage": Usage(input=counter.count(prompt), output=counter.count(answer)),
+            "provenance": Provenance.ESTIMATED,
+            "partial": missing is None or not missing.complete,
+        },
+        warning=(
+            f"capture: a {model or 'model'} response from {exchange.where} carried no usage "
+            f"({_why_no_usage(missing)}); recorded "
+            f"{'with' if missing is not None and missing.complete else 'as partial with'} "
+            f"estimated counts{note}"
+        ),
+        replayed=exchange.replayed,
+    )
+
+
+def _why_no_usage(missing: MissingUsageError | None) -> str:
+    if missing is None:
+        return "its body could not be read"
+    if missing.complete:
+        return (
+            "complete, without a usage block: a stream asked without "
+            "stream_options.include_usage, or a provider that sends none"
+        )
+    return missing.reason
+
+
+def _request_body(request: Any) -> bytes:
+    """The request's body, or nothing if it was streamed (an upload) and so cannot be re-read."""
+    try:
+        return bytes(request.content or b"")
+    except Exception:  # httpx2.RequestNotRead: an estimate then has no prompt to count
+        return b""
+
+
 class _Call:
     """One captured request: where its record goes, and the bytes seen so far."""
 
@@ -70,76 +331,65 @@ class _Call:
         # charged to the budgets of the step and case that made the call.
         self.context = contextvars.copy_context()
         self.where = _where(request)
-        self.request_body = bytes(getattr(request, "content", b"") or b"")
+        self.method = str(request.method)
+        self.host = str(getattr(request.url, "host", ""))
+        self.path = str(getattr(request.url, "path", ""))
+        self.request_body = _request_body(request)
         self.chunks: list[bytes] = []
         self.headers: Any = {}
+        self.body: bytes | None = None  # the decoded body, once read
+        self.replayed = False  # set by Capture._watch from the response (see replay.py)
         self.done = False
+        self.deferred = False  # waiting to be recorded off the event loop (see `finish`)
 
-    def finish(self, headers: Any, raw: bytes | None = None) -> None:
+    def finish(self, headers: Any, raw: bytes | None = None, *, last_chance: bool = False) -> None:
         """Read the usage from the (decoded) body and record it; never raises.
 
         A budget the record crosses is kept on the tracker (`crossed`), which fails the test
-        when its body returns: raising here would raise inside the SDK, which retries.
+        when its body returns: raising here would raise inside the SDK, which retries. Inside
+        an event loop, a record that needs a vocabulary file read is deferred to `flush`.
         """
         if self.done:
             return
         self.done = True
         try:
-            self.context.run(self._finish, headers, raw)
-        except TokenCostError:
-            pass  # a crossed budget: the tracker keeps it and the test fails after its body
+            if self.body is None:
+                self.body = (
+                    raw if raw is not None else self.capture.decode(headers, b"".join(self.chunks))
+                )
+            exchange = Exchange(
+                self.method,
+                self.host,
+                self.path,
+                self.request_body,
+                headers,
+                self.body,
+                replayed=self.replayed,
+            )
+            made = record_for(
+                exchange, may_read_files=not in_event_loop(), heuristic_fallback=last_chance
+            )
+            if made is None:  # an estimate that would read a file inside the event loop
+                self.done, self.deferred = False, True
+                return
+            self.deferred = False
+            self.context.run(made.apply, self.tracker, case=self.case, step=self.step)
+        except (TokenBudgetExceeded, UnpricedUnderBudget):
+            # A crossed budget: the record is kept, the tracker holds the crossing (`crossed`)
+            # and the test fails after its body.
+            pass
         except Exception as exc:  # capture must never break the caller's test
             self.tracker.warnings.append(
                 f"capture: the response of {self.where} could not be recorded "
                 f"({type(exc).__name__}); its tokens are not counted"
             )
 
-    def _finish(self, headers: Any, raw: bytes | None) -> None:
-        body = raw if raw is not None else self.capture.decode(headers, b"".join(self.chunks))
-        try:
-            data = parse_body(body)
-            observed = usage_from_stream(data) if isinstance(data, list) else usage_from(data)
-        except UnreadablePayloadError:
-            self._partial(body)
-            return
-        request_id = headers.get("request-id") or headers.get("x-request-id")
-        self.tracker.record_observed(
-            observed,
-            step=self.step,
-            case=self.case,
-            response_id=response_id_of(data),
-            request_id=request_id if isinstance(request_id, str) else None,
-        )
 
-    def _partial(self, body: bytes) -> None:
-        """A stream cut before its usage: estimate from the request and what did arrive."""
-        try:
-            request = json.loads(self.request_body or b"{}")
-        except ValueError:
-            request = {}
-        model = request.get("model") if isinstance(request, dict) else None
-        model = model if isinstance(model, str) else None
-        try:
-            events = parse_body(body) if body.strip() else []
-        except UnreadablePayloadError:
-            events = []
-        counter = counter_for(model)
-        prompt = "".join(_texts(request, ("content", "text", "input", "system")))
-        answer = "".join(_texts(events, ("content", "text", "delta", "output_text")))
-        self.tracker.warnings.append(
-            f"capture: a {model or 'model'} response from {self.where} carried no usage "
-            "(a stream cut short, or a provider that sends none); recorded as partial with "
-            "estimated counts"
-        )
-        self.tracker.record(
-            step=self.step,
-            case=self.case,
-            model=model,
-            usage=Usage(input=counter.count(prompt), output=counter.count(answer)),
-            provenance=Provenance.ESTIMATED,
-            partial=True,
-            response_id=response_id_of(events) if isinstance(events, list | dict) else None,
-        )
+def _load_quietly() -> None:
+    """Load genai-prices' provider data; a failure shows later, on the call that needs it."""
+    # provider_for_url imports it again if this failed, and its caller warns, naming the call.
+    with contextlib.suppress(Exception):
+        load_provider_data()
 
 
 def _tee_classes(httpx2: Any) -> tuple[type, type]:
@@ -185,6 +435,10 @@ def _tee_classes(httpx2: Any) -> tuple[type, type]:
 class Capture:
     """Wraps httpx2's client `send` while installed; `target` picks the running test's tracker."""
 
+    #: The module whose `Client.send`/`AsyncClient.send` are wrapped (`capture_httpx` reuses
+    #: all of this for classic httpx, whose public API is the same).
+    transport = "httpx2"
+
     def __init__(self, target: Callable[[], InMemoryTokenTracker | None]) -> None:
         self.target = target
         self._originals: dict[Any, Any] = {}
@@ -199,11 +453,13 @@ class Capture:
     def install(self) -> bool:
         """Wrap `httpx2.Client.send` and `httpx2.AsyncClient.send`; False if no httpx2."""
         try:
-            import httpx2
+            httpx2 = importlib.import_module(self.transport)
         except ImportError:
             return False
         self._httpx2 = httpx2
         self._tee, self._async_tee = _tee_classes(httpx2)
+        # Ahead of the first call, off any event loop: an import that reads files.
+        threading.Thread(target=_load_quietly, name="tokencost-provider-data", daemon=True).start()
         with self._lock:
             if self._originals:
                 return True
@@ -221,17 +477,18 @@ class Capture:
                 return response
 
             self._originals = {httpx2.Client: sync_send, httpx2.AsyncClient: async_send}
-            httpx2.Client.send = send  # type: ignore[method-assign,assignment]
-            httpx2.AsyncClient.send = asend  # type: ignore[method-assign,assignment]
+            httpx2.Client.send = send
+            httpx2.AsyncClient.send = asend
         return True
 
     def flush(self, tracker: InMemoryTokenTracker) -> None:
-        """Finish `tracker`'s streams that were never closed (abandoned): record them now."""
+        """Record `tracker`'s calls still open: streams never closed (abandoned), and records
+        deferred out of an event loop. Called after the test's call phase, off any loop."""
         with self._lock:
             pending = [call for call in self._open if call.tracker is tracker and not call.done]
             self._open = [call for call in self._open if call.tracker is not tracker]
         for call in pending:
-            call.finish(call.headers)
+            call.finish(call.headers, last_chance=True)
 
     def uninstall(self) -> None:
         """Put the original methods back."""
@@ -249,13 +506,15 @@ class Capture:
     def _watch(self, request: Any, response: Any, *, is_async: bool) -> None:
         tracker = None
         try:
-            if not _is_provider_call(request) or response.status_code >= 400:
+            path = str(getattr(request.url, "path", ""))
+            if not is_llm_call(request.method, path) or response.status_code >= 400:
                 return
             tracker = self.target()
             if tracker is None:
                 return
             call = _Call(self, tracker, request)
             call.headers = response.headers
+            call.replayed = is_replayed(response)
             with self._lock:
                 self._open = [open_call for open_call in self._open if not open_call.done]
                 self._open.append(call)
@@ -266,8 +525,13 @@ class Capture:
             else:
                 response.stream = self._tee(response.stream, call, response.headers)
         except Exception as exc:  # never let accounting break the caller's request
+            message = (
+                f"capture: a call to {_where(request)} could not be watched "
+                f"({type(exc).__name__}); its tokens are not counted"
+            )
             if tracker is not None:
-                tracker.warnings.append(
-                    f"capture: a call to {_where(request)} could not be watched "
-                    f"({type(exc).__name__}); its tokens are not counted"
-                )
+                tracker.warnings.append(message)
+            else:  # no test to attach it to: a pytest warning is the one place left
+                from .pytest_warnings import TokenCostWarning
+
+                warnings.warn(message, TokenCostWarning, stacklevel=3)

@@ -62,6 +62,8 @@ def _cost(totals: TokenTotals) -> str:
     text = format_usd(totals.cost_micro_usd)
     if totals.cost_micro_usd is not None and totals.unpriced_records:
         text += f" + {totals.unpriced_records} not recorded"
+    if totals.replayed_records:  # replayed calls: recorded cost, beside the money spent
+        text += f" spent (recorded {format_usd(totals.replayed_cost_micro_usd)})"
     return text
 
 

@@ -167,6 +167,23 @@ def _output_dir(given: Path | None) -> Path:
     return given if given is not None else project_output_dir(Path.cwd())[0]
 
 
+def _test_hint(folder: Path, test_id: str) -> str:
+    """What to give `--test` instead: the latest run's tests whose node id contains it."""
+    from .history import read_aggregates, read_runs
+
+    latest = read_runs(folder, last=1)
+    names = (
+        sorted(row.key for row in read_aggregates(folder, latest[0].run_id, "test"))
+        if latest
+        else []
+    )
+    near = [name for name in names if test_id in name]
+    if not near:
+        return "(node ids look like tests/test_x.py::test_name)"
+    more = f", ... ({len(near)} in all)" if len(near) > 5 else ""
+    return f"(the full node id is needed; the latest run has {', '.join(near[:5])}{more})"
+
+
 def _history(args: argparse.Namespace) -> int:
     """`tokencost history`: runs newest first, or one test across runs."""
     from .history import history_path, read_runs, read_test_history
@@ -179,8 +196,8 @@ def _history(args: argparse.Namespace) -> int:
         test_rows = read_test_history(args.dir, args.test, wanted)
         if not test_rows:
             raise TokenCostError(
-                f"test {args.test!r} has no records in the history {path} (node ids look like "
-                "tests/test_x.py::test_name)"
+                f"test {args.test!r} has no records in the history {path} "
+                + _test_hint(args.dir, args.test)
             )
         shown = test_rows[: args.last] if args.last is not None else test_rows
         older = test_rows[len(shown)] if len(test_rows) > len(shown) else None
@@ -288,6 +305,7 @@ def _transcript_files(paths: Sequence[Path]) -> None:
 def _ingest(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from .genai_table import defer_update_modules
     from .records import Provenance, TokenRecord
     from .render import TITLE, render_lines
     from .runfiles import OutputDirError, check_output_dir
@@ -295,6 +313,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from .settings import Settings
     from .transcripts import provider_of, read_transcripts, response_ids
 
+    defer_update_modules()  # genai-prices' HTTP client is never used: not loaded
     _transcript_files(args.paths)
     try:
         check_output_dir(args.out.resolve(), "--out")

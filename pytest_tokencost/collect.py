@@ -19,6 +19,9 @@ class Collector:
     `on_records` is told of every batch of records at once (the run's `records.jsonl` is
     appended as the run goes). A payload is counted once per (test, attempt): the same attempt
     arriving twice (a plugin that replays reports) is refused with a warning.
+
+    A payload that travelled (from an xdist worker) is validated; one this process made and
+    announced with `expect` arrives as the very same object and is taken as it was made.
     """
 
     def __init__(self, on_records: Callable[[list[TokenRecord]], None] | None = None) -> None:
@@ -34,9 +37,20 @@ class Collector:
         self.extensions: dict[str, list[Any]] = {}
         self._on_records = on_records
         self._seen: set[tuple[str, int]] = set()
+        self._expected: dict[int, tuple[Any, TestPayload]] = {}
+
+    def expect(self, data: dict[str, Any], payload: TestPayload) -> None:
+        """`data` is `payload`'s plain form, made in this process: when the same object comes
+        back to `add_data` (on the test's report), take `payload` without validating it."""
+        self._expected[id(data)] = (data, payload)
 
     def add_data(self, data: Any, source: str, *, resent: bool = False) -> TestPayload | None:
-        """Take one test's payload as it travelled (plain JSON types); validate it first."""
+        """Take one test's payload as it travelled (plain JSON types); validate it first,
+        unless this process made it (see `expect`)."""
+        expected = self._expected.pop(id(data), None)
+        if expected is not None and expected[0] is data:
+            self.add(expected[1], resent=resent)
+            return expected[1]
         from .payload import read_payload
 
         payload, problem = read_payload(data, source)

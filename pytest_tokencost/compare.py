@@ -523,23 +523,39 @@ def _total_lines(c: Comparison) -> list[str]:
     return lines
 
 
+#: Characters that Markdown would read as markup in a test id or model name; an underscore
+#: inside a word (`test_x`) is not emphasis and stays as it is, readable in the raw text.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def _md(text: str) -> str:
+    """`text` as literal Markdown: a `|` in a parametrize id would split a table row, and a
+    `<script>` or `<img ...>` would be HTML in a pull-request comment."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+
+
 def _table(
     deltas: list[Delta], what: str, fmt: str, limit: int | None, width: int | None = None
 ) -> list[str]:
     from tabulate import tabulate
 
+    name = _md if fmt == "markdown" else str
+
     changed = [d for d in deltas if d.status != "same"]
     if not changed:
-        return [f"{what}: no changes ({len(deltas)} unchanged)"] if deltas else []
+        if not deltas:
+            return []
+        # in Markdown a blank line first: a line right after the list would join its last item
+        said = f"{what}: no changes ({len(deltas)} unchanged)"
+        return ["", said] if fmt == "markdown" else [said]
     changed.sort(key=lambda d: (-abs(d.cost_change or 0), -abs(d.tokens_change), d.key))
     shown = changed if limit is None else changed[:limit]
     rows = []
     for d in shown:
         base, head = d.base or Amounts(), d.head or Amounts()
-        key = _md_code(d.key) if fmt == "markdown" else d.key
         rows.append(
             (
-                key if d.status == "changed" else f"{key} ({d.status})",
+                name(d.key) if d.status == "changed" else f"{name(d.key)} ({d.status})",
                 f"{head.input - base.input:+,}",
                 f"{head.output - base.output:+,}",
                 f"{base.total:,}" if d.base else "-",
@@ -577,18 +593,12 @@ def _table(
     return lines
 
 
-def _md_code(text: str) -> str:
-    """A Markdown code span that is safe in a table cell (pipes escaped, backticks fenced)."""
-    fence = "``" if "`" in text else "`"
-    return f"{fence}{text.replace('|', chr(92) + '|')}{fence}"
-
-
-def _names(title: str, names: list[str], fmt: str = "term") -> list[str]:
+def _names(title: str, names: list[str], fmt: str) -> list[str]:
     if not names:
         return []
-    show = _md_code if fmt == "markdown" else str
-    shown = ", ".join(map(show, names[:20]))
-    shown += f", ... ({len(names)} in all)" if len(names) > 20 else ""
+    if fmt == "markdown":
+        names = [_md(n) for n in names]
+    shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
     return [f"{title}: {shown}"]
 
 
@@ -598,13 +608,10 @@ def render_compare(
     """The lines of a comparison, as text (`term`, fitting `width` columns when given) or
     Markdown (`markdown`)."""
     lines = _total_lines(c)
-    names = _names("New tests", c.new_tests, fmt) + _names("Removed tests", c.removed_tests, fmt)
-    if fmt == "markdown":
-        # a list item swallows the lines that follow it unless a blank line ends the list
-        lines = [f"- {line}" for line in lines] + [""]
-        names = [f"{line}  " for line in names[:-1]] + names[-1:]  # a line break between two
-    lines += names
-    if fmt != "markdown" and width is not None:
+    lines += _names("New tests", c.new_tests, fmt) + _names("Removed tests", c.removed_tests, fmt)
+    if fmt == "markdown":  # one list: a line after it would join its last item
+        lines = [f"- {line}" for line in lines]
+    elif width is not None:
         from .render import fit_lines
 
         lines = fit_lines(lines, width)

@@ -31,6 +31,7 @@ __all__ = [
     "counter_for",
     "encoding_name_for",
     "load_encoding",
+    "vocabulary_ready",
 ]
 
 #: sha256 of each decompressed rank file (the same as tiktoken's `expected_hash`).
@@ -61,6 +62,8 @@ _ENCODING_BY_PREFIX: tuple[tuple[str, str], ...] = (
 _ENCODING_BY_PREFIX = tuple(sorted(_ENCODING_BY_PREFIX, key=lambda p: -len(p[0])))
 
 _load_lock = threading.Lock()
+#: Encodings `load_encoding` has built in this process (its cache cannot be asked).
+_loaded: set[str] = set()
 
 
 def encoding_name_for(model: str | None) -> str | None:
@@ -129,7 +132,16 @@ def load_encoding(encoding_name: str) -> tiktoken.Encoding:
             spec: dict[str, Any] = openai_public.ENCODING_CONSTRUCTORS[encoding_name]()
         finally:
             openai_public.load_tiktoken_bpe = original
-    return tiktoken.Encoding(**spec)
+    encoding = tiktoken.Encoding(**spec)
+    _loaded.add(encoding_name)
+    return encoding
+
+
+def vocabulary_ready(model: str | None) -> bool:
+    """Whether counting for `model` needs no file read: the bytes/4 estimate, or a vocabulary
+    already loaded. Callers inside an event loop use it to keep file reads out of the loop."""
+    encoding = encoding_name_for(model)
+    return encoding is None or encoding in _loaded
 
 
 class TokenCounter(Protocol):

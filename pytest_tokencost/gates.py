@@ -16,7 +16,10 @@ from .history import Amounts
 from .render import format_usd
 from .report import GateVerdict
 
-__all__ = ["evaluate_compare_fail", "evaluate_fail_over", "failed"]
+__all__ = ["SHOWN_OFFENDERS", "evaluate_compare_fail", "evaluate_fail_over", "failed"]
+
+#: How many offending tests a test gate's message shows with their figures.
+SHOWN_OFFENDERS = 5
 
 
 def _value(amounts: Amounts, metric: str) -> int | None:
@@ -115,9 +118,13 @@ def _per_test(gate: Gate, comparison: Comparison, limit: str) -> GateVerdict:
     if worst is not None:
         shown = "; ".join(
             f"{name}: {_show(gate, b)} -> {_show(gate, h)} ({_growth(b, h)})"
-            for name, b, h in offenders[:5]
+            for name, b, h in offenders[:SHOWN_OFFENDERS]
         )
-        more = f" and {len(offenders) - 5} more" if len(offenders) > 5 else ""
+        more = (
+            f" and {len(offenders) - SHOWN_OFFENDERS} more"
+            if len(offenders) > SHOWN_OFFENDERS
+            else ""
+        )
         return GateVerdict(
             gate=gate.describe(),
             metric=gate.metric,
@@ -147,12 +154,15 @@ def evaluate_fail_over(gate: Gate, head: Amounts) -> GateVerdict:
     """The verdict of one `--cost-fail-over` gate on this run's totals."""
     limit = _limit_text(gate)
     value = _value(head, gate.metric)
-    partial = ""
+    at_least = ""
     if value is None:
         priced = head.priced_micro_usd or 0
         if priced > gate.limit_amount:  # over even without the unpriced records
             value = priced
-            partial = f" (priced records only; {head.unpriced_records} not recorded)"
+            # the total is not known: say what is (the priced part), never call it the total
+            at_least = (
+                f"at least {_show(gate, value)} ({head.unpriced_records} record(s) have no price)"
+            )
         else:
             return GateVerdict(
                 gate=gate.describe(),
@@ -172,8 +182,9 @@ def evaluate_fail_over(gate: Gate, head: Amounts) -> GateVerdict:
         base=None,
         head=value,
         limit=limit,
-        message=f"{gate.describe()}: the run's {gate.metric} {_show(gate, value)}{partial} "
-        f"{'is over' if over else 'is within'} the limit of {limit}",
+        message=f"{gate.describe()}: the run's {gate.metric} "
+        f"{at_least or _show(gate, value)} {'is over' if over else 'is within'} the limit of "
+        f"{limit}",
     )
 
 

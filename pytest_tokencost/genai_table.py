@@ -23,15 +23,24 @@ internals moved) falls back to `calc_price` per request.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from types import ModuleType
 from typing import Any
 
 from .records import Usage
 
-__all__ = ["GenaiCalc", "ResolvedModel", "genai_usage_counts", "resolve"]
+__all__ = ["GenaiCalc", "ResolvedModel", "defer_update_modules", "genai_usage_counts", "resolve"]
+
+#: What genai-prices' package imports for its price *updates* (`genai_prices.update_prices`:
+#: an HTTP client, and asyncio for its async waiter), used only inside those functions, which
+#: this project never calls (no network at run time).
+_UPDATE_ONLY = ("httpx2", "asyncio")
 
 #: `Usage` field -> genai-prices usage key. Reasoning is not passed: it is billed inside the
 #: output (a model that prices reasoning apart would need the split, which providers give).
@@ -111,35 +120,42 @@ class _Compiled:
         the context's 28 digits, and then equal this exact integer sum; above 10**27 units
         (around 10**18 USD) the Decimal arithmetic is used instead, so rounding stays its own.
         """
-        if self.scale is not None:
-            threshold = values[0] if self.tiered else 0
-            total = input_total = 0
-            for unit in self.units:
-                if unit.per_request:
-                    count = 1
-                else:
-                    count = 0
-                    for index, coefficient in unit.terms:
-                        count += coefficient * values[index]
-                    if count <= 0:
-                        if count < 0:
-                            break  # calc_price raises: let the Decimal path say it
-                        continue
-                price = unit.base_scaled
-                for start, tier_price in unit.tiers_scaled:
-                    if threshold > start:
-                        price = tier_price
-                        break
-                cost = price * count
-                total += cost
-                if unit.direction == "input":
-                    input_total += cost
-            else:
-                if total < _EXACT_LIMIT:
-                    half = 2 * self.scale
-                    return (2 * total + self.scale) // half, (2 * input_total + self.scale) // half
+        exact = self.exact_micro_usd(values)
+        if exact is not None:
+            return exact
         calc = self.calc(values)
         return _micro(calc.total), _micro(calc.input)
+
+    def exact_micro_usd(self, values: tuple[int, ...]) -> tuple[int, int] | None:
+        """`micro_usd` in integers alone; None when only the Decimal path can answer."""
+        if self.scale is None:
+            return None
+        threshold = values[0] if self.tiered else 0
+        total = input_total = 0
+        for unit in self.units:
+            if unit.per_request:
+                count = 1
+            else:
+                count = 0
+                for index, coefficient in unit.terms:
+                    count += coefficient * values[index]
+                if count <= 0:
+                    if count < 0:
+                        return None  # calc_price raises: let the Decimal path say it
+                    continue
+            price = unit.base_scaled
+            for start, tier_price in unit.tiers_scaled:
+                if threshold > start:
+                    price = tier_price
+                    break
+            cost = price * count
+            total += cost
+            if unit.direction == "input":
+                input_total += cost
+        if total >= _EXACT_LIMIT:
+            return None
+        half = 2 * self.scale
+        return (2 * total + self.scale) // half, (2 * input_total + self.scale) // half
 
     def calc(self, values: tuple[int, ...]) -> GenaiCalc:
         threshold = values[0] if self.tiered else 0  # tiers go by this request's input tokens
@@ -304,6 +320,13 @@ class ResolvedModel:
             return self._slow(genai_usage_counts(usage), timestamp)
         return compiled.calc(_values(usage))
 
+    def compiled(self, model_price: Any) -> _Compiled | None:
+        """One of this model's `ModelPrice`s compiled (None: calc_price prices it)."""
+        entry = self._compiled.get(id(model_price))
+        if entry is None or entry[0] is not model_price:
+            entry = self._compile(model_price)
+        return entry[1]
+
     def _compile(self, model_price: Any) -> tuple[Any, _Compiled | None]:
         try:
             compiled: _Compiled | None = _compile(model_price)
@@ -321,6 +344,39 @@ class ResolvedModel:
             genai_prices.Usage(**counts), self.provider, genai_request_timestamp=timestamp
         )
         return GenaiCalc(calc.total_price, calc.input_price, calc.output_price)
+
+
+class _OnFirstUse(ModuleType):
+    """Stands in for a module nobody has used yet: the real one is imported (and takes its
+    place in `sys.modules`) on the first attribute anyone reads through this one."""
+
+    def __getattr__(self, attr: str) -> Any:
+        real = sys.modules.get(self.__name__)
+        if real is None or real is self:
+            sys.modules.pop(self.__name__, None)
+            real = importlib.import_module(self.__name__)
+        return getattr(real, attr)
+
+
+def defer_update_modules() -> list[str]:
+    """Let genai-prices import without its price-update machinery; for processes of our own.
+
+    Importing any part of genai-prices runs its package, which imports `update_prices` and
+    with it an HTTP client and asyncio (more than the price data costs), used only inside
+    the update functions, which this project never calls; the data cannot be imported
+    alone. So each module of `_UPDATE_ONLY` that is not imported yet gets a stand-in that
+    imports the real one on first use. Only the `tokencost` command calls this, before it
+    prices anything: inside a pytest run, user code owns the modules. Returns the names
+    deferred; nothing is deferred for modules already imported or not installed.
+    """
+    if "genai_prices" in sys.modules:
+        return []
+    deferred = []
+    for name in _UPDATE_ONLY:
+        if name not in sys.modules and importlib.util.find_spec(name) is not None:
+            sys.modules[name] = _OnFirstUse(name)
+            deferred.append(name)
+    return deferred
 
 
 def resolve(provider_id: str | None, name: str, timestamp: datetime) -> ResolvedModel | None:

@@ -344,6 +344,56 @@ def entry_from_report(
     return RunEntry(row, aggregates, list(calibration))
 
 
+def entry_from_empty_document(
+    document: dict[str, Any],
+    *,
+    git: tuple[str | None, str | None, bool | None] = (None, None, None),
+    override_sha256: str | None = None,
+    default_rate: str | None = None,
+    calibration: Sequence[CalibrationRow] = (),
+) -> RunEntry:
+    """`entry_from_report` of a run that recorded nothing, from its report document as plain
+    JSON (`empty_report.empty_report_data`), so that such a run never imports the models."""
+    from datetime import datetime
+
+    run, prices = document["run"], document["prices"]
+    scenario = ", ".join(row.scenario for row in calibration) or None
+    cases = sum(row.cases for row in calibration)
+    baseline = document.get("baseline")
+    row = RunRow(
+        run_id=run["run_id"],
+        started=datetime.fromisoformat(run["started"]).isoformat(),
+        finished=datetime.fromisoformat(run["finished"]).isoformat(),
+        wall_s=run["wall_s"],
+        exit_status=run["exit_status"],
+        status=run["status"],
+        interrupted=run["status"] == "interrupted",
+        git_commit=git[0],
+        git_branch=git[1],
+        git_dirty=git[2],
+        argv=list(run["argv"]),
+        workers=run["workers"],
+        adapter=run["adapter"],
+        genai_prices_version=prices["genai_prices_version"],
+        override_file=prices["override_file"],
+        override_sha256=override_sha256,
+        default_rate=default_rate,
+        default_rate_unknown=prices["default_rate_for_unknown_models"],
+        tests=0,
+        totals=Amounts(),
+        budget_status=None,  # a run with a budget of any scope is not an empty run
+        scenario=scenario,
+        m18=sum(row.m18 for row in calibration) if calibration else None,
+        pass_rate=(sum(row.passed for row in calibration) / cases) if cases else None,
+        baseline_run_id=baseline["run_id"] if baseline is not None else None,
+        gates=list(document.get("gates", [])),
+    )
+    aggregates: dict[str, dict[str, tuple[Amounts, float]]] = {
+        kind: {} for kind in ("test", "step", "model", "case")
+    }
+    return RunEntry(row, aggregates, list(calibration))
+
+
 # -- the file -----------------------------------------------------------------------------------
 
 

@@ -114,20 +114,20 @@ class CaptureHooks:
     """--cost-capture: SDK calls made while a test runs are recorded on that test's tracker."""
 
     def __init__(self) -> None:
-        from .capture import Capture
+        from .capture_all import Captures
         from .plugin import tracker_for_item
 
         self.item: pytest.Item | None = None
-        self.capture = Capture(lambda: tracker_for_item(self.item) if self.item else None)
+        self.capture = Captures(lambda: tracker_for_item(self.item) if self.item else None)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Wrap httpx2's clients (after collection imported the user's SDKs, or not)."""
+        """Wrap httpx2, httpx and botocore, each now or when the suite imports it."""
         if not self.capture.install():
             reporter = session.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(
-                    "tokencost: --cost-capture needs httpx2 (the transport of "
-                    "the openai and anthropic SDKs); nothing is captured",
+                    "tokencost: --cost-capture needs httpx2 or httpx (the transports of the "
+                    "LLM SDKs) or botocore (Bedrock); nothing is captured",
                     yellow=True,
                 )
 
@@ -215,7 +215,7 @@ class RecordCarrier:
                     del item.stash[EXTENSIONS_KEY]
                 try:
                     payload = self.state.export(tracker, extensions=extensions)
-                    data = payload.model_dump(mode="json")
+                    data = self.state.payload_data(payload)
                     if item.config.option.xmlpath:
                         from .junit import usage_properties
 

@@ -159,8 +159,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         dest="tokencost_capture",
         default=False,
-        help="Record every call the openai and anthropic SDKs make during a test (through "
-        "httpx2), with no change to the tests. Default: %(default)r",
+        help="Record every LLM SDK call made during a test (through httpx2, httpx, or "
+        "botocore for Bedrock), with no change to the tests. Default: %(default)r",
     )
     _add_history_options(group, parser)
     parser.addini(
@@ -423,9 +423,16 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return None
 
+    # An xdist worker may get the same SIGTERM twice (sent to the process group, and passed
+    # on by its controller): it ignores repeats, and its controller kills it if it hangs.
+    worker = hasattr(config, "workerinput")
+
     def on_sigterm(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
-        if config.stash.get(FINISHING_KEY, False):
+        if not worker:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        if config.stash.get(FINISHING_KEY, False) or (
+            worker and config.stash.get(SIGTERM_SEEN_KEY, False)
+        ):
             return  # already finishing: let the reports be written
         config.stash[SIGTERM_SEEN_KEY] = True
         # Should the interrupt be swallowed where it lands, pytest-xdist's controller still
@@ -433,6 +440,7 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
         dsession = config.pluginmanager.get_plugin("dsession")
         if dsession is not None:
             dsession.shouldstop = "interrupted by SIGTERM"
+            _signal_workers(dsession, signum)
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -442,6 +450,28 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     return restore
+
+
+#: How long an interrupted xdist controller waits for its workers' last payloads.
+WORKER_LAST_WORDS_S = 3.0
+
+
+def _signal_workers(dsession: Any, signum: int) -> None:
+    """Pass a SIGTERM the xdist controller alone received on to its local workers at once.
+
+    Otherwise execnet interrupts them only after waiting 5 s, and the controller kills them
+    10 s later: on a busy machine a worker's last words (its running test's records) were
+    lost in between. Best effort: only local popen workers have a pid here.
+    """
+    import contextlib
+    import os
+
+    group = getattr(getattr(dsession, "nodemanager", None), "group", None)
+    for gateway in list(group or ()):
+        pid = getattr(getattr(getattr(gateway, "_io", None), "popen", None), "pid", None)
+        if isinstance(pid, int) and pid != os.getpid():
+            with contextlib.suppress(OSError):  # already gone
+                os.kill(pid, signum)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -612,7 +642,7 @@ class _WriterHooks:
             state.add(payload)
         status = self._history_before_report(session, int(exitstatus), interrupted)
         before = len(state.write_problems())
-        state.finish(status)
+        state.write_report(status)
         if self.history is not None:
             self.history.after_report(state, state.calibration_metrics)
         if state.files is not None and state.settings.html_paths:
@@ -621,7 +651,7 @@ class _WriterHooks:
             self.pages, problems = write_run_pages(state, state.settings.html_paths)
             state.files.problems.extend(problems)
         problems = state.write_problems()[before:]
-        if state.report is not None:
+        if state.has_report:
             problems += self._write_ci_outputs()
         if problems:
             for message in problems:
@@ -664,12 +694,17 @@ class _WriterHooks:
         in `state.summary_sections` or return from `pytest_tokencost_summary_sections`: both
         must be ready when this runs (the end of `pytest_sessionfinish`).
         """
+        state = self.state
+        targets = state.settings.report_paths("markdown")
+        if not targets and (
+            state.settings.github_summary == "false" or not os.environ.get("GITHUB_STEP_SUMMARY")
+        ):
+            return []  # as `ci.github_summary_path` decides, without importing `ci`'s models
         from .ci import append_step_summary, github_summary_path, render_markdown
         from .outdir import atomic_write_text
 
-        state, report = self.state, self.state.report
+        report = state.report
         assert report is not None
-        targets = state.settings.report_paths("markdown")
         github = github_summary_path(state.settings.github_summary)
         if not targets and github is None:
             return []
@@ -720,34 +755,42 @@ class _WriterHooks:
         """Print the Token & Cost section, where reports were written, the run's ERROR lines
         and (in GitHub Actions) the budget and error annotations."""
         state = self.state
-        report = state.report
         settings = state.settings
         printed = False
-        if report is not None and (settings.term or (settings.report_on_records and state.records)):
-            from .render import TITLE, render_lines
+        if state.has_report and (settings.term or (settings.report_on_records and state.records)):
+            from .render import TITLE
 
             width = self.config.get_terminal_writer().fullwidth
             terminalreporter.write_sep("=", TITLE)
-            brief = settings.term_brief and not any(
-                t.kind == "term" and t.word is None for t in settings.reports
-            )
-            for text, style in render_lines(
-                report, tables=not brief, width=width, top=settings.top
-            ):
+            if state.plain_empty_report:  # "No tokens recorded.", without the models
+                lines: list[tuple[str, str | None]] = [
+                    (text, None) for text in state.section_lines()
+                ]
+            else:
+                from .render import render_lines
+
+                brief = settings.term_brief and not any(
+                    t.kind == "term" and t.word is None for t in settings.reports
+                )
+                report = state.report
+                assert report is not None  # has_report
+                lines = render_lines(report, tables=not brief, width=width, top=settings.top)
+            for text, style in lines:
                 terminalreporter.write_line(text, **({style: True} if style else {}))
             printed = True
         self._print_history(terminalreporter, printed)
         for page in self.pages:
             terminalreporter.write_line(f"tokencost: HTML report {page.as_uri()}")
-        if report is not None and not state.write_problems():
+        if state.has_report and not state.write_problems():
             for path in settings.json_paths:
                 terminalreporter.write_line(f"tokencost: JSON report written to {path}")
         for what, path in self.written:
             terminalreporter.write_line(f"tokencost: {what} written to {path}")
-        from .ci import workflow_commands
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # else `ci` (and the models) stay unloaded
+            from .ci import workflow_commands
 
-        for command in workflow_commands(report, self.errors):
-            terminalreporter.write_line(command)
+            for command in workflow_commands(state.report, self.errors):
+                terminalreporter.write_line(command)
         for message in self.errors:
             terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
         if self.errors:
@@ -781,14 +824,29 @@ class _ControllerHooks:
                 data, "a test on an interrupted xdist worker", resent=True
             )
 
-    def drain_interrupted(self) -> None:
+    @pytest.hookimpl(tryfirst=True)  # before pytest-xdist tears its workers down
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """After an interrupt, give the workers a moment to send their last words.
+
+        A Ctrl-C or SIGTERM sent to the whole process group reaches the workers and this
+        process at once; pytest-xdist's teardown closes their channels right away, and a
+        worker's interrupted payload arriving after that was lost.
+        """
+        if int(exitstatus) == pytest.ExitCode.INTERRUPTED or self.config.stash.get(
+            SIGTERM_SEEN_KEY, False
+        ):
+            self.drain_interrupted(wait=WORKER_LAST_WORDS_S)
+
+    def drain_interrupted(self, wait: float = 0.0) -> None:
         """After an interrupt, take the payloads still queued in pytest-xdist's controller.
 
         A signal stops xdist's event loop wherever it is: reports that workers had already
         sent, and the interrupted payloads of workers that stopped since, may still wait in its
         queue. They are read from it (never processed twice: the collector counts each test
-        attempt once).
+        attempt once). With `wait`, up to that many seconds are spent waiting for the workers
+        still active to finish.
         """
+        import time
         from queue import Empty
 
         dsession = self.config.pluginmanager.get_plugin("dsession")
@@ -796,9 +854,15 @@ class _ControllerHooks:
         collector = self.state.collector
         if events is None or collector is None:
             return
+        active = len(getattr(dsession, "_active_nodes", ())) if wait else 0
+        deadline = time.monotonic() + wait
         while True:
+            remaining = deadline - time.monotonic()
             try:
-                name, kwargs = events.get_nowait()
+                if active > 0 and remaining > 0:
+                    name, kwargs = events.get(timeout=remaining)
+                else:
+                    name, kwargs = events.get_nowait()
             except Empty:
                 return
             except (TypeError, ValueError):
@@ -808,8 +872,10 @@ class _ControllerHooks:
                 data = getattr(report, "tokencost", None)
                 if data is not None:
                     collector.add_data(data, getattr(report, "nodeid", "a test"))
-            elif name == "workerfinished":
-                self._take_interrupted(kwargs.get("node"))
+            elif name in ("workerfinished", "errordown"):
+                active -= 1
+                if name == "workerfinished":
+                    self._take_interrupted(kwargs.get("node"))
 
 
 class _WorkerHooks:
@@ -827,12 +893,14 @@ class _WorkerHooks:
             self.state.delivered(data)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """After an interrupt, send the controller the records of tests cut short, and again
-        the last payloads already sent: the controller may have stopped reading before they
-        arrived (it takes each test attempt once)."""
-        pending = [p.model_dump(mode="json") for p in self.state.export_live()]
-        if int(exitstatus) == pytest.ExitCode.INTERRUPTED:
-            pending = [*self.state.recent, *pending]
+        """Send the controller the records of tests cut short by an interrupt, and again the
+        last payloads already sent: an interrupted controller may have stopped reading before
+        they arrived, or in the middle of handling one, even when this worker ended normally.
+        The controller takes each test attempt once, so the copies cost nothing more."""
+        pending = [
+            *self.state.recent,
+            *(p.model_dump(mode="json") for p in self.state.export_live()),
+        ]
         workeroutput = getattr(self.config, "workeroutput", None)
         if pending and workeroutput is not None:
             workeroutput["tokencost_interrupted"] = pending

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import PriceFileError
 from .genai_table import ResolvedModel, resolve
 from .records import PriceSource, Usage
+
+if TYPE_CHECKING:
+    from .price_cache import CachedModel, PriceCache
 
 __all__ = [
     "DEFAULT_RATE",
@@ -216,12 +219,15 @@ class Pricer:
         overrides: dict[str, Rate] | None = None,
         default_rate: Rate = DEFAULT_RATE,
         default_rate_for_unknown: bool = False,
+        cache: PriceCache | None = None,
     ) -> None:
         self.overrides = overrides or {}
         self.default_rate = default_rate
         self.default_rate_for_unknown = default_rate_for_unknown
+        #: genai-prices' answers kept between runs (`price_cache`); None: asked every run.
+        self.cache = cache
         self._lock = threading.Lock()
-        self._models: dict[tuple[str | None, str], ResolvedModel | None] = {}
+        self._models: dict[tuple[str | None, str], ResolvedModel | CachedModel | None] = {}
 
     def price(
         self, model: str | None, provider: str | None, usage: Usage, timestamp: datetime
@@ -256,7 +262,7 @@ class Pricer:
 
     def _resolve(
         self, model: str, provider: str | None, timestamp: datetime
-    ) -> ResolvedModel | None:
+    ) -> ResolvedModel | CachedModel | None:
         """The genai-prices model for (provider, model), found once and remembered."""
         key = (provider, model)
         try:
@@ -267,11 +273,12 @@ class Pricer:
         if "/" in model:  # a gateway's "provider/model" name (OpenRouter, LiteLLM)
             prefix, _, rest = model.partition("/")
             attempts += [(prefix, rest), (None, rest)]
-        found = None
+        found: ResolvedModel | CachedModel | None = None
         # genai-prices fills private lookup caches on first use of a model.
+        find = resolve if self.cache is None else self.cache.resolve
         with self._lock:
             for provider_id, name in dict.fromkeys(attempts):
-                found = resolve(provider_id, name, timestamp)
+                found = find(provider_id, name, timestamp)
                 if found is not None:
                     break
             self._models[key] = found

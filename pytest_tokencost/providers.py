@@ -8,9 +8,20 @@ Each provider's numbers are converted exactly once here:
 * Anthropic Messages: `input_tokens` *excludes* cache reads and writes, so they are added back.
   Streams: `message_start` carries the first figures, each `message_delta` cumulative ones;
   the last delta wins, its `input_tokens` too (server tools make the input grow).
+* Anthropic `usage.iterations` (one entry per sampling iteration inside the request): `message`
+  entries are already inside the top-level figures; a `compaction` entry (server-side context
+  compaction) is *not*, so its tokens are added to them (same model); an `advisor_message` entry
+  is the advisor tool's sub-inference on another model, also outside the top level: it becomes a
+  `UsagePart` of that model, priced at its own rates. In streams the last `iterations` given wins.
 * Gemini: `promptTokenCount` includes `cachedContentTokenCount`, but `candidatesTokenCount`
-  *excludes* `thoughtsTokenCount`, so thoughts are added to the output. Streams repeat
-  `usageMetadata` as snapshots: the last one wins.
+  *excludes* `thoughtsTokenCount`, so thoughts are added to the output; the prompts of built-in
+  tools (search grounding, URL context, file search) are counted in `toolUsePromptTokenCount`,
+  beside `promptTokenCount`, and added to the input. Streams repeat `usageMetadata` as
+  snapshots: the last one wins.
+* OpenAI Responses background mode: the `POST` answers `status: queued` without usage
+  (`UsageNotReadyError`: nothing to record yet); the finished response retrieved with
+  `GET /v1/responses/{id}` carries it. `/responses/compact` answers a `response.compaction`
+  object with the same `usage` (and, in OpenAI's own API, no model).
 * Billable units beside tokens: Anthropic splits cache writes by lifetime in
   `usage.cache_creation` (`ephemeral_1h_input_tokens` is kept as `cache_write_1h`, a part of
   `cache_write`) and counts server-side web searches in `usage.server_tool_use.web_search_requests`;
@@ -22,27 +33,61 @@ Each provider's numbers are converted exactly once here:
 
 SDK objects (pydantic models of the `openai` / `anthropic` packages), plain dicts and JSON text are
 all accepted; neither SDK is imported. Anything unreadable raises `UnreadablePayloadError` naming
-the type and the field; nothing is ever guessed as zero.
+the type and the field; nothing is ever guessed as zero. A response without usage raises its
+subclass `MissingUsageError`, which says whether it was cut short or is complete.
+
+Garbage (a negative, non-integer or absurdly large count) is an error. A provider whose figures
+contradict each other (OpenRouter reporting 11 reasoning tokens in an output of 10) is kept as
+reported: the whole (input, output) stands, the part that cannot be inside it is left `None`, and
+`ObservedUsage.notes` says what was inconsistent.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import UnreadablePayloadError
-from .records import Usage
+from .errors import MissingUsageError, UnreadablePayloadError, UsageNotReadyError
+from .records import MAX_COUNT, Usage
 
-__all__ = ["ObservedUsage", "parse_body", "usage_from", "usage_from_body", "usage_from_stream"]
+__all__ = [
+    "ObservedUsage",
+    "UsagePart",
+    "parse_body",
+    "usage_from",
+    "usage_from_body",
+    "usage_from_stream",
+]
 
 _MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
+class UsagePart:
+    """Usage a response reports for a sub-inference on another model, priced at that model's rates.
+
+    Anthropic's advisor tool runs the advisor model inside the executor's request and reports
+    its tokens in `usage.iterations` (`type: "advisor_message"`, with its `model`), outside the
+    top-level figures. `kind` names the part (``"advisor"``); `model` is `None` when the payload
+    does not name it.
+    """
+
+    model: str | None
+    usage: Usage
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class ObservedUsage:
-    """What a payload says: its usage, the model that answered, and the provider's name."""
+    """What a payload says: its usage, the model that answered, and the provider's name.
+
+    `parts` are usages of *other* models inside the same response (an advisor's), not included
+    in `usage`: a caller records each as a record of its own model (`record_observed` does).
+    `notes` name figures the provider reported inconsistently (kept as reported, see the module
+    docstring): a caller shows them as warnings.
+    """
 
     usage: Usage
     model: str | None
@@ -50,6 +95,8 @@ class ObservedUsage:
     kind: str
     reported_cost_micro_usd: int | None = None
     reported_total: int | None = None
+    parts: tuple[UsagePart, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -64,10 +111,18 @@ class _Reader:
     def __init__(self, payload: Any, kind: str) -> None:
         self.payload = payload
         self.kind = kind
+        self.notes: list[str] = []
 
     def fail(self, message: str) -> UnreadablePayloadError:
         return UnreadablePayloadError(
             f"cannot read usage from {type(self.payload).__name__} ({self.kind}): {message}"
+        )
+
+    def no_usage(self, message: str, *, complete: bool) -> MissingUsageError:
+        """The response carries no usage: cut short (`complete=False`) or whole."""
+        return MissingUsageError(
+            f"cannot read usage from {type(self.payload).__name__} ({self.kind}): {message}",
+            complete=complete,
         )
 
     def section(self, obj: Any, path: str, *, required: bool = True) -> Any:
@@ -95,6 +150,10 @@ class _Reader:
             )
         if value < 0:
             raise self.fail(f"field '{path}' is {value}; token counts cannot be negative")
+        if value > MAX_COUNT:  # garbage, not an inconsistency: checked before any part is kept
+            raise self.fail(
+                f"field '{path}' is {value}, more than the {MAX_COUNT:,} a count may be"
+            )
         return value
 
     def model(self) -> str | None:
@@ -117,6 +176,29 @@ class _Reader:
     ) -> Usage:
         if input is None or output is None:  # required counts normally raise before this
             raise self.fail(f"no {'input' if input is None else 'output'} token count")
+        # The provider's figures contradict each other: keep its whole (what it billed), leave
+        # the part that cannot be inside it unrecorded, and say so. Never an estimate instead.
+        if reasoning is not None and reasoning > output:
+            self.notes.append(
+                f"{self.kind}: reasoning tokens ({reasoning:,}) exceed the output tokens "
+                f"({output:,}) that include them; input and output kept as reported, "
+                "reasoning left unrecorded"
+            )
+            reasoning = None
+        if (cache_read or 0) + (cache_write or 0) > input:
+            self.notes.append(
+                f"{self.kind}: cache reads ({cache_read}) + cache writes ({cache_write}) exceed "
+                f"the input tokens ({input:,}) that include them; input and output kept as "
+                "reported, the cache parts left unrecorded (priced as uncached input)"
+            )
+            cache_read = cache_write = cache_write_1h = None
+        if cache_write_1h is not None and cache_write_1h > (cache_write or 0):
+            self.notes.append(
+                f"{self.kind}: 1-hour cache writes ({cache_write_1h:,}) exceed all cache writes "
+                f"({cache_write}); cache writes kept as reported, the 1-hour part left "
+                "unrecorded (priced as 5-minute writes)"
+            )
+            cache_write_1h = None
         try:
             return Usage(
                 input=input,
@@ -127,6 +209,13 @@ class _Reader:
                 cache_write_1h=cache_write_1h,
                 web_searches=web_searches,
             )
+        except ValueError as exc:
+            raise self.fail(str(exc)) from exc
+
+    def checked(self, usage: Usage) -> Usage:
+        """`usage` (a sum) validated again: a sum of valid counts may still pass `MAX_COUNT`."""
+        try:
+            return Usage(**usage.model_dump())
         except ValueError as exc:
             raise self.fail(str(exc)) from exc
 
@@ -151,7 +240,9 @@ def _openai(
     Both already count cached tokens inside the input and reasoning inside the output.
     """
     r = _Reader(payload, label)
-    usage = r.section(payload, "usage")
+    usage = _get(payload, "usage")
+    if usage is _MISSING or usage is None:
+        raise _no_openai_usage(r, payload)
     inp, out = f"usage.{input_name}_tokens", f"usage.{output_name}_tokens"
     input_details = r.section(usage, f"{inp}_details", required=False)
     output_details = r.section(usage, f"{out}_details", required=False)
@@ -167,7 +258,33 @@ def _openai(
         searches = _web_search_calls(r, payload)
         if searches is not None:
             result = result.model_copy(update={"web_searches": searches})
-    return ObservedUsage(result, r.model(), "openai", kind, _reported_cost(r, usage), total)
+    return ObservedUsage(
+        result,
+        r.model(),
+        "openai",
+        kind,
+        _reported_cost(r, usage),
+        total,
+        notes=tuple(r.notes),
+    )
+
+
+#: Statuses of an OpenAI Responses response still running (background mode): no usage yet.
+_RESPONSES_PENDING = ("queued", "in_progress")
+
+
+def _no_openai_usage(r: _Reader, payload: Any) -> UnreadablePayloadError:
+    """The error for an OpenAI-shaped response without usage: not ready yet, or none at all."""
+    status = _get(payload, "status")
+    if _get(payload, "object") == "response" and status in _RESPONSES_PENDING:
+        response_id = _get(payload, "id")
+        return UsageNotReadyError(
+            f"cannot read usage from {type(payload).__name__} ({r.kind}): the response is "
+            f"{status} (background mode); its usage comes with the finished response that "
+            f"GET /v1/responses/{{id}} returns",
+            response_id=response_id if isinstance(response_id, str) else None,
+        )
+    return r.no_usage("field 'usage' is missing or null", complete=True)
 
 
 def _web_search_calls(r: _Reader, response: Any) -> int | None:
@@ -194,9 +311,72 @@ def _anthropic_extras(r: _Reader, usage: Any, where: str) -> tuple[int | None, i
     return one_hour, searches
 
 
+def _iteration_usage(r: _Reader, item: Any, path: str) -> Usage:
+    """One `usage.iterations` entry in the normalised form (its cache counted in its input)."""
+    uncached = r.count(item, f"{path}.input_tokens")
+    cache_read = r.count(item, f"{path}.cache_read_input_tokens", required=False)
+    cache_write = r.count(item, f"{path}.cache_creation_input_tokens", required=False)
+    creation = r.section(item, f"{path}.cache_creation", required=False)
+    one_hour = r.count(creation, f"{path}.cache_creation.ephemeral_1h_input_tokens", required=False)
+    return r.usage(
+        input=(uncached or 0) + (cache_read or 0) + (cache_write or 0),
+        output=r.count(item, f"{path}.output_tokens"),
+        cache_read=cache_read,
+        cache_write=cache_write,
+        cache_write_1h=one_hour,
+    )
+
+
+def _anthropic_iterations(
+    r: _Reader, iterations: Any, where: str
+) -> tuple[Usage | None, tuple[UsagePart, ...]]:
+    """What `usage.iterations` adds to the top-level figures, and the other models' parts.
+
+    Anthropic's API reference: `message` entries are the sampling iterations the top-level
+    figures already sum; a `compaction` entry's tokens are *not* included in the top-level
+    usage (the summary is made by the request's own model); an `advisor_message` entry is the
+    advisor tool's sub-inference on the `model` it names, reported beside the executor's
+    figures. Any other type is named in a note and not counted: whether the top level holds it
+    is unknown, and counting it twice would be worse than saying so.
+    """
+    if iterations is None:
+        return None, ()
+    if not isinstance(iterations, list | tuple):
+        raise r.fail(f"field '{where}' is {type(iterations).__name__}; expected a list")
+    added: Usage | None = None
+    parts: list[UsagePart] = []
+    for index, item in enumerate(iterations):
+        path = f"{where}[{index}]"
+        kind = _get(item, "type")
+        if kind == "message":
+            continue
+        if kind == "compaction":
+            usage = _iteration_usage(r, item, path)
+            added = usage if added is None else added + usage
+        elif kind == "advisor_message":
+            model = _get(item, "model")
+            if model is not _MISSING and model is not None and not isinstance(model, str):
+                raise r.fail(f"field '{path}.model' is {model!r}; expected a string")
+            parts.append(
+                UsagePart(
+                    model if isinstance(model, str) else None,
+                    _iteration_usage(r, item, path),
+                    "advisor",
+                )
+            )
+        else:
+            r.notes.append(
+                f"{r.kind}: '{path}' is of type {kind!r}, which this version does not read; "
+                "its tokens are not counted"
+            )
+    return added, tuple(parts)
+
+
 def _anthropic_message(payload: Any) -> ObservedUsage:
     r = _Reader(payload, "Anthropic message")
-    usage = r.section(payload, "usage")
+    usage = _get(payload, "usage")
+    if usage is _MISSING or usage is None:
+        raise r.no_usage("field 'usage' is missing or null", complete=True)
     uncached = r.count(usage, "usage.input_tokens")
     cache_read = r.count(usage, "usage.cache_read_input_tokens", required=False)
     cache_write = r.count(usage, "usage.cache_creation_input_tokens", required=False)
@@ -216,19 +396,31 @@ def _anthropic_message(payload: Any) -> ObservedUsage:
         cache_write_1h=one_hour,
         web_searches=searches,
     )
-    return ObservedUsage(result, r.model(), "anthropic", "anthropic.message")
+    added, parts = _anthropic_iterations(
+        r, r.section(usage, "usage.iterations", required=False), "usage.iterations"
+    )
+    if added is not None:
+        result = r.checked(result + added)
+    return ObservedUsage(
+        result, r.model(), "anthropic", "anthropic.message", parts=parts, notes=tuple(r.notes)
+    )
 
 
 def _gemini(payload: Any) -> ObservedUsage:
     r = _Reader(payload, "Gemini generateContent response")
-    meta = r.section(payload, "usageMetadata")
+    meta = _get(payload, "usageMetadata")
+    if meta is _MISSING or meta is None:
+        raise r.no_usage("field 'usageMetadata' is missing or null", complete=True)
     prompt = r.count(meta, "usageMetadata.promptTokenCount")
+    # Built-in tools' prompts (search grounding, URL context, file search): billed as input,
+    # counted beside promptTokenCount (and inside totalTokenCount).
+    tool_use = r.count(meta, "usageMetadata.toolUsePromptTokenCount", required=False)
     thoughts = r.count(meta, "usageMetadata.thoughtsTokenCount", required=False)
     candidates = r.count(meta, "usageMetadata.candidatesTokenCount", required=False)
     if candidates is None:
         # Absent in prompt-only snapshots; the total then says there were none.
         total = r.count(meta, "usageMetadata.totalTokenCount")
-        if prompt is None or total is None or total != prompt + (thoughts or 0):
+        if prompt is None or total is None or total != prompt + (tool_use or 0) + (thoughts or 0):
             raise r.fail(
                 "field 'usageMetadata.candidatesTokenCount' is missing and totalTokenCount "
                 f"({total}) does not show it to be 0"
@@ -236,8 +428,10 @@ def _gemini(payload: Any) -> ObservedUsage:
         candidates = 0
     model = _get(payload, "modelVersion")
     reported_total = r.count(meta, "usageMetadata.totalTokenCount", required=False)
+    if prompt is None:  # pragma: no cover - a required count raises first
+        raise r.fail("field 'usageMetadata.promptTokenCount' is missing")
     result = r.usage(
-        input=prompt,
+        input=prompt + (tool_use or 0),
         output=candidates + (thoughts or 0),
         cache_read=r.count(meta, "usageMetadata.cachedContentTokenCount", required=False),
         reasoning=thoughts,
@@ -248,6 +442,7 @@ def _gemini(payload: Any) -> ObservedUsage:
         "google",
         "gemini",
         reported_total=reported_total,
+        notes=tuple(r.notes),
     )
 
 
@@ -281,14 +476,7 @@ def usage_from(payload: Any, provider: str | None = None) -> ObservedUsage:
     observed = _read(_decode(payload), provider)
     if provider is None or provider == observed.provider:
         return observed
-    return ObservedUsage(
-        observed.usage,
-        observed.model,
-        provider,
-        observed.kind,
-        observed.reported_cost_micro_usd,
-        observed.reported_total,
-    )
+    return replace(observed, provider=provider)
 
 
 def _read(payload: Any, provider: str | None) -> ObservedUsage:
@@ -301,6 +489,10 @@ def _read(payload: Any, provider: str | None) -> ObservedUsage:
         return _openai(payload, "openai.chat", "OpenAI chat completion", "prompt", "completion")
     if object_type == "response":
         return _openai(payload, "openai.responses", "OpenAI Responses response", "input", "output")
+    if object_type == "response.compaction":
+        return _openai(
+            payload, "openai.responses.compact", "OpenAI Responses compaction", "input", "output"
+        )
     if message_type == "message":
         return _anthropic_message(payload)
     if _get(payload, "usageMetadata") is not _MISSING:
@@ -334,8 +526,10 @@ def _event_type(event: Any) -> str:
 def _anthropic_stream(events: list[Any]) -> ObservedUsage:
     start = next((e for e in events if _get(e, "type") == "message_start"), None)
     if start is None:
-        raise UnreadablePayloadError(
-            "cannot read usage from an Anthropic stream without a message_start event"
+        raise MissingUsageError(
+            "cannot read usage from an Anthropic stream without a message_start event (the "
+            "stream ended before its usage arrived)",
+            complete=False,
         )
     message = _get(start, "message")
     r = _Reader(start, "Anthropic stream")
@@ -345,6 +539,8 @@ def _anthropic_stream(events: list[Any]) -> ObservedUsage:
         for key in _ANTHROPIC_COUNTS
     }
     one_hour, searches = _anthropic_extras(r, usage, "message_start.message.usage")
+    iterations = r.section(usage, "message_start.message.usage.iterations", required=False)
+    iterations_path = "message_start.message.usage.iterations"
     thinking = None
     deltas = [e for e in events if _get(e, "type") == "message_delta"]
     for delta in deltas:
@@ -366,10 +562,15 @@ def _anthropic_stream(events: list[Any]) -> ObservedUsage:
         delta_one_hour, delta_searches = _anthropic_extras(r, delta_usage, "message_delta.usage")
         one_hour = one_hour if delta_one_hour is None else delta_one_hour
         searches = searches if delta_searches is None else delta_searches
+        # Cumulative like the counts: the last list given is the whole request's.
+        delta_iterations = r.section(delta_usage, "message_delta.usage.iterations", required=False)
+        if delta_iterations is not None:
+            iterations, iterations_path = delta_iterations, "message_delta.usage.iterations"
     if not deltas:
-        raise UnreadablePayloadError(
+        raise MissingUsageError(
             "cannot read usage from an Anthropic stream that ended before its message_delta "
-            "(the final output_tokens); the stream was cut short"
+            "(the final output_tokens); the stream was cut short",
+            complete=False,
         )
     if figures["output_tokens"] is None:
         raise r.fail(
@@ -389,9 +590,17 @@ def _anthropic_stream(events: list[Any]) -> ObservedUsage:
         cache_write_1h=one_hour,
         web_searches=searches,
     )
+    added, parts = _anthropic_iterations(r, iterations, iterations_path)
+    if added is not None:
+        result = r.checked(result + added)
     model = _get(message, "model")
     return ObservedUsage(
-        result, model if isinstance(model, str) else None, "anthropic", "anthropic.stream"
+        result,
+        model if isinstance(model, str) else None,
+        "anthropic",
+        "anthropic.stream",
+        parts=parts,
+        notes=tuple(r.notes),
     )
 
 
@@ -417,9 +626,17 @@ def usage_from_stream(events: Any) -> ObservedUsage:
     if "chat.completion.chunk" in kinds:
         with_usage = [e for e in items if _get(e, "usage") not in (_MISSING, None)]
         if not with_usage:
-            raise UnreadablePayloadError(
-                "cannot read usage from an OpenAI chat stream: no chunk carries usage (was "
-                "stream_options.include_usage set, and did the stream finish?)"
+            if _chat_stream_finished(items):
+                raise MissingUsageError(
+                    "cannot read usage from an OpenAI chat stream: it finished (a choice has "
+                    "its finish_reason) but no chunk carries usage; the provider sends none "
+                    "unless stream_options.include_usage is set",
+                    complete=True,
+                )
+            raise MissingUsageError(
+                "cannot read usage from an OpenAI chat stream: it ended before any chunk "
+                "carried usage (no choice has a finish_reason: the stream was cut short)",
+                complete=False,
             )
         last = with_usage[-1]
         observed = _openai(
@@ -429,14 +646,7 @@ def usage_from_stream(events: Any) -> ObservedUsage:
             model = next(
                 (_get(e, "model") for e in items if isinstance(_get(e, "model"), str)), None
             )
-            observed = ObservedUsage(
-                observed.usage,
-                model,
-                observed.provider,
-                observed.kind,
-                observed.reported_cost_micro_usd,
-                observed.reported_total,
-            )
+            observed = replace(observed, model=model)
         return observed
     if any(kind.startswith("response.") for kind in kinds):
         return _responses_stream(items)
@@ -445,8 +655,19 @@ def usage_from_stream(events: Any) -> ObservedUsage:
     if "gemini.chunk" in kinds:
         with_usage = [e for e in items if _get(e, "usageMetadata") not in (_MISSING, None)]
         if not with_usage:
-            raise UnreadablePayloadError(
+            finished = any(
+                _get(candidate, "finishReason") not in (_MISSING, None)
+                for e in items
+                for candidate in _list(_get(e, "candidates"))
+            )
+            raise MissingUsageError(
                 "cannot read usage from a Gemini stream: no chunk carries usageMetadata"
+                + (
+                    " (it finished: a candidate has its finishReason)"
+                    if finished
+                    else " (the stream ended before its usage arrived)"
+                ),
+                complete=finished,
             )
         last = _gemini(with_usage[-1])
         model = last.model or next(
@@ -457,10 +678,21 @@ def usage_from_stream(events: Any) -> ObservedUsage:
             ),
             None,
         )
-        return ObservedUsage(
-            last.usage, model, "google", "gemini.stream", reported_total=last.reported_total
-        )
+        return replace(last, model=model, kind="gemini.stream")
     raise UnreadablePayloadError(f"cannot read usage from a stream of {sorted(kinds)} events")
+
+
+def _list(value: Any) -> list[Any] | tuple[Any, ...]:
+    return value if isinstance(value, list | tuple) else ()
+
+
+def _chat_stream_finished(items: list[Any]) -> bool:
+    """Whether a chat stream reached its end: a choice of some chunk has its finish_reason."""
+    return any(
+        _get(choice, "finish_reason") not in (_MISSING, None)
+        for e in items
+        for choice in _list(_get(e, "choices"))
+    )
 
 
 #: The events that end an OpenAI Responses stream with the response's final usage: a response
@@ -472,12 +704,20 @@ _RESPONSES_FINAL = ("response.completed", "response.incomplete", "response.faile
 def _responses_stream(items: list[Any]) -> ObservedUsage:
     final = [e for e in items if _get(e, "type") in _RESPONSES_FINAL]
     response = _get(final[-1], "response") if final else _MISSING
-    if not final or (
-        _get(final[-1], "type") == "response.failed" and _get(response, "usage") in (_MISSING, None)
-    ):
-        raise UnreadablePayloadError(
+    if not final:
+        raise MissingUsageError(
             "cannot read usage from an OpenAI Responses stream without response.completed or "
-            "response.incomplete (the stream was cut short, or the response failed without usage)"
+            "response.incomplete (the stream was cut short)",
+            complete=False,
+        )
+    if _get(final[-1], "type") == "response.failed" and _get(response, "usage") in (
+        _MISSING,
+        None,
+    ):
+        raise MissingUsageError(
+            "cannot read usage from an OpenAI Responses stream: the response failed without "
+            "usage (response.failed)",
+            complete=True,
         )
     return _openai(
         response, "openai.responses.stream", "OpenAI Responses stream", "input", "output"

@@ -191,6 +191,12 @@ class TokenRecord(BaseModel):
         description="The late answer of a calibration step that had timed out: counted in that "
         "step, recorded while a later case ran.",
     )
+    replayed: bool = Field(
+        default=False,
+        description="A response replayed from a recording (a vcrpy cassette, a mocked transport), "
+        "not read from the network: its tokens are counted and its cost is recorded cost, not "
+        "money spent in this run.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from .empty_report import NO_TOKENS
 from .money import format_usd
-from .records import PriceSource, Provenance
-from .report import TokenReport
-from .summary import TokenTotals
+
+if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
+    from .report import TokenReport
+    from .summary import TokenSummary, TokenTotals
 
 __all__ = [
     "DEFAULT_WIDTH",
@@ -70,13 +72,24 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def _cost(totals: TokenTotals, micro_usd: int | None) -> str:
+def _cost(totals: TokenTotals, micro_usd: int | None, *, label: bool = False) -> str:
+    """A group's cost; with replayed calls, their recorded cost beside it (`label`: the money
+    spent called so)."""
     if totals.records == 0:
         return "-"
     text = format_usd(micro_usd)
     if micro_usd is not None and totals.unpriced_records:
         text += f" + {totals.unpriced_records} not recorded"
-    return text
+    if not totals.replayed_records:
+        return text
+    # The cost of replayed calls, beside the money spent and never added to it.
+    recorded = f"recorded {format_usd(totals.replayed_cost_micro_usd)}"
+    return f"{text} spent, {recorded}" if label else f"{text} ({recorded})"
+
+
+def _spent(totals: TokenTotals, text: str) -> str:
+    """A cost labelled as money spent when replayed calls are beside it."""
+    return f"{text} spent" if totals.replayed_records else text
 
 
 def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
@@ -85,24 +98,31 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
     if cost is None:
         return tokens, "not recorded"
     text = format_usd(int((Decimal(cost) / count).quantize(Decimal(1), ROUND_HALF_UP)))
-    return tokens, text + (" + not recorded" if totals.unpriced_records else "")
+    return tokens, _spent(totals, text + (" + not recorded" if totals.unpriced_records else ""))
 
 
 def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
+    from .summary import TokenTotals
+
     summary = report.summary
     totals = summary.totals
     usage = totals.usage
     rows: list[tuple[str, int, str]] = [
-        ("Total prompts:", usage.input, format_usd(totals.input_cost_micro_usd)),
-        ("Total artifacts:", usage.output, format_usd(totals.output_cost_micro_usd)),
-        ("Total:", usage.total, _cost(totals, totals.cost_micro_usd)),
+        ("Total prompts:", usage.input, _spent(totals, format_usd(totals.input_cost_micro_usd))),
+        (
+            "Total artifacts:",
+            usage.output,
+            _spent(totals, format_usd(totals.output_cost_micro_usd)),
+        ),
+        ("Total:", usage.total, _cost(totals, totals.cost_micro_usd, label=True)),
     ]
     groups: Mapping[str, TokenTotals] = summary.by_case
     label = f"Per {labels['case']} avg:"
-    if not groups:
-        groups, label = summary.by_test, f"Per {labels['test']} avg:"
     if groups:
         rows.append((label, *_average(sum(groups.values(), TokenTotals()), len(groups))))
+    elif summary.by_test:
+        # Every record is in exactly one test's entry: their sum is the run's totals.
+        rows.append((f"Per {labels['test']} avg:", *_average(totals, len(summary.by_test))))
     if totals.steps:
         rows.append((f"Per {labels['step']} avg:", *_average(totals, totals.steps)))
     width = max(len(f"{count:,}") for _, count, _ in rows)
@@ -119,8 +139,20 @@ def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
 
 
 def _notes(report: TokenReport) -> list[Line]:
+    from .records import PriceSource, Provenance
+
     totals = report.summary.totals
     notes: list[Line] = [("(Prompts are input tokens, artifacts output tokens.)", None)]
+    if totals.replayed_records:
+        notes.append(
+            (
+                f"Replayed: {totals.replayed_records} call(s), {totals.replayed_tokens:,} "
+                f"tokens, recorded cost {format_usd(totals.replayed_cost_micro_usd)}: replayed "
+                "from a recording (cassette, mocked transport), what they would cost live; not "
+                "spent in this run",
+                None,
+            )
+        )
     mix = totals.tokens_by_provenance
     if mix:
         parts = ", ".join(f"{mix[kind]:,} {kind.value}" for kind in Provenance if kind in mix)
@@ -251,6 +283,8 @@ def _totals_rows(
     items: Sequence[tuple[str, TokenTotals]], runs: bool, wall: bool
 ) -> tuple[list[Column], list[list[str]]]:
     """Columns and rows of a by-test / by-step / by-day table."""
+    from .summary import NO_STEP
+
     columns = [Column("name", "<")]
     columns += [Column("runs", drop=3)] if runs else []
     columns += [Column("input", drop=2), Column("output", drop=1), Column("total"), Column("cost")]
@@ -260,7 +294,8 @@ def _totals_rows(
         row = [name] + ([f"{t.steps:,}"] if runs else [])
         row += [f"{t.usage.input:,}", f"{t.usage.output:,}", f"{t.usage.total:,}"]
         row.append(_cost(t, t.cost_micro_usd))
-        row += [format_duration(t.wall_ms / 1000)] if wall else []
+        # records outside steps are not timed: no wall clock, rather than 0.00s
+        row += ["-" if name == NO_STEP else format_duration(t.wall_ms / 1000)] if wall else []
         rows.append(row)
     return columns, rows
 
@@ -272,11 +307,18 @@ def _tables(
     top: int,
     transcripts: bool,
 ) -> list[Line]:
+    from .summary import NO_STEP
+
     summary = report.summary
     lines: list[Line] = []
     tests = sorted(
         summary.by_test.items(),
-        key=lambda item: (-(item[1].cost_micro_usd or 0), -item[1].usage.total, item[0]),
+        key=lambda item: (
+            -(item[1].cost_micro_usd or 0),
+            -(item[1].replayed_cost_micro_usd or 0),
+            -item[1].usage.total,
+            item[0],
+        ),
     )[:top]
     if tests:
         shown = f"{len(tests)} of {len(summary.by_test)}"
@@ -289,7 +331,8 @@ def _tables(
         columns, rows = _totals_rows(list(summary.by_case.items()), runs=False, wall=False)
         columns[0] = Column(labels["case"], "<")
         lines += _table(columns, rows, width)
-    if summary.by_step:
+    # Records outside any step make a "(no step)" row; alone, it says nothing about steps.
+    if summary.by_step and set(summary.by_step) != {NO_STEP}:
         lines += [("", None), (f"Per {labels['step']}:", None)]
         columns, rows = _totals_rows(
             list(summary.by_step.items()), runs=not transcripts, wall=not transcripts
@@ -297,8 +340,29 @@ def _tables(
         columns[0] = Column(labels["step"], "<")
         lines += _table(columns, rows, width)
     if summary.by_model:
-        lines += [("", None), ("Per model:", None), *_model_table(summary.by_model, width)]
+        by_model, aliases = _by_model_id(summary)
+        lines += [("", None), ("Per model:", None), *_model_table(by_model, width)]
+        lines += [
+            (f"Model names: {model_id} = {' + '.join(names)}", None)
+            for model_id, names in aliases.items()
+        ]
     return lines
+
+
+def _by_model_id(
+    summary: TokenSummary,
+) -> tuple[dict[str, TokenTotals], dict[str, list[str]]]:
+    """Model rows with the names of one model (dated and undated aliases) in one row, named by
+    the model's genai-prices id; and those names, by id, for a note under the table."""
+    rows: dict[str, TokenTotals] = {}
+    aliases: dict[str, list[str]] = {}
+    for model_id, names in summary.model_groups().items():
+        if len(names) == 1:
+            rows[names[0]] = summary.by_model[names[0]]
+            continue
+        rows[model_id] = sum((summary.by_model[name] for name in names), TokenTotals())
+        aliases[model_id] = names
+    return rows, aliases
 
 
 def _model_table(by_model: Mapping[str, TokenTotals], width: int | None) -> list[Line]:
@@ -423,9 +487,7 @@ def render_lines(
     transcripts: a per-day table, and no step runs or wall clock, which mean nothing there.
     """
     if report.summary.totals.records == 0:
-        return _wrap(
-            [("No tokens recorded.", None), *_budgets(report, width), *_gate_lines(report)], width
-        )
+        return _wrap([(NO_TOKENS, None), *_budgets(report, width), *_gate_lines(report)], width)
     lines = _headline(report, labels) + _notes(report) + _budgets(report, width)
     lines += _gate_lines(report)
     if tables:

@@ -36,9 +36,12 @@ M = TypeVar("M", bound=BaseModel)
 #: Version 2 added the run's status, interrupted tests, duplicates dropped and record identity
 #: (run id, attempt, scenario, response and request ids); version 3 the baseline, the cost
 #: gates' verdicts, the override file's hash and the run ids a combined report was made from
-#: (`run.combined_from`). Documents of earlier versions still read.
-SCHEMA_VERSION = 3
-_READABLE_VERSIONS = (1, 2, 3)
+#: (`run.combined_from`); version 4 replayed records (`replayed` on a record;
+#: `replayed_records`, `replayed_tokens` and `replayed_cost_micro_usd` in every totals, whose
+#: `cost_micro_usd` is the money spent, replayed cost left out) and `summary.model_ids`.
+#: Documents of earlier versions still read (they have no replayed records).
+SCHEMA_VERSION = 4
+_READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 class PriceInfo(BaseModel):
@@ -175,7 +178,7 @@ class TokenReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1, 2, 3] = 3
+    schema_version: Literal[1, 2, 3, 4] = 4
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary

@@ -39,6 +39,8 @@ class RunHistory:
         self.late_warnings: list[str] = []
         self._store: HistoryStore | None = None
         self._git: GitInfo | None = None
+        #: Whether this run was interrupted (its comparison is of partial totals).
+        self.interrupted = False
 
     @property
     def active(self) -> bool:
@@ -59,13 +61,14 @@ class RunHistory:
     def before_report(self, state: RunState, interrupted: bool) -> list[str]:
         """Open the history, compare with the baseline, decide the gates (their verdicts go
         to `state.gates`). Returns the error lines of failed gates."""
+        self.interrupted = interrupted
         if self.settings.enabled:
             self._open(state)
         s = self.settings
         if not (s.needs_baseline or s.fail_over):
             return []
         from .ci import GATE_ERROR_PREFIX
-        from .gates import evaluate_compare_fail, evaluate_fail_over, failed
+        from .gates import SHOWN_OFFENDERS, evaluate_compare_fail, evaluate_fail_over, failed
         from .history import Amounts
         from .summary import TokenSummary
 
@@ -82,15 +85,22 @@ class RunHistory:
             state.summary_sections.append(comparison_section(title, self.comparison, note))
         verdicts = [evaluate_compare_fail(g, self.comparison, why) for g in s.compare_fail]
         verdicts += [evaluate_fail_over(g, Amounts.of(summary.totals)) for g in s.fail_over]
+        if interrupted:  # the run already fails; its partial totals prove nothing
+            verdicts = [
+                v.model_copy(update={"message": f"{v.message} ({_NOT_ENFORCED})"}) for v in verdicts
+            ]
         state.gates = verdicts
         self.warnings += [v.message for v in verdicts if v.status == "not-recorded"]
-        if interrupted:  # the run already fails; its partial totals prove nothing
+        if interrupted:
             return []
         errors = []
         for verdict in failed(verdicts):
             message = f"{GATE_ERROR_PREFIX}{verdict.message}"
-            if verdict.offending_tests:
-                message += f" (tests: {', '.join(verdict.offending_tests[:20])})"
+            # the message names the first offenders with their figures; name the rest
+            others = verdict.offending_tests[SHOWN_OFFENDERS:]
+            if others:
+                message += f" (the other tests: {', '.join(others[:20])}"
+                message += f", ... {len(others)} in all)" if len(others) > 20 else ")"
             errors.append(message)
         return errors
 
@@ -174,9 +184,14 @@ class RunHistory:
     def after_report(self, state: RunState, calibration: list[Any]) -> None:
         """Append the run (its report and records) to the history."""
         store = self._store
-        if store is None or state.report is None:
+        if store is None or not state.has_report:
             return
-        from .history import CalibrationRow, HistoryStore, entry_from_report
+        from .history import (
+            CalibrationRow,
+            HistoryStore,
+            entry_from_empty_document,
+            entry_from_report,
+        )
 
         git = self.git()
         pricing = state.pricing_info()
@@ -192,12 +207,23 @@ class RunHistory:
                 )
                 for scenario, m in calibration
             ]
-            entry = entry_from_report(
-                state.report,
-                git=(git.commit, git.branch, git.dirty),
-                override_sha256=pricing.override_sha256,
-                default_rate=pricing.default_rate,
-                calibration=rows,
+            empty = state.empty_report
+            entry = (
+                entry_from_empty_document(
+                    empty,
+                    git=(git.commit, git.branch, git.dirty),
+                    override_sha256=pricing.override_sha256,
+                    default_rate=pricing.default_rate,
+                    calibration=rows,
+                )
+                if empty is not None
+                else entry_from_report(
+                    state.report,  # type: ignore[arg-type]  # has_report: it is there
+                    git=(git.commit, git.branch, git.dirty),
+                    override_sha256=pricing.override_sha256,
+                    default_rate=pricing.default_rate,
+                    calibration=rows,
+                )
             )
             try:
                 store.append(entry, keep=self.settings.keep)
@@ -237,7 +263,18 @@ class RunHistory:
             return title, [f"No baseline: {note or 'none found'}"]
         from .compare import render_compare
 
-        return title, render_compare(self.comparison, width=width)
+        lines = render_compare(self.comparison, width=width)
+        if self.interrupted:
+            lines.insert(
+                2,
+                "Note: this run was interrupted: its totals are partial, the tests it did not "
+                "reach show as removed, and its gates are not enforced",
+            )
+        return title, lines
+
+
+#: Said of the gates of an interrupted run.
+_NOT_ENFORCED = "not enforced: the run was interrupted"
 
 
 def _environmental(exc: sqlite3.DatabaseError) -> bool:

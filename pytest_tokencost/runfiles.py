@@ -86,7 +86,7 @@ class RunFiles:
         self.extra_reports = extra_reports
         self.run_dir = output_dir / RUNS_DIR / run_id
         self.problems: list[str] = []
-        self._records_ready = False
+        self._records_fd: int | None = None
         self._failed = False
 
     # -- during the run ---------------------------------------------------------------------
@@ -100,19 +100,23 @@ class RunFiles:
         return self.run_dir
 
     def append_records(self, lines: list[str]) -> bool:
-        """Append whole lines to this run's `records.jsonl`; False (and a problem) on failure."""
+        """Append whole lines to this run's `records.jsonl`; False (and a problem) on failure.
+
+        The file stays open until `publish` (one write per batch, no open and close per test);
+        each batch goes straight to the operating system, so a killed run keeps it.
+        """
         if self._failed or not lines:
             return not self._failed
         try:
-            if not self._records_ready:
+            if self._records_fd is None:
                 self.prepare_run_dir()
-                self._records_ready = True
-            path = self.run_dir / RECORDS_NAME
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(path, flags, 0o666)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write("".join(line + "\n" for line in lines))
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                self._records_fd = os.open(self.run_dir / RECORDS_NAME, flags, 0o666)
+            pending = memoryview("".join(line + "\n" for line in lines).encode("utf-8"))
+            while pending:
+                pending = pending[os.write(self._records_fd, pending) :]
         except OSError as exc:
+            self.close()
             self._failed = True
             self.problems.append(
                 f"cannot append to {self.run_dir / RECORDS_NAME}: {exc.strerror or exc}; "
@@ -121,6 +125,13 @@ class RunFiles:
             return False
         return True
 
+    def close(self) -> None:
+        """Close `records.jsonl` (appending again reopens it)."""
+        fd, self._records_fd = self._records_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     # -- at the end -------------------------------------------------------------------------
 
     def publish(self, report_json: str) -> bool:
@@ -128,6 +139,7 @@ class RunFiles:
 
         Returns False (with a problem kept) when something could not be written.
         """
+        self.close()
         try:
             self.prepare_run_dir()
             records = self.run_dir / RECORDS_NAME

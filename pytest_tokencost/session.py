@@ -91,7 +91,8 @@ class RunState:
         self._t0 = time.perf_counter()
         self._pricer: Pricer | None = None
         self.ledger: BudgetLedger | None = None
-        self.report: TokenReport | None = None
+        self._report: TokenReport | None = None
+        self._empty_report: dict[str, Any] | None = None
         #: Trackers whose payload has not been delivered yet (reported to the collecting
         #: process), by (test id, attempt): an interrupt exports them as they are.
         self.live: dict[tuple[str, int], InMemoryTokenTracker] = {}
@@ -125,6 +126,7 @@ class RunState:
     def pricer(self) -> Pricer:
         """The run's pricer, built on first use (reading the override file, if any)."""
         if self._pricer is None:
+            from .price_cache import PriceCache
             from .pricing import Pricer, Rate, load_price_overrides
 
             overrides = (
@@ -136,21 +138,30 @@ class RunState:
                 overrides,
                 Rate.parse(self.settings.default_rate),
                 self.settings.default_rate_for_unknown,
+                cache=PriceCache(self.settings.output_dir),
             )
         return self._pricer
 
-    def pricing_info(self) -> PricingInfo:
-        """What prices this run: enough for a later comparison to build the same pricer."""
-        from .compare import PricingInfo, file_sha256
-        from .pricing import price_data_version
-
+    def _override_hash(self) -> str | None:
+        """sha256 of the price override file's bytes, read once (None without one)."""
         prices_file = self.settings.prices_file
         if prices_file is not None and self._override_sha256 is None:
+            from .compare import file_sha256
+
             self._override_sha256 = file_sha256(prices_file)
+        return self._override_sha256
+
+    def pricing_info(self) -> PricingInfo:
+        """What prices this run: enough for a later comparison to build the same pricer."""
+        from importlib.metadata import version
+
+        from .compare import PricingInfo
+
+        prices_file = self.settings.prices_file
         return PricingInfo(
-            genai_prices_version=price_data_version(),
+            genai_prices_version=version("genai-prices"),  # as `pricing.price_data_version`
             override_file=str(prices_file) if prices_file is not None else None,
-            override_sha256=self._override_sha256,
+            override_sha256=self._override_hash(),
             default_rate=self.settings.default_rate,
             default_rate_unknown=self.settings.default_rate_for_unknown,
         )
@@ -259,6 +270,23 @@ class RunState:
 
         return export_tracker(tracker, interrupted=interrupted, extensions=extensions)
 
+    def export_data(
+        self, tracker: InMemoryTokenTracker, *, extensions: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The tracker's payload as plain JSON types, as it rides on the test's report.
+
+        A process that collects (no xdist) gets this very object back on the report and takes
+        the payload as made, without validating it again.
+        """
+        return self.payload_data(self.export(tracker, extensions=extensions))
+
+    def payload_data(self, payload: TestPayload) -> dict[str, Any]:
+        """`payload` as plain JSON types, as it rides on the test's report (see `export_data`)."""
+        data = payload.model_dump(mode="json")
+        if self.collector is not None:
+            self.collector.expect(data, payload)
+        return data
+
     def delivered(self, data: Any) -> None:
         """A payload (as it travels) reached the collecting process: its tracker is done.
 
@@ -308,9 +336,12 @@ class RunState:
         """Take records (and scope runs) made outside a test payload."""
         self._collector().add_records(records, runs)
 
-    def _append_records(self, records: list[TokenRecord]) -> None:
-        if self.files is not None:
-            self.files.append_records([record.model_dump_json() for record in records])
+    def _append_records(
+        self, records: list[TokenRecord], data: list[dict[str, Any]] | None = None
+    ) -> None:
+        if self.files is None:
+            return
+        self.files.append_records([record.model_dump_json() for record in records])
 
     # -- finishing --------------------------------------------------------------------------
 
@@ -337,22 +368,66 @@ class RunState:
             or self.report_required
         )
 
-    def build_report(self, exit_status: int | None = None) -> TokenReport:
-        """The report of everything collected so far."""
+    def _run_fields(self, exit_status: int | None) -> dict[str, Any]:
+        """`RunInfo`'s fields for this run, finished now."""
         from importlib.metadata import PackageNotFoundError, version
 
-        from .pricing import Rate, price_data_version
-        from .redact import redact, redact_argv
-        from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport, TotalCheck
-        from .summary import TokenSummary
+        from .redact import redact_argv
 
-        collector = self._collector()
         try:
             plugin_version = version("pytest-tokencost")
         except PackageNotFoundError:
             plugin_version = "unknown"
-        finished = datetime.now(UTC)
+        return {
+            "run_id": self.run_id,
+            "started": self.started,
+            "finished": datetime.now(UTC),
+            "wall_s": time.perf_counter() - self._t0,
+            "pytest_version": self.pytest_version,
+            "plugin_version": plugin_version,
+            "argv": redact_argv(self.argv),
+            "adapter": self.adapter,
+            "workers": self.workers,
+            "exit_status": exit_status,
+            "status": exit_status_name(exit_status),
+            "interrupted_tests": list(self._collector().interrupted_tests),
+            "budget_warn_at": self.settings.warn_at,
+            "combined_from": [],
+        }
+
+    def _price_fields(self) -> dict[str, Any]:
+        """`PriceInfo`'s fields: read from package metadata, without importing genai-prices."""
+        from importlib.metadata import version
+
+        from .empty_report import describe_rate
+
         prices_file = self.settings.prices_file
+        return {
+            "genai_prices_version": version("genai-prices"),
+            "override_file": str(prices_file) if prices_file is not None else None,
+            "override_sha256": self._override_hash(),
+            "default_rate": describe_rate(self.settings.default_rate),
+            "default_rate_for_unknown_models": self.settings.default_rate_for_unknown,
+        }
+
+    def _report_warnings(self) -> list[str]:
+        """The run's warnings, each once, in order, with secrets taken out."""
+        from .redact import redact
+
+        collector = self._collector()
+        return [redact(w) for w in dict.fromkeys([*collector.warnings, *self.write_problems()])]
+
+    def _recorded_nothing(self) -> bool:
+        """No records, scope runs or budgets: the report is all zeros (see `empty_report`)."""
+        collector = self._collector()
+        return not (collector.records or collector.runs or collector.budgets or self.ledger)
+
+    def build_report(self, exit_status: int | None = None) -> TokenReport:
+        """The report of everything collected so far."""
+        from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport, TotalCheck
+        from .summary import TokenSummary
+
+        collector = self._collector()
         records = collector.records
         session_budgets = (
             [BudgetEntry.model_validate(s, from_attributes=True) for s in self.ledger.statuses()]
@@ -360,28 +435,8 @@ class RunState:
             else []
         )
         return TokenReport(
-            run=RunInfo(
-                run_id=self.run_id,
-                started=self.started,
-                finished=finished,
-                wall_s=time.perf_counter() - self._t0,
-                pytest_version=self.pytest_version,
-                plugin_version=plugin_version,
-                argv=redact_argv(self.argv),
-                adapter=self.adapter,
-                workers=self.workers,
-                exit_status=exit_status,
-                status=exit_status_name(exit_status),
-                interrupted_tests=list(collector.interrupted_tests),
-                budget_warn_at=self.settings.warn_at,
-            ),
-            prices=PriceInfo(
-                genai_prices_version=price_data_version(),
-                override_file=str(prices_file) if prices_file is not None else None,
-                override_sha256=self.pricing_info().override_sha256,
-                default_rate=Rate.parse(self.settings.default_rate).describe(),
-                default_rate_for_unknown_models=self.settings.default_rate_for_unknown,
-            ),
+            run=RunInfo(**self._run_fields(exit_status)),
+            prices=PriceInfo(**self._price_fields()),
             summary=TokenSummary.from_records(records, collector.runs),
             budgets=session_budgets + collector.budgets,
             cost_checks=[
@@ -407,18 +462,81 @@ class RunState:
                 if r.reported_total_tokens is not None and r.reported_total_tokens != r.usage.total
             ],
             duplicates_dropped=collector.duplicates,
-            # each once, in order, with secrets taken out
-            warnings=[
-                redact(w) for w in dict.fromkeys([*collector.warnings, *self.write_problems()])
-            ],
+            warnings=self._report_warnings(),
             baseline=self.baseline,
             gates=self.gates,
         )
 
-    def finish(self, exit_status: int | None) -> TokenReport | None:
-        """Build the report and, outside workers, publish it with the run's records."""
+    @property
+    def report(self) -> TokenReport | None:
+        """The report this run wrote (None before `write_report`, or when it wrote none).
+
+        A run that recorded nothing wrote its report from plain data; the model is made from
+        it on first use here, so such a run imports no report model unless asked.
+        """
+        if self._report is None and self._empty_report is not None:
+            from .report import TokenReport
+
+            self._report = TokenReport.model_validate(self._empty_report)
+        return self._report
+
+    @property
+    def empty_report(self) -> dict[str, Any] | None:
+        """The plain-JSON report document of a run that recorded nothing (None otherwise, or
+        before `write_report`): what the history keeps of such a run, without the models."""
+        return self._empty_report if self._report is None else None
+
+    @property
+    def plain_empty_report(self) -> bool:
+        """Whether the section is just "No tokens recorded." (an empty run without a baseline
+        or gates to show), printed without building the report model."""
+        return self.empty_report is not None and self.baseline is None and not self.gates
+
+    @property
+    def has_report(self) -> bool:
+        """Whether `write_report` wrote a report."""
+        return self._report is not None or self._empty_report is not None
+
+    def section_lines(self) -> list[str]:
+        """The lines of this run's Token & Cost section (without its title bar)."""
+        if self.plain_empty_report:
+            from .empty_report import NO_TOKENS
+
+            return [NO_TOKENS]  # what `render_report` says of a report without records or budgets
+        from .render import render_report
+
+        report = self.report
+        return render_report(report) if report is not None else []
+
+    def write_report(self, exit_status: int | None) -> bool:
+        """Build the report and, outside workers, publish it with the run's records.
+
+        Returns whether a report was written (or tried: write problems are kept in `files`).
+        A run without records, scope runs or budgets writes the same document from the
+        standard library (`empty_report`), importing neither pydantic nor prices.
+        """
         if self.files is None or not self.wants_report():
-            return None
-        self.report = self.build_report(exit_status)
-        self.files.publish(self.report.model_dump_json(indent=2) + "\n")
-        return self.report
+            return False
+        if self._recorded_nothing():
+            import json
+
+            from .empty_report import empty_report_data
+
+            data = empty_report_data(
+                self._run_fields(exit_status),
+                self._price_fields(),
+                self._collector().duplicates,
+                self._report_warnings(),
+                self.baseline.model_dump(mode="json") if self.baseline is not None else None,
+                [gate.model_dump(mode="json") for gate in self.gates],
+            )
+            self._empty_report = data
+            self.files.publish(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            return True
+        self._report = self.build_report(exit_status)
+        self.files.publish(self._report.model_dump_json(indent=2) + "\n")
+        return True
+
+    def finish(self, exit_status: int | None) -> TokenReport | None:
+        """Build the report and, outside workers, publish it with the run's records; return it."""
+        return self.report if self.write_report(exit_status) else None

@@ -32,8 +32,12 @@ def _add_counts(a: Mapping[K, int], b: Mapping[K, int]) -> dict[K, int]:
 class TokenTotals(BaseModel):
     """Token and cost totals of a group of records (the whole run, one test, one step, ...).
 
-    `cost_micro_usd` sums the priced records only and is `None` when none was priced;
-    `records_by_price_source` says how every record was priced, "not-recorded" ones included.
+    `cost_micro_usd` is the money spent: it sums the priced records that were not replayed, is
+    `None` when none of those was priced, and is 0 when every record was replayed. Replayed
+    records (a cassette, a mocked transport) are counted in `usage` like any other, and their
+    cost, what the calls would cost live, is `replayed_cost_micro_usd`, never added to the money
+    spent. `records_by_price_source` says how every record was priced, "not-recorded" ones
+    included.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,6 +54,17 @@ class TokenTotals(BaseModel):
     records_by_price_source: dict[PriceSource, int] = Field(default_factory=dict)
     wall_ms: float = 0.0
     tokens_by_provenance: dict[Provenance, int] = Field(default_factory=dict)
+    replayed_records: NonNegativeInt = Field(
+        default=0, description="Records replayed from a recording (cassette, mocked transport)."
+    )
+    replayed_tokens: NonNegativeInt = Field(
+        default=0, description="Input + output tokens of the replayed records (part of usage)."
+    )
+    replayed_cost_micro_usd: int | None = Field(
+        default=None,
+        description="Recorded cost: what the replayed records' calls would cost live, not spent "
+        "in this run and not in cost_micro_usd; null when none of them was priced.",
+    )
 
     @property
     def unpriced_records(self) -> int:
@@ -84,6 +99,11 @@ class TokenTotals(BaseModel):
             ),
             wall_ms=self.wall_ms + other.wall_ms,
             tokens_by_provenance=_add_counts(self.tokens_by_provenance, other.tokens_by_provenance),
+            replayed_records=self.replayed_records + other.replayed_records,
+            replayed_tokens=self.replayed_tokens + other.replayed_tokens,
+            replayed_cost_micro_usd=_add_optional(
+                self.replayed_cost_micro_usd, other.replayed_cost_micro_usd
+            ),
         )
 
 
@@ -103,6 +123,9 @@ class _Accumulator:
         "provenance",
         "reasoning",
         "records",
+        "replayed",
+        "replayed_cost",
+        "replayed_tokens",
         "steps",
         "wall_ms",
         "web_searches",
@@ -121,6 +144,8 @@ class _Accumulator:
         self.output_cost: int | None = None
         self.wall_ms = 0.0
         self.provenance: dict[Provenance, int] = {}
+        self.replayed = self.replayed_tokens = 0
+        self.replayed_cost: int | None = None
 
     def add_record(self, record: TokenRecord) -> None:
         usage = record.usage
@@ -135,7 +160,16 @@ class _Accumulator:
         self.provenance[record.provenance] = self.provenance.get(record.provenance, 0) + usage.total
         source = record.price_source
         self.price_sources[source] = self.price_sources.get(source, 0) + 1
-        if record.cost_micro_usd is not None:
+        if record.replayed:
+            # Not spent: the money spent stays what the live records cost (0 without any).
+            self.replayed += 1
+            self.replayed_tokens += usage.total
+            self.cost = self.cost or 0
+            self.input_cost = self.input_cost or 0
+            self.output_cost = self.output_cost or 0
+            if record.cost_micro_usd is not None:
+                self.replayed_cost = (self.replayed_cost or 0) + record.cost_micro_usd
+        elif record.cost_micro_usd is not None:
             self.cost = (self.cost or 0) + record.cost_micro_usd
             self.input_cost = (self.input_cost or 0) + (record.input_cost_micro_usd or 0)
             self.output_cost = (self.output_cost or 0) + (record.output_cost_micro_usd or 0)
@@ -145,10 +179,11 @@ class _Accumulator:
         self.wall_ms += run.wall_ms or 0.0
 
     def totals(self) -> TokenTotals:
-        return TokenTotals.model_construct(
+        # Validated, not model_construct: pydantic-core builds these faster than Python does.
+        return TokenTotals(
             records=self.records,
             steps=self.steps,
-            usage=Usage.model_construct(
+            usage=Usage(
                 input=self.input,
                 output=self.output,
                 cache_read=self.cache_read,
@@ -163,7 +198,17 @@ class _Accumulator:
             records_by_price_source=dict(sorted(self.price_sources.items())),
             wall_ms=self.wall_ms,
             tokens_by_provenance=dict(sorted(self.provenance.items())),
+            replayed_records=self.replayed,
+            replayed_tokens=self.replayed_tokens,
+            replayed_cost_micro_usd=self.replayed_cost,
         )
+
+
+def _model_id(priced_as: str | None) -> str | None:
+    """The model id of a genai-prices `priced_as` (``provider:model``)."""
+    if not priced_as or ":" not in priced_as:
+        return None
+    return priced_as.partition(":")[2] or None
 
 
 def case_key(scenario: str | None, case_id: str) -> str:
@@ -197,6 +242,19 @@ class TokenSummary(BaseModel):
     unpriced_models: list[str] = Field(
         default_factory=list, description="Models with at least one record that has no price."
     )
+    model_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="The genai-prices model id of each `by_model` name that differs from it "
+        "(a dated or undated alias, e.g. claude-sonnet-4-20250514 -> claude-sonnet-4-0): the "
+        "report groups model rows by it; the names stay as the records have them.",
+    )
+
+    def model_groups(self) -> dict[str, list[str]]:
+        """`by_model` names grouped by the model genai-prices matched them to, by its id."""
+        groups: dict[str, list[str]] = {}
+        for name in self.by_model:
+            groups.setdefault(self.model_ids.get(name, name), []).append(name)
+        return dict(sorted(groups.items()))
 
     @classmethod
     def from_records(
@@ -211,6 +269,7 @@ class TokenSummary(BaseModel):
             "by_model": {},
         }
         unpriced: set[str] = set()
+        model_ids: dict[str, str] = {}
 
         def bucket(kind: str, key: str) -> _Accumulator:
             group = groups[kind]
@@ -228,6 +287,10 @@ class TokenSummary(BaseModel):
             bucket("by_model", record.model or NO_MODEL).add_record(record)
             if record.cost_micro_usd is None:
                 unpriced.add(record.model or NO_MODEL)
+            elif record.price_source is PriceSource.GENAI_PRICES and record.model:
+                model_id = _model_id(record.priced_as)
+                if model_id and model_id != record.model:
+                    model_ids.setdefault(record.model, model_id)
         for run in scope_runs:
             if run.kind == "case":
                 # A case's wall clock is its own scope's, gaps between steps included.
@@ -252,6 +315,7 @@ class TokenSummary(BaseModel):
             by_step=finished("by_step"),
             by_model=finished("by_model"),
             unpriced_models=sorted(unpriced),
+            model_ids=dict(sorted(model_ids.items())),
         )
 
     def __add__(self, other: TokenSummary) -> TokenSummary:
@@ -265,4 +329,5 @@ class TokenSummary(BaseModel):
             by_step=_merge(self.by_step, other.by_step),
             by_model=_merge(self.by_model, other.by_model),
             unpriced_models=sorted(set(self.unpriced_models) | set(other.unpriced_models)),
+            model_ids=dict(sorted({**other.model_ids, **self.model_ids}.items())),
         )

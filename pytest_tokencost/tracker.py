@@ -16,11 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from .budget import BudgetScope, Channel, TokenBudgetExceeded, limits_from_kwargs
-from .counting import counter_for
 from .errors import TokenCostError
-from .identity import response_id_of
 from .pricing import Price, Pricer
-from .providers import ObservedUsage, usage_from
 from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .summary import TokenSummary
 
@@ -28,6 +25,7 @@ __all__ = ["InMemoryTokenTracker", "TokenTracker", "UnpricedUnderBudget"]
 
 if TYPE_CHECKING:
     from .ledger import BudgetLedger
+    from .providers import ObservedUsage
 
 
 class UnpricedUnderBudget(TokenCostError):
@@ -96,9 +94,11 @@ class _Entry(NamedTuple):
     response_id: str | None
     request_id: str | None
     late: bool
+    replayed: bool
 
 
 _REPORTED = Provenance.REPORTED
+_TOKENS, _INPUT, _OUTPUT = Channel.TOKENS, Channel.INPUT, Channel.OUTPUT
 _PROVENANCES = frozenset(Provenance)
 _INF = float("inf")
 
@@ -130,7 +130,7 @@ def _reject_arguments(values: dict[str, object]) -> None:
         value = values[name]
         if value is not None and (type(value) is not int or value < 0):
             raise TypeError(f"record(): {name} must be a non-negative int, got {value!r}")
-    for name in ("partial", "late"):
+    for name in ("partial", "late", "replayed"):
         if type(values[name]) is not bool:
             raise TypeError(f"record(): {name} must be True or False, got {values[name]!r}")
     raise ValueError(
@@ -342,6 +342,7 @@ class InMemoryTokenTracker:
         response_id: str | None = None,
         request_id: str | None = None,
         late: bool = False,
+        replayed: bool = False,
     ) -> None:
         """Record one call or step.
 
@@ -354,7 +355,10 @@ class InMemoryTokenTracker:
         `--cost-capture` and `observe()`, say) counts once. `late` marks the late answer of a
         step that already ran and timed out (named by `case` and `step`): it is counted in that
         step, but is not a run of it, and is charged to the test and session budgets only, not
-        to the scope open now. A bad argument raises `TypeError` or `ValueError` naming it and
+        to the scope open now. `replayed` marks a response replayed from a recording (a cassette,
+        a mocked transport): counted, and priced as recorded cost, not as money spent; budgets
+        still charge it, so a replayed suite checks the budgets its calls would meet live. A bad
+        argument raises `TypeError` or `ValueError` naming it and
         records nothing; earlier records are kept.
         """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
@@ -374,6 +378,7 @@ class InMemoryTokenTracker:
             )
             or type(partial) is not bool
             or type(late) is not bool
+            or type(replayed) is not bool
             or (response_id is not None and type(response_id) is not str)
             or (request_id is not None and type(request_id) is not str)
             or (
@@ -417,6 +422,7 @@ class InMemoryTokenTracker:
             response_id,
             request_id,
             late,
+            replayed,
         )
         if response_id is None and not self._budgeted:
             self._entries.append(entry)  # atomic, also on free-threaded builds: no lock needed
@@ -431,27 +437,27 @@ class InMemoryTokenTracker:
             index = len(self._entries) - 1
         if self._budgeted:
             try:
-                scope = self.budget if late else scope_budget or self.budget
-                self._charge(index, _Entry._make(entry), scope)
+                self._charge(index, entry, self.budget if late else scope_budget or self.budget)
             except TokenCostError as exc:
                 if self.crossed is None:
                     self.crossed = exc
                 raise
 
-    def _charge(self, index: int, record: _Entry, scope: BudgetScope | None) -> None:
-        """Charge a record to its budget scopes and the session ledger; raise on crossing."""
+    def _charge(self, index: int, entry: tuple[Any, ...], scope: BudgetScope | None) -> None:
+        """Charge a record to its budget scopes and the session ledger; raise on crossing.
+
+        Token channels are charged as counted; the record is priced here only when a dollar
+        budget covers it (otherwise at export, like any record).
+        """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        usage = record.usage
-        spent = {
-            Channel.TOKENS: usage.total,
-            Channel.INPUT: usage.input,
-            Channel.OUTPUT: usage.output,
-        }
-        usd_limited = (scope is not None and Channel.MICRO_USD in scope.limited_channels()) or (
-            self._ledger is not None and self._ledger.limits_usd
-        )
+        usage: Usage = entry[6]
+        given, taken = usage.input, usage.output
+        spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
         unpriced = None
-        if usd_limited:
+        if (scope is not None and scope.limits_usd) or (
+            self._ledger is not None and self._ledger.limits_usd
+        ):
+            record = _Entry._make(entry)
             price = self._pricer_or_default().price(
                 record.model, record.provider, usage, datetime.fromtimestamp(record.timestamp, UTC)
             )
@@ -488,6 +494,8 @@ class InMemoryTokenTracker:
     ) -> tuple[Usage, int | None, int | None, Provenance]:
         if prompt is None and artifact is None:
             raise TypeError("record() needs usage=Usage(...) or prompt=/artifact= texts")
+        from .counting import counter_for  # here: a suite that only records usages never counts
+
         counter = counter_for(model)
         counts = [0, 0]
         sizes: list[int | None] = [None, None]
@@ -518,7 +526,13 @@ class InMemoryTokenTracker:
         e.g. ``"openrouter"`` for a gateway, and helps read an untyped payload). A response
         already recorded (same provider id, e.g. by `--cost-capture`) is not counted again.
         Raises `UnreadablePayloadError` (naming the type and field) for anything it cannot read.
+        Usage the response reports for another model (Anthropic's advisor tool) is recorded as
+        a record of that model (see `record_observed`); the returned `Usage` is the answering
+        model's.
         """
+        from .identity import response_id_of
+        from .providers import usage_from
+
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         observed = usage_from(response, provider)
         self.record_observed(observed, step=step, case=case, response_id=response_id_of(response))
@@ -532,21 +546,61 @@ class InMemoryTokenTracker:
         case: str | None = None,
         response_id: str | None = None,
         request_id: str | None = None,
+        replayed: bool = False,
     ) -> None:
-        """Record what a provider payload said (usage, model, provider, its own cost/total)."""
+        """Record what a provider payload said (usage, model, provider, its own cost/total);
+        `replayed` when the payload was replayed from a recording, not read from the network.
+
+        Each of `observed.parts` (an advisor's sub-inference on another model) becomes a record
+        of its own model, priced at that model's rates, with the response id suffixed
+        ``#advisor-1``, ``#advisor-2``... so that it too counts once. `observed.notes`
+        (figures the provider reported inconsistently, kept as reported) become warnings. A
+        budget crossed by one record is raised after all of them are recorded.
+        """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        self.record(
-            step=step,
-            case=case,
-            model=observed.model,
-            provider=observed.provider,
-            usage=observed.usage,
-            provenance=Provenance.REPORTED,
-            reported_cost_micro_usd=observed.reported_cost_micro_usd,
-            reported_total_tokens=observed.reported_total,
-            response_id=response_id,
-            request_id=request_id,
-        )
+        crossed: TokenCostError | None = None
+        try:
+            self.record(
+                step=step,
+                case=case,
+                model=observed.model,
+                provider=observed.provider,
+                usage=observed.usage,
+                provenance=Provenance.REPORTED,
+                reported_cost_micro_usd=observed.reported_cost_micro_usd,
+                reported_total_tokens=observed.reported_total,
+                response_id=response_id,
+                request_id=request_id,
+                replayed=replayed,
+            )
+        except TokenCostError as exc:
+            crossed = exc
+        if observed.notes:
+            where = f"response {response_id}" if response_id else "a response"
+            for note in observed.notes:
+                self.warnings.append(
+                    f"inconsistent usage in {where} of {observed.model or 'an unnamed model'}: "
+                    f"{note}"
+                )
+        for number, part in enumerate(observed.parts, 1):
+            try:
+                self.record(
+                    step=step,
+                    case=case,
+                    model=part.model,
+                    provider=observed.provider,
+                    usage=part.usage,
+                    provenance=Provenance.REPORTED,
+                    response_id=None
+                    if response_id is None
+                    else f"{response_id}#{part.kind}-{number}",
+                    request_id=request_id,
+                    replayed=replayed,
+                )
+            except TokenCostError as exc:
+                crossed = crossed or exc
+        if crossed is not None:
+            raise crossed
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -632,6 +686,7 @@ class InMemoryTokenTracker:
             response_id=entry.response_id,
             request_id=entry.request_id,
             late=entry.late,
+            replayed=entry.replayed,
         )
 
     def summary(self) -> TokenSummary:

@@ -129,7 +129,7 @@ def test_markdown_and_step_summary_hold_comparison_and_gate_verdicts(
     assert comparison[comparison.index("- Cost:    not recorded -> not recorded") + 2] == ""
     tests = _rows(comparison)
     assert tests[0][:2] == ["test", "input"]
-    assert tests[1][:2] == ["`test_ci.py::test_gpt`", "+1,000"]
+    assert tests[1][:2] == ["test_ci.py::test_gpt", "+1,000"]
     # The run's error once, at the top; not again under Warnings.
     assert markdown.count("cost gate failed: --cost-compare-fail=tokens:5%") == 1
     result.stdout.fnmatch_lines(
@@ -148,8 +148,8 @@ def test_a_fail_over_gate_over_the_priced_part_says_so(suite: pytest.Pytester) -
     result = suite.runpytest("--cost-fail-over=usd:0.05")
     result.stdout.fnmatch_lines(
         [
-            "ERROR: cost gate failed: --cost-fail-over=usd:0.05: the run's usd $0.0648 "
-            "(priced records only; 1 not recorded) is over the limit of $0.05"
+            "ERROR: cost gate failed: --cost-fail-over=usd:0.05: the run's usd at least "
+            "$0.0648 (1 record(s) have no price) is over the limit of $0.05"
         ]
     )
 

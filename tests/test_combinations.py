@@ -1,4 +1,5 @@
-"""The combination matrix of issue 8: budgets x xdist x recording mode x reruns.
+"""The combination matrix of issue 8: budgets x xdist x recording mode x reruns (and, last,
+the same suite replayed from vcrpy cassettes).
 
 {`-n 0`, `-n 2`} x {test marker budget, step budget, session budget} x {`observe()` only,
 `--cost-capture` only, both} x a test rerun by pytest-rerunfailures. One generated suite covers
@@ -34,6 +35,11 @@ import yaml
 from pytest_tokencost.history import read_runs
 
 from .htmlpage import Page, check_page_rows
+from .test_capture_event_loop import SUITE as GUARDED_SUITE
+from .test_capture_event_loop import UsagelessReplay
+from .test_capture_hosts import CHAT_CALLS, HostReplay, oracle_micro_usd
+from .test_capture_hosts import CLIENTS as CAPTURE_CLIENTS
+from .test_capture_hosts import SUITE as HOSTS_SUITE
 
 # Recorded responses the server replays (numbers from ../shared/corpus/SOURCES.md).
 PLAIN = ("openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml", 0)
@@ -327,11 +333,19 @@ def matrix(double: pytest.Pytester) -> pytest.Pytester:
 class Run:
     """One pytester run of the generated suite and what it left behind."""
 
-    def __init__(self, pytester: pytest.Pytester, workers: str, scope: str, modes: list[str]):
+    def __init__(
+        self,
+        pytester: pytest.Pytester,
+        workers: str,
+        scope: str,
+        modes: list[str],
+        extra: tuple[str, ...] = (),
+        suffix: str = "",
+    ):
         self.modes = modes
-        name = f"out-{'-'.join(modes)}"
+        name = f"out-{'-'.join(modes)}{suffix}"
         out = self.out = pytester.path / name
-        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name, "--cost-report=html"]
+        args = [*PYTEST_ARGS, "-n", workers, "--cost-dir", name, "--cost-report=html", *extra]
         if modes != ["observe"]:
             args.append("--cost-capture")
         if scope == "session":
@@ -659,6 +673,266 @@ def test_a_captured_test_past_the_session_budget_keeps_counting(double: pytest.P
     outcomes = json.loads((double.path / "outcomes.json").read_text())
     (call,) = [e for e in outcomes["test_loop.py::test_agent_loop"] if e["when"] == "call"]
     assert call["message"].endswith("session spent 188 of its 100 tokens budget")
+
+
+CLIENTS_MIX = '''
+import pytest
+from botocore.stub import Stubber
+
+from conftest import ANSWER, bedrock
+
+SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+MESSAGES = [{"role": "user", "content": "Where is my refund?"}]
+CONVERSE = {
+    "output": {"message": {"role": "assistant", "content": [{"text": ANSWER}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 1024, "outputTokens": 256, "totalTokens": 3328,
+              "cacheReadInputTokens": 2048, "cacheWriteInputTokens": 0},
+    "metrics": {"latencyMs": 1830},
+}
+
+
+def converse():
+    """A Bedrock Converse call (3,328 tokens) through boto3, answered by botocore's Stubber."""
+    client = bedrock()
+    with Stubber(client) as stub:
+        stub.add_response("converse", CONVERSE)
+        response = client.converse(modelId=SONNET, messages=[
+            {"role": "user", "content": [{"text": "Where is my refund?"}]}])
+    assert response["output"]["message"]["content"][0]["text"] == ANSWER
+
+
+@pytest.mark.flaky(reruns=1)
+def test_flaky_bedrock(request):
+    converse()
+    assert request.node.execution_count > 1, "the first attempt fails after spending"
+
+
+@pytest.mark.token_budget(max_tokens=1000)
+def test_bedrock_crosses():
+    converse()  # the call returns to the caller; the test fails after its body
+
+
+def test_groq_step(groq_client, token_tracker):
+    with token_tracker.step("answer", max_tokens=50):
+        stream = groq_client.chat.completions.create(
+            model="llama-3.3-70b-versatile", messages=MESSAGES, stream=True,
+            extra_body={"stream_options": {"include_usage": True}})
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == ANSWER
+
+
+def test_groq_captured_and_observed(groq_client, token_tracker):
+    response = groq_client.chat.completions.create(model="llama-3.3-70b-versatile",
+                                                   messages=MESSAGES)
+    token_tracker.observe(response)  # the response capture already recorded: counted once
+'''
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_new_clients_with_reruns_budgets_and_observe(
+    plugin_pytester: pytest.Pytester, workers: str
+) -> None:
+    # Capture through classic httpx (the groq SDK) and botocore (Bedrock) in combination:
+    # reruns, a marker budget, a step budget on a stream read after its step, observe() of a
+    # captured response, and then a session budget; serial and under xdist.
+    pytest.importorskip("groq", reason="the groq SDK is a test dependency")
+    pytest.importorskip("boto3", reason="boto3 is a test dependency")
+    from .clients_suite import CONFTEST as CLIENTS_CONFTEST
+
+    plugin_pytester.makeconftest(CLIENTS_CONFTEST)
+    plugin_pytester.makepyfile(test_mix=CLIENTS_MIX)
+    result = plugin_pytester.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture", "-n", workers)
+    outcomes = result.parseoutcomes()
+    assert {k: outcomes.get(k, 0) for k in ("passed", "failed", "rerun")} == {
+        "passed": 2,
+        "failed": 2,
+        "rerun": 1,
+    }
+    for crossed in (  # in either order: under xdist, two workers report
+        "test test_mix.py::test_bedrock_crosses spent 3,328 of its 1,000 tokens budget",
+        "step answer spent 73 of its 50 tokens budget",
+    ):
+        result.stdout.fnmatch_lines([f"*TokenBudgetExceeded: token budget exceeded: {crossed}"])
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "token-report.json").read_text())
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    seen = sorted((r["test_id"].split("::")[1], r["attempt"], r["usage"]["input"]) for r in records)
+    assert seen == [
+        ("test_bedrock_crosses", 1, 3072),
+        ("test_flaky_bedrock", 1, 3072),
+        ("test_flaky_bedrock", 2, 3072),
+        ("test_groq_captured_and_observed", 1, 61),
+        ("test_groq_step", 1, 61),
+    ]
+    assert report["duplicates_dropped"] == 1
+    assert sorted(
+        (b["scope"], b["used"], b["limit"]) for b in report["budgets"] if b["status"] == "exceeded"
+    ) == [("step answer", 73, 50), ("test test_mix.py::test_bedrock_crosses", 3328, 1000)]
+    assert report["warnings"] == []
+
+    # A session budget two Bedrock calls cross: the rerun that crosses fails, the rest wait.
+    args = [*PYTEST_ARGS, "--cost-capture", "--cost-budget-tokens=5000", "--cost-dir", "session"]
+    if workers != "0":
+        args += ["-n", workers, "--dist", "loadfile"]
+    result = plugin_pytester.runpytest_subprocess(*args)
+    outcomes = result.parseoutcomes()
+    assert {k: outcomes.get(k, 0) for k in ("passed", "failed", "rerun", "skipped")} == {
+        "passed": 0,
+        "failed": 1,
+        "rerun": 1,
+        "skipped": 3,
+    }
+    result.stdout.fnmatch_lines(["ERROR: session token budget exhausted: tokens: 6,656 of 5,000*"])
+    report = json.loads((plugin_pytester.path / "session" / "token-report.json").read_text())
+    assert report["summary"]["totals"]["records"] == 2
+    assert report["summary"]["totals"]["usage"]["input"] == 2 * 3072
+
+
+CELLS_ON_PROVIDER_HOSTS = (
+    CAPTURE_CLIENTS
+    + """
+import pytest
+
+
+@pytest.mark.flaky(reruns=1)
+def test_rerun_on_cerebras(request):
+    client("https://api.cerebras.ai/v1").chat.completions.create(
+        model="llama-3.3-70b", messages=MESSAGES)
+    assert request.node.execution_count > 1, "fails once, passes when rerun"
+
+
+@pytest.mark.token_budget(max_usd=0.001)
+def test_usd_budget_on_cerebras():
+    # $0.00141 at Cerebras' price; OpenAI's price of the model ($0.000158) would fit.
+    client("https://api.cerebras.ai/v1").chat.completions.create(
+        model="gpt-oss-120b", messages=MESSAGES)
+"""
+)
+
+
+def test_capture_under_xdist_prices_each_host_as_itself_and_never_drops_a_call(
+    corpus: Path, plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 15 in the matrix: -n 2 x --cost-capture x provider hosts (priced as themselves, a
+    # rerun, a USD budget that only the host's price crosses) x usage-less answers inside an
+    # event loop under a blocking-I/O guard (estimated off the loop, in the worker that ran them).
+    plugin_pytester.makepyfile(
+        test_hosts=HOSTS_SUITE, test_guarded=GUARDED_SUITE, test_cells=CELLS_ON_PROVIDER_HOSTS
+    )
+    with HostReplay(corpus) as hosts, UsagelessReplay(corpus) as usageless:
+        monkeypatch.setenv("REPLAY_PORT", str(hosts.port))
+        monkeypatch.setenv("REPLAY_URL", usageless.url)
+        result = plugin_pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-n", "2", "--cost-capture"
+        )
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes["failed"], outcomes["rerun"]) == (
+        len(CHAT_CALLS) + 3 + 2 + 1,
+        1,
+        1,
+    )
+    result.stdout.fnmatch_lines(["*test_usd_budget_on_cerebras spent $0.00141 of its $0.001*"])
+    out = plugin_pytester.path / ".tokencost"
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_file.setdefault(record["test_id"].split("::")[0], []).append(record)
+    hosts_records = by_file["test_hosts.py"]
+    assert len(hosts_records) == len(CHAT_CALLS) + 3
+    for record in hosts_records + by_file["test_cells.py"]:
+        assert record["cost_micro_usd"] == oracle_micro_usd(record, record["provider"])
+        assert record["priced_as"].startswith(record["provider"] + ":")
+    assert {r["provider"] for r in hosts_records} == {
+        "cerebras",
+        "groq",
+        "mistral",
+        "together",
+        "aws",
+        "openrouter",
+        "azure",
+    }
+    cells = sorted(
+        (r["test_id"].split("::")[1], r["attempt"], r["provider"], r["model"])
+        for r in by_file["test_cells.py"]
+    )
+    assert cells == [
+        ("test_rerun_on_cerebras", 1, "cerebras", "llama-3.3-70b"),
+        ("test_rerun_on_cerebras", 2, "cerebras", "llama-3.3-70b"),
+        ("test_usd_budget_on_cerebras", 1, "cerebras", "gpt-oss-120b"),
+    ]
+    guarded = by_file["test_guarded.py"]
+    assert sorted((r["provenance"], r["partial"], r["model"], r["provider"]) for r in guarded) == [
+        ("estimated", True, "gpt-4o-mini", None),
+        ("estimated", True, "gpt-4o-mini", None),
+        ("estimated", True, "gpt-oss-120b", "cerebras"),
+    ]
+    report = json.loads((out / "token-report.json").read_text())
+    assert [(c["reported_micro_usd"], c["agrees"]) for c in report["cost_checks"]] == [(669, True)]
+    assert report["summary"]["unpriced_models"] == []
+    assert not [w for w in report["warnings"] if "could not be" in w]
+
+
+VCR_CONFIG = """
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    # The double's port differs between runs: match what a call asks, not where it goes.
+    return {"match_on": ["method", "path", "body"]}
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_cassette_replay_of_the_matrix_keeps_everything_but_the_money_spent(
+    double: pytest.Pytester, workers: str
+) -> None:
+    """The matrix suite under vcrpy (pytest-recording's `vcr` marker): recorded against the
+    double, then replayed. Replayed calls count the same tokens and charge the same budgets
+    (so the same test crosses, the rerun passes), but the money moves from spent to recorded.
+    `observe()` alone cannot see a replay (it gets the SDK's object, not the HTTP response),
+    so the replay cell is the capture modes."""
+    conftest = double.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + VCR_CONFIG)
+    double.makepyfile(test_matrix="import pytest\npytestmark = pytest.mark.vcr\n" + SUITE)
+    modes = ["capture", "both"]
+    live = Run(double, workers, "marker", modes, ("--record-mode=all",), "-live")
+    replay = Run(double, workers, "marker", modes, ("--record-mode=none",), "-replay")
+    _check_run(live, "marker")
+    assert not any(r["replayed"] for r in live.records)
+    assert "INTERNALERROR" not in replay.output and "Traceback" not in replay.result.stderr.str()
+    assert replay.result.parseoutcomes() == live.result.parseoutcomes()
+    assert all(r["replayed"] for r in replay.records)
+    assert len(replay.records) == len(live.records)
+    for test_id, row in live.summary["by_test"].items():
+        replayed = replay.summary["by_test"][test_id]
+        assert replayed["cost_micro_usd"] == 0, test_id
+        assert replayed["replayed_cost_micro_usd"] == row["cost_micro_usd"], test_id
+        assert replayed["replayed_records"] == row["records"], test_id
+        assert replayed["replayed_tokens"] == row["usage"]["input"] + row["usage"]["output"]
+        same = ("cost_micro_usd", "input_cost_micro_usd", "output_cost_micro_usd")
+        same += ("replayed_records", "replayed_tokens", "replayed_cost_micro_usd")
+        assert _comparable({k: v for k, v in replayed.items() if k not in same}) == _comparable(
+            {k: v for k, v in row.items() if k not in same}
+        ), test_id
+    for mode in modes:  # the outcome of every test, crossing budgets included
+        for name in TESTS:
+            test_id = f"test_matrix.py::{name}[{mode}]"
+            assert replay.final(test_id) == live.final(test_id), test_id
+    budgets = [(b["scope"], b["channel"], b["used"], b["status"]) for b in live.report["budgets"]]
+    assert sorted(budgets) == sorted(
+        (b["scope"], b["channel"], b["used"], b["status"]) for b in replay.report["budgets"]
+    )
+    totals = replay.summary["totals"]
+    assert totals["cost_micro_usd"] == 0
+    assert totals["replayed_cost_micro_usd"] == live.summary["totals"]["cost_micro_usd"]
+    assert "Replayed: " not in live.output
+    check_page_rows(replay.page, replay.report)
+    # History: the replay run spent nothing; its tokens are the live run's.
+    (row,) = read_runs(replay.out)
+    assert row.totals.cost_micro_usd == 0
+    assert (
+        row.totals.total
+        == live.summary["totals"]["usage"]["input"] + live.summary["totals"]["usage"]["output"]
+    )
 
 
 CI_SUITE = """

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from pytest_tokencost.history import read_runs
+from pytest_tokencost.render import format_usd
 
 #: These tests match whole report lines: a wide terminal keeps them unwrapped.
 pytestmark = pytest.mark.usefixtures("wide_terminal")
@@ -71,10 +74,11 @@ def test_gate_passes_unchanged_and_fails_on_20_percent_growth(
             "12,100 tokens (base *) -> 14,300 tokens (+18.2%)",
         ]
     )
-    grown.stdout.fnmatch_lines(
+    grown.stdout.fnmatch_lines(  # the test is named once, with its figures
         [
-            "ERROR: cost gate failed: --cost-compare-fail=test-tokens:10%*"
-            "(tests: test_suite.py::test_big)"
+            "ERROR: cost gate failed: --cost-compare-fail=test-tokens:10%: 1 test(s) grew past "
+            "the limit of 10% against base *: test_suite.py::test_big: 11,000 tokens -> "
+            "13,200 tokens (+20.0%)"
         ]
     )
     assert grown.stdout.lines[-3].startswith(
@@ -257,3 +261,79 @@ def test_unpriced_costs_warn(plugin_pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["Warning: --cost-compare-fail=usd:10% not checked: the cost is not recorded*"]
     )
+
+
+def test_a_gate_names_each_offending_test_once(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven tests grew: the ERROR line gives the five that grew most with their figures, then
+    names the other two, and no test twice."""
+    plugin_pytester.makepyfile(
+        test_many="""
+        import os
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.parametrize("n", range(7))
+        def test_each(token_tracker, n):
+            grow = int(os.environ["GROW"])
+            token_tracker.record(usage=Usage(input=1000 + grow * n, output=100), model="gpt-4o")
+        """
+    )
+    monkeypatch.setenv("GROW", "0")
+    plugin_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=7)
+    monkeypatch.setenv("GROW", "500")  # test n grows by 500 * n tokens; n = 0 does not
+    result = plugin_pytester.runpytest(
+        "-p", "no:cacheprovider", "--cost-compare-fail=test-tokens:10%"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    (line,) = [x for x in result.stdout.lines if x.startswith("ERROR: cost gate failed")]
+    for n in range(1, 7):
+        assert line.count(f"test_each[{n}]") == 1, line
+    assert "test_each[0]" not in line
+    assert line.endswith("and 1 more (the other tests: test_many.py::test_each[1])"), line
+    assert "test_many.py::test_each[6]: 1,100 tokens -> 4,100 tokens (+272.7%)" in line
+
+
+def test_fail_over_on_a_partly_unpriced_run_says_at_least(
+    plugin_pytester: pytest.Pytester, corpus: Path
+) -> None:
+    """A run with a record no price is known for has no total cost; when its priced records
+    alone are over the limit, the gate fails and says "at least" that much, not that the
+    priced part is the run's cost."""
+    import genai_prices
+    import yaml
+
+    recorded = yaml.safe_load(
+        (corpus / "anthropic" / "pydantic-ai__messages_cache_read_and_write.yaml").read_text()
+    )
+    message = recorded["interactions"][0]["response"]["parsed_body"]
+    plugin_pytester.makepyfile(
+        test_mixed=f"""
+        import json
+
+        MESSAGE = json.loads({json.dumps(json.dumps(message))})
+
+        def test_priced(token_tracker):
+            token_tracker.observe(MESSAGE)
+
+        def test_unpriced(token_tracker):
+            token_tracker.observe(dict(MESSAGE, id="msg_other", model="acme-inhouse-7b"))
+        """
+    )
+    result = plugin_pytester.runpytest(
+        "-p", "no:cacheprovider", "--cost-fail-over=usd:0.001", "--cost-fail-over=usd:1"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # input 3 + 1,111 cache read, output 406 (SOURCES.md), priced by genai-prices
+    usage = genai_prices.Usage(input_tokens=1_114, cache_read_tokens=1_111, output_tokens=406)
+    price = genai_prices.calc_price(usage, message["model"], provider_id="anthropic")
+    priced = format_usd(int(price.total_price * 1_000_000 + Decimal("0.5")))
+    result.stdout.fnmatch_lines(
+        [
+            "ERROR: cost gate failed: --cost-fail-over=usd:0.001: the run's usd at least "
+            f"{priced} (1 record(s) have no price) is over the limit of $0.001"
+        ]
+    )
+    gates = {v["gate"]: v["status"] for v in _report(plugin_pytester)["gates"]}
+    assert gates == {"--cost-fail-over=usd:0.001": "fail", "--cost-fail-over=usd:1": "not-recorded"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -154,7 +155,7 @@ def test_compare_by_id_index_and_path(
     assert "test_suite.py::test_big" in out and "+2,000" in out
     assert "+$0.00500 from tokens, +$0.00 from prices" in out
     status, out, _ = _cli(capsys, "compare", "--format", "markdown", "--dir", str(folder))
-    assert out.startswith("## Token & Cost") and "| `test_suite.py::test_big`" in out
+    assert out.startswith("## Token & Cost") and "| test_suite.py::test_big" in out
 
     status, _, err = _cli(capsys, "compare", "no-such-run", "-1", "--dir", str(folder))
     assert status == 2 and "no run 'no-such-run'" in err
@@ -452,6 +453,38 @@ def test_history_schema_in_the_repo_matches_the_models(capsys: pytest.CaptureFix
     assert status == 0 and json.loads(out) == history_schema()
 
 
+@pytest.mark.parametrize("command", [["schema", "history"], ["history", "--json"]])
+def test_a_reader_that_stops_early_gets_no_traceback(
+    command: list[str], suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tokencost history --json | head -1`: the reader has gone when the output is written.
+
+    The pipe's read end is closed before the command starts, so its first write fails as it
+    does when `head` has read its line and quit. The command ends quietly (status 0, nothing
+    on stderr), not with a BrokenPipeError traceback.
+    """
+    _run(suite, monkeypatch, 1_000).assert_outcomes(passed=2)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pytest_tokencost.cli import main; sys.exit(main(sys.argv[1:]))",
+                *command,
+            ],
+            cwd=suite.path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 def test_argv_in_the_history_is_redacted(plugin_pytester: pytest.Pytester) -> None:
     plugin_pytester.makepyfile(
         """
@@ -486,3 +519,92 @@ def test_history_damaged_inside_is_moved_aside(
     assert len(read_runs(folder)) == 1
     moved = list(folder.glob("history.sqlite.corrupt-*"))
     assert len([p for p in moved if not p.name.endswith(("-wal", "-shm"))]) == 1
+
+
+ODD_IDS_SUITE = """
+import json
+import os
+
+import pytest
+
+CHAT = json.loads({chat!r})  # a recorded o3-mini Chat Completion (usage: 7 in, 87 out)
+
+
+def _call(token_tracker, n):
+    for i in range(n):
+        token_tracker.observe(dict(CHAT, id=f"{{CHAT['id']}}-{{i}}"))
+
+
+@pytest.mark.parametrize(
+    "name", ["a|b", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "*x*"]
+)
+def test_odd(token_tracker, name):
+    _call(token_tracker, int(os.environ["CALLS"]))
+
+
+if os.environ.get("WITH_NEW"):
+    @pytest.mark.parametrize("name", ["x|y"])
+    def test_new(token_tracker, name):
+        _call(token_tracker, 1)
+"""
+
+
+def test_markdown_compare_keeps_odd_test_ids_literal(
+    plugin_pytester: pytest.Pytester,
+    corpus: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`tokencost compare --format markdown` (for a pull-request comment or a CI job summary):
+    a `|` in a parametrize id does not split its table row, markup in an id stays text, and
+    the new-tests line is an item of the list above it, not glued to its last item."""
+    import re
+
+    import yaml
+
+    recorded = yaml.safe_load(
+        (corpus / "openai" / "pydantic-ai__chat_max_completion_tokens_o3-mini.yaml").read_text()
+    )
+    chat = recorded["interactions"][0]["response"]["parsed_body"]
+    plugin_pytester.makepyfile(test_suite=ODD_IDS_SUITE.format(chat=json.dumps(chat)))
+    monkeypatch.setenv("CALLS", "1")
+    plugin_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+    monkeypatch.setenv("CALLS", "2")
+    monkeypatch.setenv("WITH_NEW", "1")
+    plugin_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=5)
+    folder = str(plugin_pytester.path / ".tokencost")
+    status, out, _ = _cli(capsys, "compare", "--format", "markdown", "--dir", folder)
+    assert status == 0
+    assert not re.search(r"(?<!\\)<[A-Za-z/]", out)  # no tag: every < escaped
+    lines = out.splitlines()
+    new = lines.index(r"- New tests: test_suite.py::test_new\[x\|y\]")
+    assert lines[new - 1].startswith("- Note: ") or lines[new - 1].startswith("- Cost")
+    rows = [line for line in lines if line.startswith("|") and "---" not in line]
+    cells = {re.split(r"(?<!\\)\|", row)[1].strip(): row for row in rows}
+    assert all(len(re.split(r"(?<!\\)\|", row)) == 9 for row in rows)  # 7 columns
+    # 94 tokens a call (7 + 87, SOURCES.md): one call more in each odd test
+    for escaped in (
+        r"test_suite.py::test_odd\[a\|b\]",
+        r"test_suite.py::test_odd\[\<script\>alert(1)\</script\>\]",
+        r"test_suite.py::test_odd\[\<img src=x onerror=alert(1)\>\]",
+        r"test_suite.py::test_odd\[\*x\*\]",
+    ):
+        assert re.split(r"\s*(?<!\\)\|\s*", cells[escaped])[4:6] == ["94", "188"]
+
+
+def test_history_test_names_the_node_ids_a_short_name_matches(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--test test_big` (the function name, not the node id) finds nothing; the error names
+    the latest run's tests that contain it, so the user can paste one back."""
+    _run(suite, monkeypatch, 1_000).assert_outcomes(passed=2)
+    folder = str(suite.path / ".tokencost")
+    status, _, err = _cli(capsys, "history", "--dir", folder, "--test", "test_big")
+    assert status == 2
+    assert err.strip().endswith(
+        "(the full node id is needed; the latest run has test_suite.py::test_big)"
+    )
+    status, _, err = _cli(capsys, "history", "--dir", folder, "--test", "nowhere")
+    assert status == 2 and err.strip().endswith("(node ids look like tests/test_x.py::test_name)")
+    status, out, _ = _cli(capsys, "history", "--dir", folder, "--test", "test_suite.py::test_big")
+    assert status == 0 and "test_suite.py::test_big" in out

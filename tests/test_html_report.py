@@ -482,3 +482,59 @@ def test_the_page_compares_with_the_baseline_and_shows_the_gates(
     page = Page((plugin_pytester.path / ".tokencost" / "token-report.html").read_text())
     assert "Comparison with" in page.text and "FAIL: --cost-compare-fail=tokens:10%" in page.text
     assert "test_growing.py::test_spend" in page.rows("t-compare")
+
+
+def test_this_runs_history_row_names_its_commit_and_branch(
+    plugin_pytester: pytest.Pytester, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history table's "(this run)" row shows the commit and branch the history store
+    keeps for the run (the report has no git fields), in the page pytest writes and in the
+    one `tokencost html` writes again."""
+    import subprocess
+
+    import yaml
+
+    recorded = yaml.safe_load(
+        (corpus / "anthropic" / "pydantic-ai__messages_cache_read_and_write.yaml").read_text()
+    )
+    message = recorded["interactions"][1]["response"]["parsed_body"]
+    plugin_pytester.makepyfile(
+        test_call=f"""
+        import json
+
+        MESSAGE = json.loads({json.dumps(json.dumps(message))})
+
+        def test_call(token_tracker):
+            token_tracker.observe(MESSAGE)
+        """
+    )
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=plugin_pytester.path, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    try:
+        git("init", "-q", "-b", "trial-branch")
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("git is not available")
+    for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "first")
+    commit = git("rev-parse", "HEAD")
+    for _ in range(2):
+        result = plugin_pytester.runpytest("-p", "no:cacheprovider", "--cost-report=html")
+        result.assert_outcomes(passed=1)
+    out = plugin_pytester.path / ".tokencost"
+    pages = [(out / "token-report.html").read_text()]
+    assert tokencost(["html", str(out), "--out", str(out / "again.html")]) == 0
+    pages.append((out / "again.html").read_text())
+    for text in pages:
+        assert "1 call · 1,565 tokens" in Page(text).text  # model routing: one call
+        header, this_run, earlier = Page(text).tables["t-history"][:3]
+        assert [cell[0] for cell in header[:3]] == ["when (UTC)", "commit", "branch"]
+        assert this_run[0][0].endswith("(this run)")
+        # input 3 + 1,111 cache read + 418 cache write, output 33 (SOURCES.md)
+        assert [cell[0] for cell in this_run[1:5]] == [commit[:12], "trial-branch", "1", "1,565"]
+        assert [cell[0] for cell in earlier[1:3]] == [commit[:12], "trial-branch"]

@@ -130,3 +130,42 @@ def _assert_in_history(out: Path, report: dict[str, Any]) -> None:
         True,
     )
     assert row.totals.input == 7_000 and row.tests == 3
+
+
+@pytest.mark.usefixtures("wide_terminal")  # whole lines (the subprocess reads COLUMNS)
+def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    """`--cost-compare` and a gate on a run cut short by Ctrl-C: the tests it never reached
+    show as removed, so the section says the totals are partial, and the gate (which would
+    fail: 7,700 tokens against 4,100) is marked not enforced; exit status is the interrupt's."""
+    plugin_pytester.makepyfile(
+        test_suite=SUITE,
+        test_z="""
+        from pytest_tokencost import Usage
+
+        def test_zlast(token_tracker):
+            token_tracker.record(model="gpt-4o", usage=Usage(input=500, output=300))
+        """,
+    )
+    baseline = plugin_pytester.runpytest("-p", "no:cacheprovider", "-k", "not running")
+    baseline.assert_outcomes(passed=3, deselected=1)
+    run = _interrupt(
+        plugin_pytester.path,
+        signal.SIGINT,
+        "--cost-compare",
+        "--cost-compare-fail=tokens:10%",
+    )
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout
+    lines = run.stdout.splitlines()
+    assert (
+        "Note: this run was interrupted: its totals are partial, the tests it did not reach "
+        "show as removed, and its gates are not enforced"
+    ) in lines
+    assert "Removed tests: test_z.py::test_zlast" in lines
+    gate = "Gate FAIL: --cost-compare-fail=tokens:10%: tokens grew past the limit of 10%"
+    (line,) = [x for x in lines if x.startswith(gate)]
+    assert line.endswith("(+87.8%) (not enforced: the run was interrupted)"), line
+    assert not [x for x in lines if x.startswith("ERROR: cost gate failed")]
+    report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
+    assert report["gates"][0]["message"].endswith("(not enforced: the run was interrupted)")

@@ -48,36 +48,44 @@ def calibration_reports(folder: Path, run_id: str) -> tuple[list[CalibrationRepo
 HISTORY_RUNS = 30
 
 
-def history_rows(folder: Path, run_id: str) -> list[PastRun] | None:
+def history_rows(folder: Path, run_id: str) -> tuple[list[PastRun] | None, PastRun | None]:
     """Earlier runs from the folder's history store (`history.sqlite`), oldest first, without
-    run `run_id`; None when the folder keeps no history (or it cannot be read)."""
+    run `run_id`, and run `run_id`'s own row when the history holds it (the report does not
+    keep the git commit and branch); (None, None) when the folder keeps no history (or it
+    cannot be read)."""
     from datetime import datetime
 
-    from ..history import HISTORY_NAME, HistoryError, read_aggregates, read_runs
+    from ..history import HISTORY_NAME, HistoryError, RunRow, read_aggregates, read_runs
 
     if not (folder / HISTORY_NAME).is_file():
-        return None
+        return None, None
+
+    def past(run: RunRow, with_tests: bool = True) -> PastRun:
+        return PastRun(
+            run_id=run.run_id,
+            started=datetime.fromisoformat(run.started),
+            tests=run.tests,
+            tokens=run.totals.total,
+            cost_micro_usd=run.totals.cost_micro_usd,
+            commit=run.git_commit,
+            branch=run.git_branch,
+            status=run.status,
+            test_costs={
+                row.key: row.amounts.cost_micro_usd
+                for row in read_aggregates(folder, run.run_id, "test")
+            }
+            if with_tests
+            else {},
+        )
+
     try:
-        runs = [run for run in read_runs(folder, last=HISTORY_RUNS + 1) if run.run_id != run_id]
-        return [
-            PastRun(
-                run_id=run.run_id,
-                started=datetime.fromisoformat(run.started),
-                tests=run.tests,
-                tokens=run.totals.total,
-                cost_micro_usd=run.totals.cost_micro_usd,
-                commit=run.git_commit,
-                branch=run.git_branch,
-                status=run.status,
-                test_costs={
-                    row.key: row.amounts.cost_micro_usd
-                    for row in read_aggregates(folder, run.run_id, "test")
-                },
-            )
-            for run in reversed(runs[:HISTORY_RUNS])
-        ]
+        rows = read_runs(folder, last=HISTORY_RUNS + 1)
+        runs = [run for run in rows if run.run_id != run_id]
+        this = [run for run in rows if run.run_id == run_id]
+        earlier = [past(run) for run in reversed(runs[:HISTORY_RUNS])]
+        return earlier, (past(this[0], with_tests=False) if this else None)
     except HistoryError:
-        return None
+        return None, None
 
 
 def comparison_for(report: TokenReport, folder: Path) -> Comparison | None:
@@ -206,10 +214,12 @@ def page_from_folder(folder: Path) -> PageInput:
     records, notes = read_records(folder / RECORDS_NAME, run_id)
     calibration, problems = calibration_reports(folder, run_id)
     pricer, pricer_note = pricer_for(report)
+    history, this_run = history_rows(folder, run_id)
     return PageInput(
         report=report,
         records=records,
-        history=history_rows(folder, run_id),
+        history=history,
+        this_run=this_run,
         comparison=comparison_for(report, folder),
         calibration=calibration,
         pricer=pricer,
@@ -226,10 +236,12 @@ def page_from_run(state: RunState) -> PageInput:
     calibration, problems = (
         calibration_reports(folder, state.run_id) if folder.is_dir() else ([], [])
     )
+    history, this_run = history_rows(folder, state.run_id)
     return PageInput(
         report=report,
         records=state.records,
-        history=history_rows(folder, state.run_id),
+        history=history,
+        this_run=this_run,
         comparison=comparison_for(report, folder),
         calibration=calibration,
         pricer=state.pricer(),

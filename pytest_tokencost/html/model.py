@@ -72,14 +72,16 @@ class Comparison:
 class PageInput:
     """Everything one page shows.
 
-    `history` holds earlier runs, oldest first, without this one. `pricer` prices what the
-    cache saved (uncached prices); without one the savings are "not recorded". `warn_at` is the
-    run's --cost-warn-at when the report does not say it.
+    `history` holds earlier runs, oldest first, without this one; `this_run` is this run's own
+    row of the history when it is there (its git commit and branch: the report does not keep
+    them). `pricer` prices what the cache saved (uncached prices); without one the savings are
+    "not recorded". `warn_at` is the run's --cost-warn-at when the report does not say it.
     """
 
     report: TokenReport
     records: Sequence[TokenRecord]
     history: Sequence[PastRun] | None = None
+    this_run: PastRun | None = None
     comparison: Comparison | None = None
     calibration: Sequence[CalibrationReport] = ()
     pricer: Pricer | None = None

@@ -122,6 +122,8 @@ def cost_cell(totals: TokenTotals) -> Cell:
     text = format_usd(cost)
     if totals.unpriced_records:
         text += f" + {totals.unpriced_records} not recorded"
+    if totals.replayed_records:  # beside the money spent, never in it (and not in the sort)
+        text += f" (recorded {format_usd(totals.replayed_cost_micro_usd)})"
     return Cell(text, str(cost))
 
 
@@ -306,9 +308,11 @@ def _chart(
     xs: list[float] = []
     ys: list[float] = []
     total = 0
-    unpriced = 0
+    unpriced = replayed = 0
     for record in ordered:
-        if record.cost_micro_usd is None:
+        if record.replayed:  # not money spent: the line is the run's spending
+            replayed += 1
+        elif record.cost_micro_usd is None:
             unpriced += 1
         else:
             total += record.cost_micro_usd
@@ -330,6 +334,8 @@ def _chart(
     note = f"{len(ordered):,} records in time order; cumulative cost {format_usd(total)}"
     if unpriced:
         note += f"; {unpriced:,} record(s) with no known price are not in the line"
+    if replayed:
+        note += f"; {replayed:,} replayed record(s) (recorded cost, not spent) are not in the line"
     return chart, note
 
 
@@ -348,6 +354,14 @@ def _cards(
                 f"{len(tests):,} test(s) with records, {totals.records:,} record(s)",
                 f"wall clock {format_duration(report.run.wall_s)}",
                 f"counts: {_mix_text(totals.tokens_by_provenance)}",
+                *(
+                    [
+                        f"{totals.replayed_records:,} replayed call(s): recorded cost "
+                        f"{format_usd(totals.replayed_cost_micro_usd)}, not spent"
+                    ]
+                    if totals.replayed_records
+                    else []
+                ),
             ],
             "status": "estimates" if totals.includes_estimates else None,
         }
@@ -419,6 +433,8 @@ def _history(input_: PageInput) -> dict[str, Any] | None:
         tests=len([n for n in report.summary.by_test if n != OUTSIDE_TESTS]),
         tokens=totals.usage.total,
         cost_micro_usd=totals.cost_micro_usd,
+        commit=input_.this_run.commit if input_.this_run else None,
+        branch=input_.this_run.branch if input_.this_run else None,
         status=report.run.status,
         test_costs={n: t.cost_micro_usd for n, t in report.summary.by_test.items()},
     )
