@@ -612,6 +612,20 @@ _ANTHROPIC_COUNTS = (
 )
 
 
+def _groq_usage(items: list[Any]) -> list[Any]:
+    """Groq sends a default chat stream's usage (no ``stream_options``) in its own ``x_groq``
+    block of the last chunk, in OpenAI's field names: that block as a chunk's ``usage``."""
+    found = []
+    for item in items:
+        extra = _get(item, "x_groq")
+        if extra in (_MISSING, None):
+            continue
+        usage = _get(extra, "usage")
+        if usage not in (_MISSING, None):
+            found.append({"usage": usage})
+    return found
+
+
 def usage_from_stream(events: Any) -> ObservedUsage:
     """Final usage of a streamed response: its chunks or events (SDK objects or dicts).
 
@@ -625,6 +639,8 @@ def usage_from_stream(events: Any) -> ObservedUsage:
         raise UnreadablePayloadError("cannot read usage from a stream with no recognisable events")
     if "chat.completion.chunk" in kinds:
         with_usage = [e for e in items if _get(e, "usage") not in (_MISSING, None)]
+        if not with_usage:
+            with_usage = _groq_usage(items)
         if not with_usage:
             if _chat_stream_finished(items):
                 raise MissingUsageError(

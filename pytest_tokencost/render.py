@@ -354,6 +354,8 @@ def _by_model_id(
 ) -> tuple[dict[str, TokenTotals], dict[str, list[str]]]:
     """Model rows with the names of one model (dated and undated aliases) in one row, named by
     the model's genai-prices id; and those names, by id, for a note under the table."""
+    from .summary import TokenTotals
+
     rows: dict[str, TokenTotals] = {}
     aliases: dict[str, list[str]] = {}
     for model_id, names in summary.model_groups().items():

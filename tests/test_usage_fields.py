@@ -879,3 +879,45 @@ def test_a_budget_crossed_by_the_executor_still_records_the_advisor() -> None:
     executor, advisor = tracker.records()  # both spent: neither is lost to the exception
     assert (executor.usage, advisor.usage) == (EXECUTOR_USAGE, ADVISOR_USAGE)
     assert isinstance(tracker.crossed, TokenBudgetExceeded)
+
+
+# -- Groq: a default chat stream's usage in x_groq --------------------------------------------
+
+
+def _groq_stream() -> str:
+    """A Groq chat stream asked without stream_options: usage only in the last chunk's x_groq,
+    with Groq's timing fields (floats) beside OpenAI's counts; events split as SSE."""
+    base = {"id": "chatcmpl-g1", "object": "chat.completion.chunk", "created": 1755000000}
+    base["model"] = "llama-3.3-70b-versatile"
+    chunks = [
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
+            "x_groq": {"id": "req_01"},
+        },
+        {**base, "choices": [{"index": 0, "delta": {"content": "Refunds take 5 days."}}]},
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "x_groq": {
+                "id": "req_01",
+                "usage": {
+                    "queue_time": 0.0191,
+                    "prompt_tokens": 24,
+                    "prompt_time": 0.0012,
+                    "completion_tokens": 7,
+                    "completion_time": 0.0254,
+                    "total_tokens": 31,
+                    "total_time": 0.0266,
+                },
+            },
+        },
+    ]
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
+def test_a_groq_default_stream_is_read_from_x_groq() -> None:
+    observed = usage_from_body(_groq_stream())
+    assert observed.usage.input == 24 and observed.usage.output == 7
+    assert (observed.model, observed.reported_total) == ("llama-3.3-70b-versatile", 31)
+    assert observed.usage.total == observed.reported_total  # the provider's total agrees
