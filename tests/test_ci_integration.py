@@ -301,4 +301,4 @@ def test_comparison_and_history_fit_80_columns(
     _tables_are_blocks(markdown)
     bullets = [i for i, line in enumerate(markdown) if line.startswith("- ")]
     assert markdown[bullets[-1] + 1] == ""  # the list ends before the tables
-    assert any(line.startswith("| `test_long.py::test_support_answer_quality") for line in markdown)
+    assert any(line.startswith("| test_long.py::test_support_answer_quality") for line in markdown)
