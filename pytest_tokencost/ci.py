@@ -11,15 +11,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .render import TITLE, format_duration, format_usd
 from .report import TokenReport
 from .summary import TokenTotals
 
+if TYPE_CHECKING:
+    from .compare import Comparison
+
+#: How a failed cost gate's run-level error begins (its annotation is titled "cost gate").
+GATE_ERROR_PREFIX = "cost gate failed: "
+
+_VERDICT_WORDS = {"pass": "PASS", "fail": "**FAIL**", "no-baseline": "WARN", "not-recorded": "WARN"}
+
 __all__ = [
+    "GATE_ERROR_PREFIX",
     "SummarySection",
     "append_step_summary",
+    "comparison_section",
     "github_summary_path",
     "render_markdown",
     "workflow_commands",
@@ -61,6 +71,44 @@ def _opt(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _gates_lines(report: TokenReport) -> list[str]:
+    """The baseline a run was compared with and every gate's verdict (from the report, so a
+    report read back from its file renders the same)."""
+    lines: list[str] = []
+    baseline = report.baseline
+    if baseline is not None:
+        if baseline.run_id is None:
+            lines.append(f"Baseline: none ({_cell(baseline.note or 'none found')}).")
+        else:
+            parts = [f"{baseline.started:%Y-%m-%d %H:%M} UTC"] if baseline.started else []
+            if baseline.git_branch or baseline.git_commit:
+                parts.append(f"{baseline.git_branch or '?'}@{(baseline.git_commit or '?')[:9]}")
+            parts.append(f"from {baseline.source}")
+            lines.append(f"Baseline: run `{baseline.run_id}` ({_cell(', '.join(parts))}).")
+    if report.gates:
+        lines += ["", *_table(["gate", "verdict", "detail"], _gate_rows(report), 3)]
+    return lines
+
+
+def _gate_rows(report: TokenReport) -> list[list[str]]:
+    rows = []
+    for verdict in report.gates:
+        detail = verdict.message.removeprefix(f"{verdict.gate}: ").removeprefix(verdict.gate)
+        rows.append([f"`{verdict.gate}`", _VERDICT_WORDS[verdict.status], detail.strip()])
+    return rows
+
+
+def comparison_section(
+    title: str, comparison: Comparison | None, note: str | None
+) -> SummarySection:
+    """The comparison with the baseline as a summary section (`note`: why there is none)."""
+    if comparison is None:
+        return SummarySection(title, [f"No baseline: {_cell(note or 'none found')}."])
+    from .compare import render_compare
+
+    return SummarySection(title, render_compare(comparison, fmt="markdown"))
+
+
 def render_markdown(
     report: TokenReport,
     *,
@@ -68,8 +116,9 @@ def render_markdown(
     errors: Sequence[str] = (),
     sections: Sequence[SummarySection] = (),
 ) -> str:
-    """The run's summary as Markdown: status, totals, top tests, per model, budgets, warnings,
-    run errors, then the extra `sections` (comparison, gate verdicts, ...)."""
+    """The run's summary as Markdown: status, run errors, totals, top tests, per model, budgets,
+    the baseline and cost gates' verdicts, the extra `sections` (such as the comparison with
+    the baseline), then warnings."""
     summary = report.summary
     totals = summary.totals
     usage = totals.usage
@@ -164,11 +213,15 @@ def render_markdown(
             )
         lines += _table(["budget", "channel", "limit", "used", "used %", "status"], rows, 2)
         lines.append("")
+    gates = _gates_lines(report)
+    if gates:
+        lines += ["### Cost gates", "", *gates, ""]
     for section in sections:
         lines += [f"### {section.title}", "", *section.lines, ""]
-    if report.warnings:
+    warnings = [warning for warning in report.warnings if warning not in errors]
+    if warnings:  # the run's errors are in the report's warnings too: shown once, above
         lines += ["### Warnings", ""]
-        lines += [f"- {_cell(warning)}" for warning in report.warnings] + [""]
+        lines += [f"- {_cell(warning)}" for warning in warnings] + [""]
     return "\n".join(lines)
 
 
@@ -198,8 +251,9 @@ def workflow_commands(
     environ: Mapping[str, str] = os.environ,
 ) -> list[str]:
     """GitHub workflow commands for the run (only when `GITHUB_ACTIONS=true`): a budget at its
-    warn line is a ``::warning``, an exceeded budget and a run-level error (session budget,
-    --cost-strict, a failed gate) an ``::error``."""
+    warn line and a cost gate that could not be checked (no baseline, cost not recorded) are
+    a ``::warning``; an exceeded budget and a run-level error (session budget, --cost-strict,
+    a failed gate) an ``::error``."""
     if environ.get("GITHUB_ACTIONS") != "true":
         return []
     out = []
@@ -215,5 +269,10 @@ def workflow_commands(
         )
         level = "error" if status == "exceeded" else "warning"
         out.append(f"::{level} title=token budget::{_escape(message)}")
-    out += [f"::error title=tokencost::{_escape(message)}" for message in errors]
+    for verdict in report.gates if report is not None else ():
+        if verdict.status in ("no-baseline", "not-recorded"):
+            out.append(f"::warning title=cost gate::{_escape(verdict.message)}")
+    for message in errors:
+        title = "cost gate" if message.startswith(GATE_ERROR_PREFIX) else "tokencost"
+        out.append(f"::error title={title}::{_escape(message)}")
     return out

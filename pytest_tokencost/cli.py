@@ -87,12 +87,20 @@ def _combine(args: argparse.Namespace) -> int:
     from .render import render_lines
 
     result = combine(args.paths, args.out, ["tokencost", "combine", *map(str, args.paths)])
+    if not args.no_history:
+        from .combine import add_to_history
+
+        for warning in add_to_history(result.report, args.out, Path.cwd()):
+            print(f"tokencost: warning: {warning}", file=sys.stderr)
+    written, problems = _combined_markdown(result.report, args)
     width = _width()
     runs = len(result.shards)
     records = result.report.summary.totals.records
     head = f"Combined {runs} run(s), {records:,} records, into {args.out}"
     _print_section([(head, None), *render_lines(result.report, width=width)], width)
-    for problem in result.problems:
+    for what, path in written:
+        print(f"tokencost: {what} written to {path}")
+    for problem in [*result.problems, *problems]:
         print(f"tokencost: error: {problem}", file=sys.stderr)
     if result.unreadable:
         for problem in result.unreadable:
@@ -103,7 +111,41 @@ def _combine(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return 2 if result.problems else 0
+    return 2 if result.problems or problems else 0
+
+
+def _combined_markdown(
+    report: Any, args: argparse.Namespace
+) -> tuple[list[tuple[str, Path]], list[str]]:
+    """The combined run's Markdown summary: to --markdown's file, and appended to
+    $GITHUB_STEP_SUMMARY when it is set (the combining job's summary), as a pytest run does."""
+    import os
+
+    from .ci import append_step_summary, github_summary_path, render_markdown
+    from .outdir import atomic_write_text
+
+    targets: list[Path] = []
+    if args.markdown is not None:
+        targets.append(args.out / "token-report.md" if args.markdown is True else args.markdown)
+    summary = None if args.no_github_summary else github_summary_path("auto", os.environ)
+    if not targets and summary is None:
+        return [], []
+    markdown = render_markdown(report)
+    written: list[tuple[str, Path]] = []
+    problems: list[str] = []
+    for path in targets:
+        try:
+            atomic_write_text(path, markdown)
+            written.append(("Markdown summary", path))
+        except OSError as exc:
+            problems.append(f"cannot write the Markdown summary {path}: {exc.strerror or exc}")
+    if summary is not None:
+        try:
+            append_step_summary(summary, markdown)
+            written.append(("GitHub step summary", summary))
+        except OSError as exc:
+            problems.append(f"cannot append to $GITHUB_STEP_SUMMARY {summary}: {exc}")
+    return written, problems
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -168,11 +210,11 @@ def _history(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
         return 0
     if args.test is not None:
-        lines = test_table(document)
+        lines = test_table(document, _width())
     elif not document["runs"]:
         lines = [f"No runs in the history {path} yet."]
     else:
-        lines = history_table(document)
+        lines = history_table(document, _width())
     print("\n".join(lines))
     return 0
 
@@ -190,11 +232,12 @@ def _compare(args: argparse.Namespace) -> int:
         print(dumps(comparison))
         return 0
     title = f"{TITLE}: {args.head} compared with {args.base}"
+    width = None if args.format == "markdown" else _width()
     if args.format == "markdown":
         print(f"## {title}\n")
     else:
-        print(f" {title} ".center(76, "="))
-    print("\n".join(render_compare(comparison, args.format, limit=args.limit)))
+        print(f" {title} ".center(width or 80, "="))
+    print("\n".join(render_compare(comparison, args.format, limit=args.limit, width=width)))
     return 0
 
 
@@ -399,6 +442,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     combine.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="output folder to write"
+    )
+    combine.add_argument(
+        "--no-history",
+        action="store_true",
+        help="do not add the combined run to history.sqlite in --out (added by default, as a "
+        "pytest run writing there is, so --cost-compare and tokencost history see it)",
+    )
+    combine.add_argument(
+        "--markdown",
+        type=Path,
+        nargs="?",
+        const=True,  # the flag alone: token-report.md in --out (not a str: argparse keeps it)
+        default=None,
+        metavar="PATH",
+        help="also write the combined Markdown summary (default PATH: token-report.md in --out)",
+    )
+    combine.add_argument(
+        "--no-github-summary",
+        action="store_true",
+        help="do not append the combined summary to $GITHUB_STEP_SUMMARY (appended when it is set)",
     )
     combine.set_defaults(run=_combine)
     ratio = commands.add_parser(

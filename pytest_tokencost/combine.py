@@ -25,7 +25,7 @@ from .report import BudgetEntry, RunInfo, TokenReport, read_report
 from .runfiles import RECORDS_NAME, REPORT_NAME, RunFiles
 from .summary import TokenSummary
 
-__all__ = ["Combined", "Shard", "combine", "read_shard"]
+__all__ = ["Combined", "Shard", "add_to_history", "combine", "read_shard"]
 
 #: A combined run's status is its worst shard's, in this order.
 _STATUS_ORDER = ("internal-error", "interrupted", "usage-error", "failed", "passed", "no-tests")
@@ -216,3 +216,27 @@ def combine(paths: Sequence[Path], out: Path, argv: list[str]) -> Combined:
         files.append_records(shard.lines)
     files.publish(report.model_dump_json(indent=2) + "\n")
     return Combined(report, shards, unreadable, list(files.problems))
+
+
+def add_to_history(report: TokenReport, out: Path, cwd: Path) -> list[str]:
+    """Append a combined run to `out`'s history.sqlite, as a pytest run writing there does
+    (git commit and branch read at `cwd`). Returns problems: a history that cannot be used
+    is named, never fatal (the combined report is already written)."""
+    import sqlite3
+
+    from .gitinfo import read_git
+    from .history import HISTORY_NAME, HistoryStore, entry_from_report
+
+    path = out / HISTORY_NAME
+    git = read_git(cwd)
+    try:
+        if path.is_symlink():
+            raise OSError(f"{path} is a symbolic link; remove it")
+        store, warnings = HistoryStore.open(path)
+        try:
+            store.append(entry_from_report(report, git=(git.commit, git.branch, git.dirty)))
+        finally:
+            store.close()
+    except (OSError, sqlite3.Error) as exc:
+        return [f"the combined run could not be added to the history {path}: {exc}"]
+    return warnings

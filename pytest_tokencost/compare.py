@@ -534,14 +534,20 @@ def _md(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
-def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[str]:
+def _table(
+    deltas: list[Delta], what: str, fmt: str, limit: int | None, width: int | None = None
+) -> list[str]:
     from tabulate import tabulate
 
     name = _md if fmt == "markdown" else str
 
     changed = [d for d in deltas if d.status != "same"]
     if not changed:
-        return [f"{what}: no changes ({len(deltas)} unchanged)"] if deltas else []
+        if not deltas:
+            return []
+        # in Markdown a blank line first: a line right after the list would join its last item
+        said = f"{what}: no changes ({len(deltas)} unchanged)"
+        return ["", said] if fmt == "markdown" else [said]
     changed.sort(key=lambda d: (-abs(d.cost_change or 0), -abs(d.tokens_change), d.key))
     shown = changed if limit is None else changed[:limit]
     rows = []
@@ -558,22 +564,30 @@ def _table(deltas: list[Delta], what: str, fmt: str, limit: int | None) -> list[
                 _signed_usd(d.cost_change),
             )
         )
-    table = tabulate(
-        rows,
-        [
-            what.lower().removesuffix("s"),
-            "input",
-            "output",
-            "base tokens",
-            "head tokens",
-            "change",
-            "cost change",
-        ],
-        tablefmt="github" if fmt == "markdown" else "simple",
-        colalign=("left", *("right",) * 6),
-    )
+    headers = [
+        what.lower().removesuffix("s"),
+        "input",
+        "output",
+        "base tokens",
+        "head tokens",
+        "change",
+        "cost change",
+    ]
     lines = ["", f"{what} ({len(changed)} changed, {len(deltas) - len(changed)} unchanged):"]
-    lines += table.splitlines()
+    if fmt == "markdown":
+        lines.append("")  # a table starts its own block: never a paragraph's continuation
+        table = tabulate(
+            rows, headers, tablefmt="github", colalign=("left", *("right",) * 6)
+        ).splitlines()
+    else:
+        from .render import Column, fit_table
+
+        # In a narrow terminal, the base's total goes first, then the input and output
+        # changes: the head's total, the change and the cost change stay.
+        drops = [0, 4, 3, 5, 0, 2, 0]
+        columns = [Column(h, "<" if i == 0 else ">", drops[i]) for i, h in enumerate(headers)]
+        table = fit_table(columns, rows, width)
+    lines += table
     if len(shown) < len(changed):
         lines.append(f"... and {len(changed) - len(shown)} more")
     return lines
@@ -588,15 +602,22 @@ def _names(title: str, names: list[str], fmt: str) -> list[str]:
     return [f"{title}: {shown}"]
 
 
-def render_compare(c: Comparison, fmt: str = "term", limit: int | None = 20) -> list[str]:
-    """The lines of a comparison, as text (`term`) or Markdown (`markdown`)."""
+def render_compare(
+    c: Comparison, fmt: str = "term", limit: int | None = 20, width: int | None = None
+) -> list[str]:
+    """The lines of a comparison, as text (`term`, fitting `width` columns when given) or
+    Markdown (`markdown`)."""
     lines = _total_lines(c)
     lines += _names("New tests", c.new_tests, fmt) + _names("Removed tests", c.removed_tests, fmt)
     if fmt == "markdown":  # one list: a line after it would join its last item
         lines = [f"- {line}" for line in lines]
-    lines += _table(c.tests, "Tests", fmt, limit)
-    lines += _table(c.steps, "Steps", fmt, limit)
-    lines += _table(c.models, "Models", fmt, limit)
+    elif width is not None:
+        from .render import fit_lines
+
+        lines = fit_lines(lines, width)
+    lines += _table(c.tests, "Tests", fmt, limit, width)
+    lines += _table(c.steps, "Steps", fmt, limit, width)
+    lines += _table(c.models, "Models", fmt, limit, width)
     return lines
 
 

@@ -122,11 +122,34 @@ def _commit(git: dict[str, Any]) -> str:
     return commit + ("*" if git["dirty"] else "")
 
 
-def _tabulate(rows: list[tuple[Any, ...]], headers: list[str], align: str) -> list[str]:
+def _tabulate(
+    rows: list[tuple[Any, ...]],
+    headers: list[str],
+    align: str,
+    width: int | None = None,
+    drops: tuple[str, ...] = (),
+) -> list[str]:
     """A plain text table (`align`: one 'l' or 'r' per column). Not tabulate: it imports
-    importlib.metadata, which would double the command's start-up."""
+    importlib.metadata, which would double the command's start-up.
+
+    Wider than `width`: the columns named in `drops` go, first those that say nothing in any
+    row ("-"), then in the order given, until it fits."""
     cells = [headers, *([str(cell) for cell in row] for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    keep = list(range(len(headers)))
+
+    def total() -> int:
+        return sum(max(len(row[i]) for row in cells) for i in keep) + 2 * (len(keep) - 1)
+
+    if width is not None and total() > width:
+        names = [headers.index(name) for name in drops if name in headers]
+        empty = [i for i in names if all(row[i] == "-" for row in cells[1:])]
+        for index in [*empty, *(i for i in names if i not in empty)]:
+            if total() <= width:
+                break
+            keep.remove(index)
+    cells = [[row[i] for i in keep] for row in cells]
+    align = "".join(align[i] for i in keep)
+    widths = [max(len(row[i]) for row in cells) for i in range(len(keep))]
 
     def line(row: list[str]) -> str:
         return "  ".join(
@@ -137,8 +160,10 @@ def _tabulate(rows: list[tuple[Any, ...]], headers: list[str], align: str) -> li
     return [line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])]
 
 
-def history_table(document: dict[str, Any]) -> list[str]:
-    """The runs of a history document as a table, newest first."""
+def history_table(document: dict[str, Any], width: int | None = None) -> list[str]:
+    """The runs of a history document as a table, newest first (fitting `width` columns:
+    when (the run id starts with its time), branch, commit, budget, tests and change give
+    way, in that order)."""
     rows = [
         (
             run["run_id"],
@@ -155,12 +180,14 @@ def history_table(document: dict[str, Any]) -> list[str]:
         for run in document["runs"]
     ]
     headers = ["run", "when (UTC)", "commit", "branch", "tests", "tokens", "cost", "change"]
-    table = _tabulate(rows, [*headers, "budget", "status"], "llllrrrrll")
+    # a run id begins with its start time: "when" is the first to go after the empty ones
+    drops = ("when (UTC)", "branch", "commit", "budget", "tests", "change")
+    table = _tabulate(rows, [*headers, "budget", "status"], "llllrrrrll", width, drops)
     return [*table, "(* uncommitted changes; change: against the run before)"]
 
 
-def test_table(document: dict[str, Any]) -> list[str]:
-    """One test's runs as a table, newest first."""
+def test_table(document: dict[str, Any], width: int | None = None) -> list[str]:
+    """One test's runs as a table, newest first (fitting `width`, as `history_table`)."""
     rows = [
         (
             run["run_id"],
@@ -176,4 +203,6 @@ def test_table(document: dict[str, Any]) -> list[str]:
         for run in document["test_runs"] or []
     ]
     headers = ["run", "when (UTC)", "commit", "branch", "input", "output", "tokens", "cost"]
-    return [f"Test {document['test']}:", *_tabulate(rows, [*headers, "change"], "llllrrrrr")]
+    drops = ("when (UTC)", "branch", "commit", "input", "output", "change")
+    table = _tabulate(rows, [*headers, "change"], "llllrrrrr", width, drops)
+    return [f"Test {document['test']}:", *table]

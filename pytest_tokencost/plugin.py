@@ -678,7 +678,7 @@ class _WriterHooks:
         """The "compared with" section; history warnings when no section showed them."""
         if self.history is None:
             return
-        section = self.history.compare_section()
+        section = self.history.compare_section(self.config.get_terminal_writer().fullwidth)
         if section is not None:
             terminalreporter.write_sep("=", section[0])
             for line in section[1]:

@@ -21,7 +21,10 @@ __all__ = [
     "DEFAULT_WIDTH",
     "TEST_LABELS",
     "TITLE",
+    "Column",
     "Line",
+    "fit_lines",
+    "fit_table",
     "format_duration",
     "format_usd",
     "render_gates",
@@ -453,6 +456,19 @@ def _wrap(lines: list[Line], width: int | None) -> list[Line]:
         )
         out.extend((part, style) for part in wrapped)
     return out
+
+
+def fit_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None
+) -> list[str]:
+    """A plain table that fits `width`, as the section's tables do (columns dropped by their
+    `drop` priority, the first column shortened in its middle)."""
+    return [text for text, _ in _table(columns, rows, width)]
+
+
+def fit_lines(lines: Sequence[str], width: int | None) -> list[str]:
+    """Text lines wrapped to `width`, continued indented (for sections printed elsewhere)."""
+    return [text for text, _ in _wrap([(line, None) for line in lines], width)]
 
 
 def render_lines(

@@ -67,6 +67,7 @@ class RunHistory:
         s = self.settings
         if not (s.needs_baseline or s.fail_over):
             return []
+        from .ci import GATE_ERROR_PREFIX
         from .gates import SHOWN_OFFENDERS, evaluate_compare_fail, evaluate_fail_over, failed
         from .history import Amounts
         from .summary import TokenSummary
@@ -76,6 +77,12 @@ class RunHistory:
         if s.needs_baseline:
             why = self._compare(state, summary)
         state.baseline = self.baseline
+        if s.compare is not None:  # the Markdown summary holds what the terminal shows
+            from .ci import comparison_section
+
+            note = self.baseline.note if self.baseline is not None else None
+            title = "C" + self.compare_title()[1:]
+            state.summary_sections.append(comparison_section(title, self.comparison, note))
         verdicts = [evaluate_compare_fail(g, self.comparison, why) for g in s.compare_fail]
         verdicts += [evaluate_fail_over(g, Amounts.of(summary.totals)) for g in s.fail_over]
         if interrupted:  # the run already fails; its partial totals prove nothing
@@ -88,7 +95,7 @@ class RunHistory:
             return []
         errors = []
         for verdict in failed(verdicts):
-            message = f"cost gate failed: {verdict.message}"
+            message = f"{GATE_ERROR_PREFIX}{verdict.message}"
             # the message names the first offenders with their figures; name the rest
             others = verdict.offending_tests[SHOWN_OFFENDERS:]
             if others:
@@ -238,20 +245,25 @@ class RunHistory:
 
     # -- printing ------------------------------------------------------------------------------
 
-    def compare_section(self) -> tuple[str, list[str]] | None:
-        """The title and lines of the "compared with REF" section, when it was asked for."""
+    def compare_title(self) -> str:
+        """What the run was compared with, as the comparison's title says it."""
+        ref = self.settings.compare
+        return f"compared with {'the previous run' if ref in (None, AUTO) else ref}"
+
+    def compare_section(self, width: int | None = None) -> tuple[str, list[str]] | None:
+        """The title and lines of the "compared with REF" section, when it was asked for
+        (fitting `width` columns when given)."""
         if self.settings.compare is None:
             return None
         from .render import TITLE
 
-        ref = self.settings.compare
-        title = f"{TITLE}: compared with {'the previous run' if ref == AUTO else ref}"
+        title = f"{TITLE}: {self.compare_title()}"
         if self.comparison is None:
             note = self.baseline.note if self.baseline is not None else None
             return title, [f"No baseline: {note or 'none found'}"]
         from .compare import render_compare
 
-        lines = render_compare(self.comparison)
+        lines = render_compare(self.comparison, width=width)
         if self.interrupted:
             lines.insert(
                 2,

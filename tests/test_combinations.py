@@ -934,3 +934,94 @@ def test_a_cassette_replay_of_the_matrix_keeps_everything_but_the_money_spent(
         row.totals.total
         == live.summary["totals"]["usage"]["input"] + live.summary["totals"]["usage"]["output"]
     )
+
+
+CI_SUITE = """
+import pytest
+from pytest_tokencost import Usage
+
+ATTEMPTS = []
+
+def test_a(token_tracker):
+    token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input=1_000, output=100))
+
+@pytest.mark.flaky(reruns=1)
+def test_flaky(token_tracker):
+    token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input=500, output=50))
+    ATTEMPTS.append(1)
+    assert len(ATTEMPTS) > 1, "the first attempt fails"
+
+@pytest.mark.token_budget(max_tokens=1_000)
+def test_budget(token_tracker):
+    token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input=900, output=0))
+"""
+# By hand (gpt-4o: $2.50 in, $10 out per MTok): test_a 1,100 tokens, 2,500 + 1,000 = 3,500
+# micro-USD; test_flaky 550 tokens and 1,750 per attempt, two attempts; test_budget 900 tokens
+# (90% of its budget: a warning), 2,250. A run: 4 records, 3,100 tokens, 9,250 micro-USD.
+
+
+@pytest.mark.parametrize("off", [False, True], ids=["accounting", "no-cost"])
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_ci_outputs_with_history_gates_page_and_reruns(
+    plugin_pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    workers: str,
+    off: bool,
+) -> None:
+    """Issue 12's outputs (Markdown, step summary, annotations, JUnit XML) beside the history,
+    comparison and gates (issue 10), the HTML page (issue 11), a rerun and a test budget, in a
+    serial and an xdist run; and all of them with --no-cost, where nothing is written."""
+    plugin_pytester.makepyfile(test_ci=CI_SUITE)
+    step_summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    args = ["-n", workers, "-p", "no:randomly", "-v", *(["--no-cost"] if off else [])]
+    first = plugin_pytester.runpytest(*args)
+    outcomes = first.parseoutcomes()
+    assert (outcomes["passed"], outcomes["rerun"]) == (3, 1)
+    second = plugin_pytester.runpytest(
+        *args,
+        "--cost-report=markdown:cost.md",
+        "--cost-report=html",
+        "--junitxml=junit.xml",
+        "--cost-compare",
+        "--cost-compare-fail=tokens:0%",
+        "--cost-fail-over=usd:0.005",
+    )
+    outcomes = second.parseoutcomes()
+    assert (outcomes["passed"], outcomes["rerun"]) == (3, 1)
+    out = second.stdout.str()
+    folder = plugin_pytester.path / ".tokencost"
+    if off:
+        assert second.ret == pytest.ExitCode.OK
+        assert not folder.exists() and not step_summary.exists()
+        assert not (plugin_pytester.path / "cost.md").exists()
+        assert "tokencost" not in (plugin_pytester.path / "junit.xml").read_text()
+        assert "::error" not in out and "::warning" not in out and "Token & Cost" not in out
+        return
+    assert second.ret == pytest.ExitCode.TESTS_FAILED  # $0.00925 is over $0.005
+    runs = read_runs(folder)
+    assert [run.totals.total for run in runs] == [3_100, 3_100]
+    assert [run.totals.cost_micro_usd for run in runs] == [9_250, 9_250]
+    markdown = (plugin_pytester.path / "cost.md").read_text()
+    assert step_summary.read_text().count("## Token & Cost") == 2  # one per run, appended
+    assert "| `--cost-compare-fail=tokens:0%` | PASS |" in markdown
+    assert "| `--cost-fail-over=usd:0.005` | **FAIL** | the run's usd $0.00925 is over" in markdown
+    assert f"Baseline: run `{runs[1].run_id}`" in markdown
+    assert "### Compared with the previous run" in markdown
+    assert "Tests: no changes (3 unchanged)" in markdown
+    assert "| `test_ci.py::test_flaky` | 1,000 | 100 | 1,100 | $0.00350 |" in markdown
+    for line in (
+        "::warning title=token budget::test test_ci.py::test_budget: tokens budget warn: "
+        "900 of 1,000 (90%25)",
+        "::error title=cost gate::cost gate failed: --cost-fail-over=usd:0.005: the run's usd "
+        "$0.00925 is over the limit of $0.005",
+    ):
+        assert line in out
+    junit = (plugin_pytester.path / "junit.xml").read_text()
+    assert '<property name="tokencost_records" value="4"' in junit
+    assert '<property name="tokencost_cost_usd" value="0.009250"' in junit
+    page = (folder / "token-report.html").read_text()
+    assert ">$0.00925<" in page and ">$0.00350<" in page  # the one money rule
+    assert "(1,100 tokens, $0.00350)" in out  # test_a's -v result line
