@@ -19,6 +19,7 @@ import yaml
 
 from pytest_tokencost.providers import parse_body
 
+from .http_doubles import send_chunked
 from .test_corpus_conformance import EXPECTED
 
 # (path, streamed) -> (corpus file, interaction)
@@ -61,13 +62,7 @@ class ProviderReplay:
                     self.end_headers()
                     self.wfile.write(body)
                     return
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for start in range(0, len(body), 64):
-                    part = body[start : start + 64]
-                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                send_chunked(self, body, 64)
 
             def log_message(self, *args: object) -> None:
                 pass

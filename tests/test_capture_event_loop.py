@@ -29,6 +29,8 @@ from pytest_tokencost.errors import VocabularyError
 from pytest_tokencost.providers import parse_body
 from pytest_tokencost.tracker import InMemoryTokenTracker
 
+from .http_doubles import send_chunked
+
 pytest.importorskip("blockbuster", reason="the blocking-I/O guard test needs blockbuster")
 
 CHAT = ("openai/pydantic-ai__chat_prompt_cache_e2e.yaml", 0)
@@ -74,13 +76,7 @@ class UsagelessReplay:
                     self.wfile.write(body)
                     return
                 self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for start in range(0, len(stream), 64):
-                    part = stream[start : start + 64]
-                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                send_chunked(self, stream, 64)
 
             def log_message(self, *args: object) -> None:
                 pass

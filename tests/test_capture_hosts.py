@@ -27,6 +27,8 @@ import yaml
 
 from pytest_tokencost.hosts import provider_for_url
 
+from .http_doubles import send_chunked
+
 CHAT = ("openai/pydantic-ai__chat_prompt_cache_e2e.yaml", 0)
 OPENROUTER_STREAM = ("openai/pydantic-ai__openrouter_chat_stream_reasoning.yaml", 0)
 AZURE_STREAM = ("openai/crewai__azure_chat_stream_include_usage.yaml", 0)
@@ -74,13 +76,7 @@ class HostReplay:
                 stream = streams[host]
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for start in range(0, len(stream), 64):
-                    part = stream[start : start + 64]
-                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                send_chunked(self, stream, 64)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -23,6 +23,7 @@ from pytest_tokencost.records import Provenance, TokenRecord, Usage
 from pytest_tokencost.replay import is_replayed
 from pytest_tokencost.summary import TokenSummary
 
+from .http_doubles import send_chunked
 from .test_combinations import PLAIN, STREAM, _load, _oracle_micro_usd
 
 
@@ -58,13 +59,7 @@ class ChatServer:
                     return
                 data = str(bodies[True][0]).encode()
                 self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for start in range(0, len(data), 37):
-                    part = data[start : start + 37]
-                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                send_chunked(self, data, 37)
 
             def log_message(self, *args: object) -> None:
                 pass
