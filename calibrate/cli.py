@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pytest_tokencost.constants import OUTPUT_DIR_NAME
 from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.redact import redact, redact_argv
 from pytest_tokencost.render import TITLE, render_report
@@ -35,7 +36,7 @@ def run_scenario(
     path: Path | str,
     *,
     adapter: str = "stub",
-    output_dir: Path | str = ".tokencost",
+    output_dir: Path | str = OUTPUT_DIR_NAME,
     model: str | None = None,
     dispatch_dir: Path | None = None,
     timeout_s: float = 600.0,
@@ -66,8 +67,7 @@ def run_scenario(
         argv=redact_argv(sys.argv),  # a key in --openai-base-url stays out of the report
         pytest_version="(not run under pytest)",
     )
-    state.adapter = adapter
-    state.report_required = True
+    state.declare_harness(adapter)
     config = RunConfig(
         scenario=scenario,
         adapter=chosen,
@@ -95,7 +95,7 @@ def run_scenario(
     if config.transcripts is not None:
         swept = collector.sweep(config.transcripts, state.started, state.pricer(), state.run_id)
         state.add_records(swept)
-        state.warnings.extend(collector.warnings)
+        state.add_warnings(collector.warnings)
     failed = any(
         not result.passed for by_case in collector.results.values() for result in by_case.values()
     )
@@ -136,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("scenario", type=Path, help="scenario folder or file (e.g. fixtures/ptp-mock)")
     run.add_argument("--adapter", default="stub", help="stub, cursor or openai (default: stub)")
     run.add_argument(
-        "--out", type=Path, default=Path(".tokencost"), help="output folder (default: .tokencost)"
+        "--out",
+        type=Path,
+        default=Path(OUTPUT_DIR_NAME),
+        help=f"output folder (default: {OUTPUT_DIR_NAME})",
     )
     run.add_argument("--adapter-model", dest="model", default=None)
     run.add_argument("--dispatch-dir", type=Path, default=None)

@@ -254,13 +254,13 @@ class Harness:
             swept = self.collector.sweep(watch, state.started, state.pricer(), state.run_id)
             if swept:
                 state.add_records(swept)
-                state.warnings.extend(self.collector.warnings)
+                state.add_warnings(self.collector.warnings)
         if watch is not None and watch.claims is not None:
             import shutil
 
             shutil.rmtree(watch.claims, ignore_errors=True)  # the run's claims are settled
         self.reports = self.collector.reports(state.run_id, state.records, state.runs)
-        state.calibration_metrics = [(s, report.metrics) for s, report in self.reports.items()]
+        state.set_calibration_metrics((s, report.metrics) for s, report in self.reports.items())
         written = [self.collector.file_name(s, len(self.reports)) for s in self.reports]
         folder = state.settings.output_dir
         if written:

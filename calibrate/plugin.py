@@ -31,6 +31,13 @@ def parse_count(value: str) -> int:
     return count
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Add the harness's own hooks (see `calibrate.hookspecs`)."""
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the harness's options."""
     group = parser.getgroup("calibrate", "calibration harness (pytest-tokencost)")
@@ -112,14 +119,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not name:
         return
     from pytest_tokencost.errors import TokenCostError
-    from pytest_tokencost.plugin import run_state
+    from pytest_tokencost.plugin import accounting_disabled, run_state
 
     try:
         state = run_state(config)
     except pytest.UsageError:  # -p no:tokencost or --no-cost: no run state
-        from pytest_tokencost.stash import DISABLED_KEY
-
-        if config.stash.get(DISABLED_KEY, False):
+        if accounting_disabled(config):
             raise pytest.UsageError(
                 f"--adapter={name} measures tokens, which --no-cost turned off; drop --no-cost, "
                 "or drop --adapter to leave the calibration harness off"
@@ -147,8 +152,7 @@ def pytest_configure(config: pytest.Config) -> None:
     problem = startup_problem(adapter, base_url=config.getoption("calibrate_base_url"))
     if problem is not None:  # one error before the run, not the same failure in every case
         raise pytest.UsageError(problem)
-    state.adapter = name
-    state.report_required = True  # a calibration run always rewrites all its reports
+    state.declare_harness(name)  # a calibration run always rewrites all its reports
     collector = CalibrationCollector(name, adapter.provenance, ratios_file)
     harness = Harness(config, adapter, ratios, collector)
     config.stash[HARNESS_KEY] = harness

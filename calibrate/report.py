@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pytest_tokencost.constants import CALIBRATION_REPORT_NAME
 from pytest_tokencost.outdir import atomic_write_text
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.render import format_duration, format_usd
@@ -24,8 +25,6 @@ __all__ = [
     "read_calibration_report",
     "render_calibration",
 ]
-
-CALIBRATION_REPORT_NAME = "calibration-report.json"
 
 
 class CalibrationReport(BaseModel):

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .constants import DEFAULT_WARN_AT
 from .errors import TokenCostError
+from .money import usd_to_micro
 
 __all__ = [
     "MAX_LIMIT",
@@ -103,7 +105,7 @@ def limits_from_kwargs(kwargs: Mapping[str, object], where: str) -> dict[Channel
         if not math.isfinite(value):
             raise ValueError(f"{where}: {key} must be finite, got {value!r}")
         if channel is Channel.MICRO_USD:
-            limit = round(value * 1_000_000)
+            limit = usd_to_micro(value)
             if limit < 1:
                 raise ValueError(
                     f"{where}: {key}={value!r} rounds to $0 (budgets count whole micro-USD, "
@@ -168,7 +170,7 @@ class BudgetScope:
     name: str
     limits: Mapping[Channel, int] = field(default_factory=dict)
     parent: BudgetScope | None = None
-    warn_at: float = 0.8
+    warn_at: float = DEFAULT_WARN_AT
     on_warn: WarnHook | None = None
 
     def __post_init__(self) -> None:

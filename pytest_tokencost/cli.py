@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .constants import OUTPUT_DIR_NAME
 from .errors import TokenCostError
 
 __all__ = ["main"]
@@ -241,52 +242,6 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ratio_command(args: argparse.Namespace) -> str:
-    """The command line that writes the same document again (recorded in it)."""
-    import shlex
-
-    words = ["tokencost", "ratio"]
-    if args.tokenizers is not None:
-        words += ["--tokenizers", str(args.tokenizers)]
-    else:
-        words += [str(args.stub), str(args.wet)]
-    words += ["--out", str(args.out)]
-    if args.json is not None:
-        words += ["--json", str(args.json)]
-    if args.allow_estimated:
-        words.append("--allow-estimated")
-    return shlex.join(words)
-
-
-def _ratio(args: argparse.Namespace) -> int:
-    from calibrate.ratio import compute_ratios, render_markdown, tokenizer_ratios, write_ratios
-    from calibrate.report import read_calibration_report
-
-    command = _ratio_command(args)
-    if args.tokenizers is not None:
-        if args.stub is not None or args.wet is not None:
-            raise TokenCostError("give either STUB and WET reports or --tokenizers, not both")
-        document = tokenizer_ratios(args.tokenizers, command=command)
-        use = "documents the tokenizers; it does not calibrate"
-    else:
-        if args.stub is None or args.wet is None:
-            raise TokenCostError(
-                "tokencost ratio needs a STUB and a WET report (or --tokenizers SCENARIO)"
-            )
-        document = compute_ratios(
-            read_calibration_report(args.stub),
-            read_calibration_report(args.wet),
-            allow_estimated=args.allow_estimated,
-            command=command,
-        )
-        use = f"use: --cost-calibration {args.json or args.out.with_suffix('.json')}"
-    json_path = args.json or args.out.with_suffix(".json")
-    write_ratios(document, args.out, json_path)
-    print(render_markdown(document), end="")
-    print(f"\nwrote {args.out} and {json_path} ({use})")
-    return 0
-
-
 INGEST_LABELS = {"test": "session", "case": "day", "step": "source"}
 
 
@@ -464,45 +419,7 @@ def _parser() -> argparse.ArgumentParser:
         help="do not append the combined summary to $GITHUB_STEP_SUMMARY (appended when it is set)",
     )
     combine.set_defaults(run=_combine)
-    ratio = commands.add_parser(
-        "ratio", help="compare a stub calibration run with a wet one: real/estimated ratios"
-    )
-    ratio.add_argument(
-        "stub",
-        type=Path,
-        nargs="?",
-        help="calibration-report.json of the stub run (or its folder)",
-    )
-    ratio.add_argument(
-        "wet", type=Path, nargs="?", help="calibration-report.json of the wet run (or its folder)"
-    )
-    ratio.add_argument(
-        "--allow-estimated",
-        action="store_true",
-        help="keep wet samples whose counts are estimates (listed in the document); "
-        "without it such a wet run is refused",
-    )
-    ratio.add_argument(
-        "--tokenizers",
-        type=Path,
-        metavar="SCENARIO",
-        default=None,
-        help="instead of two runs: the stub's bytes/4 estimates of SCENARIO's prompts and "
-        "answers against exact o200k_base and cl100k_base counts (the documentation run)",
-    )
-    ratio.add_argument(
-        "--out",
-        type=Path,
-        default=Path("token-ratio.md"),
-        help="Markdown document to write (default: token-ratio.md)",
-    )
-    ratio.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        help="ratio file for --cost-calibration (default: --out with .json)",
-    )
-    ratio.set_defaults(run=_ratio)
+    _installed_commands(commands)  # `ratio`, from the calibration harness
     ingest = commands.add_parser(
         "ingest",
         help="token report of Claude Code and Codex transcripts (JSONL files/folders); exit "
@@ -512,7 +429,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--out",
         type=Path,
-        default=Path(".tokencost") / "ingest",
+        default=Path(OUTPUT_DIR_NAME) / "ingest",
         help="output folder (default: .tokencost/ingest)",
     )
     ingest.set_defaults(run=_ingest)
@@ -544,6 +461,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(run=_schema)
     return parser
+
+
+#: The entry point group where installed packages add `tokencost` subcommands: each entry
+#: point names a callable that takes the subparsers object and adds its command (whose
+#: `run(args) -> int` is set with `set_defaults(run=...)`). The calibration harness adds `ratio`.
+COMMANDS_GROUP = "pytest_tokencost.commands"
+
+
+def _installed_commands(commands: Any) -> None:
+    """Add the subcommands that installed packages register in `COMMANDS_GROUP`.
+
+    A package whose command cannot be loaded costs a warning on stderr, not the other commands.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            entry.load()(commands)
+        except Exception as exc:  # a broken add-on must not take the whole command down
+            print(
+                f"tokencost: warning: command {entry.name!r} ({entry.value}) not loaded: "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
 
 
 def _positive(value: str) -> int:

@@ -1,37 +1,15 @@
 """pytest-tokencost's own hooks, for packages that extend it.
 
-Implement them in a `conftest.py` or a plugin module. Example, a conftest adding an adapter
-that the calibration harness can select with ``--adapter=echo``::
-
-    from pytest_tokencost.records import Provenance
-
-    class EchoAdapter:
-        name = "echo"
-        provenance = Provenance.ESTIMATED
-
-        def dispatcher(self, context):
-            return EchoDispatcher()   # has dispatch(request) -> calibrate.dispatch.DispatchResult
-
-    def pytest_tokencost_adapters():
-        return {"echo": EchoAdapter}
+Implement them in a `conftest.py` or a plugin module. The calibration harness adds its own
+(`pytest_tokencost_adapters`, in `calibrate.hookspecs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-
-
-@pytest.hookspec
-def pytest_tokencost_adapters() -> Mapping[str, Callable[[], Any]]:  # type: ignore[empty-body]
-    """Return calibration adapters by name: each value makes an object with `name`,
-    `provenance` (a `Provenance`) and `dispatcher(context) -> Dispatcher`.
-
-    Every implementation is called; later names win over earlier ones and over the built-in
-    `stub`, `cursor` and `openai` adapters.
-    """
 
 
 @pytest.hookspec

@@ -1,7 +1,9 @@
 """Per-test hook objects of the plugin, loaded only when a run needs them.
 
 `plugin.py` is imported at every pytest start; these are not: the record carrier arrives with
-the first tracker, the budget gate with a session budget, capture with --cost-capture.
+the first tracker, the budget gate with a session budget, capture with --cost-capture. This
+module never imports `plugin.py` (what it needs from there is handed in), so the two form no
+import cycle.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pytest
 from .stash import ATTEMPTS_KEY, CARRIER_PLUGIN_NAME, EXTENSIONS_KEY, TRACKER_KEY
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .session import RunState
     from .tracker import InMemoryTokenTracker
 
@@ -113,9 +117,9 @@ class SessionBudgetGate:
 class CaptureHooks:
     """--cost-capture: SDK calls made while a test runs are recorded on that test's tracker."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracker_for_item: Callable[[pytest.Item], InMemoryTokenTracker]) -> None:
+        """`tracker_for_item` gives (making it on first use) the running test's tracker."""
         from .capture_all import Captures
-        from .plugin import tracker_for_item
 
         self.item: pytest.Item | None = None
         self.capture = Captures(lambda: tracker_for_item(self.item) if self.item else None)

@@ -10,8 +10,9 @@ junitxml plugin object registered for the run.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from .money import usd_text
 
 if TYPE_CHECKING:
     import pytest
@@ -44,10 +45,10 @@ def usage_properties(records: Iterable[TokenRecord]) -> list[tuple[str, str]]:
     props = [(PREFIX + name, str(value)) for name, value in values if value is not None]
     cost = totals.cost_micro_usd
     if cost is not None and not totals.unpriced_records:
-        props.append((PREFIX + "cost_usd", f"{Decimal(cost) / 1_000_000:.6f}"))  # spent
+        props.append((PREFIX + "cost_usd", usd_text(cost)))  # spent
     recorded = totals.replayed_cost_micro_usd
     if recorded is not None:  # replayed calls: what they would cost live, not spent
-        props.append((PREFIX + "replayed_cost_usd", f"{Decimal(recorded) / 1_000_000:.6f}"))
+        props.append((PREFIX + "replayed_cost_usd", usd_text(recorded)))
     return props
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .budget import BudgetStatus, Channel, Status, TokenBudgetExceeded
+from .constants import DEFAULT_WARN_AT
 from .errors import TokenCostError
 
 __all__ = ["LEDGER_NAME", "BudgetLedger", "LedgerError"]
@@ -30,7 +31,7 @@ class LedgerError(TokenCostError):
 class BudgetLedger:
     """A session budget pool in SQLite; `total == free + reserved + committed` per channel."""
 
-    def __init__(self, path: Path, run_id: str, warn_at: float = 0.8) -> None:
+    def __init__(self, path: Path, run_id: str, warn_at: float = DEFAULT_WARN_AT) -> None:
         self.path = path
         self.run_id = run_id
         self.warn_at = warn_at
@@ -56,7 +57,11 @@ class BudgetLedger:
 
     @classmethod
     def create(
-        cls, path: Path, run_id: str, limits: Mapping[Channel, int], warn_at: float = 0.8
+        cls,
+        path: Path,
+        run_id: str,
+        limits: Mapping[Channel, int],
+        warn_at: float = DEFAULT_WARN_AT,
     ) -> BudgetLedger:
         """Start this run's pool (the controller does this once, before any worker charges)."""
         ledger = cls(path, run_id, warn_at)

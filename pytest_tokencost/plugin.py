@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .constants import DEFAULT_WARN_AT
 from .settings import (
     DEFAULT_DIR,
     DEFAULT_RATE_TEXT,
@@ -152,7 +153,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FRACTION",
         type=parse_fraction,
         default=None,
-        help="Share of a budget at which to warn. Default: 0.8",
+        help=f"Share of a budget at which to warn. Default: {DEFAULT_WARN_AT}",
     )
     group.addoption(
         "--cost-capture",
@@ -168,7 +169,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("tokencost_budget_usd", "Session budget in dollars.", default="")
     parser.addini("tokencost_budget_tokens", "Session budget in tokens.", default="")
-    parser.addini("tokencost_warn_at", "Share of a budget at which to warn (0.8).", default="")
+    parser.addini(
+        "tokencost_warn_at", f"Share of a budget at which to warn ({DEFAULT_WARN_AT}).", default=""
+    )
     parser.addini("tokencost_dir", "Output folder (relative to the rootdir).", default="")
     parser.addini("tokencost_prices", "Price override file (relative to the rootdir).", default="")
     parser.addini(
@@ -386,7 +389,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("tokencost_capture") or config.getini("tokencost_capture"):
         from .item_hooks import CaptureHooks, RecordCarrier
 
-        config.pluginmanager.register(CaptureHooks(), CAPTURE_PLUGIN_NAME)
+        config.pluginmanager.register(CaptureHooks(tracker_for_item), CAPTURE_PLUGIN_NAME)
         # Capture makes a test's tracker during its call, too late for hooks registered then
         # to see that call: the carrier, which fails a test whose captured calls crossed a
         # budget, must be in place before the first test runs.
@@ -519,6 +522,12 @@ def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:
     from .item_hooks import make_tracker
 
     return make_tracker(item, run_state(item.config))
+
+
+def accounting_disabled(config: pytest.Config) -> bool:
+    """True when accounting is off for this run (`--no-cost`, ini `tokencost_disable`):
+    `token_tracker` hands out no-op trackers and there is no run state."""
+    return config.stash.get(DISABLED_KEY, False)
 
 
 def add_test_extension(item: pytest.Item, name: str, data: Any) -> None:

@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import MissingUsageError, UnreadablePayloadError, UsageNotReadyError
+from .money import usd_to_micro
 from .records import MAX_COUNT, Usage
 
 __all__ = [
@@ -229,7 +230,7 @@ def _reported_cost(r: _Reader, usage: Any) -> int | None:
         raise r.fail(f"field 'usage.cost' is {cost!r}; expected a non-negative number of USD")
     if cost == float("inf"):
         raise r.fail("field 'usage.cost' is infinite")
-    return round(cost * 1_000_000)
+    return usd_to_micro(cost)
 
 
 def _openai(

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from .empty_report import NO_TOKENS
-from .money import format_usd
+from .money import format_usd, format_usd_exact
 
 if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
     from .report import TokenReport
@@ -59,7 +59,7 @@ def shorten_middle(text: str, width: int) -> str:
 
 def _exact_usd(micro_usd: int | None) -> str:
     """Every micro-dollar shown, for comparisons: ``$0.002196``."""
-    return "not recorded" if micro_usd is None else f"${Decimal(micro_usd) / 1_000_000:.6f}"
+    return format_usd_exact(micro_usd)
 
 
 def format_duration(seconds: float) -> str:

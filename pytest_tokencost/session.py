@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .money import usd_to_micro
 from .runfiles import RECORDS_NAME, REPORT_NAME
 from .settings import Settings
 
@@ -85,6 +86,7 @@ class RunState:
         self.argv = argv
         self.pytest_version = pytest_version
         self.workers = workers
+        #: The calibration adapter of the run (set by `declare_harness`), else None.
         self.adapter: str | None = None
         self.started = datetime.now(UTC)
         self.run_id = run_id or f"{self.started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -181,7 +183,7 @@ class RunState:
             return
         limits: dict[Channel, int] = {}
         if settings.budget_usd is not None:
-            limits[Channel.MICRO_USD] = round(settings.budget_usd * 1_000_000)
+            limits[Channel.MICRO_USD] = usd_to_micro(settings.budget_usd)
         if settings.budget_tokens is not None:
             limits[Channel.TOKENS] = settings.budget_tokens
         try:
@@ -335,6 +337,22 @@ class RunState:
     def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
         """Take records (and scope runs) made outside a test payload."""
         self._collector().add_records(records, runs)
+
+    def add_warnings(self, warnings: Iterable[str]) -> None:
+        """Add run-level warnings (a harness's), shown in the report."""
+        self._collector().warnings.extend(warnings)
+
+    # -- what a harness tells the run (the calibration harness; see docs/architecture.md) ---
+
+    def declare_harness(self, adapter: str) -> None:
+        """A harness runs this run's cases through `adapter`: the report names it, and every
+        report is written even when nothing was recorded."""
+        self.adapter = adapter
+        self.report_required = True
+
+    def set_calibration_metrics(self, metrics: Iterable[tuple[str, Any]]) -> None:
+        """The harness's metrics per scenario, kept in the run history with the run."""
+        self.calibration_metrics = list(metrics)
 
     def _append_records(
         self, records: list[TokenRecord], data: list[dict[str, Any]] | None = None

@@ -11,6 +11,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .constants import DEFAULT_WARN_AT, OUTPUT_DIR_NAME
+from .money import MICRO_USD_PER_USD, usd_to_micro
+
 __all__ = [
     "DEFAULT_DIR",
     "DEFAULT_RATE_TEXT",
@@ -27,7 +30,8 @@ __all__ = [
     "parse_top",
 ]
 
-DEFAULT_DIR = ".tokencost"
+#: The output folder under the rootdir (kept here under its old name).
+DEFAULT_DIR = OUTPUT_DIR_NAME
 DEFAULT_RATE_TEXT = "3,15"
 GITHUB_SUMMARY_CHOICES = ("auto", "true", "false")
 #: Where ``html`` without a path writes, in the output folder.
@@ -200,7 +204,7 @@ class Settings(NamedTuple):
     report_on_records: bool = False
     budget_usd: float | None = None
     budget_tokens: int | None = None
-    warn_at: float = 0.8
+    warn_at: float = DEFAULT_WARN_AT
     top: int = 10
     github_summary: str = "auto"
 
@@ -298,7 +302,7 @@ class Settings(NamedTuple):
         return cls(
             budget_usd=budgets["budget_usd"],
             budget_tokens=int(tokens) if tokens is not None else None,
-            warn_at=budgets["warn_at"] or 0.8,
+            warn_at=budgets["warn_at"] or DEFAULT_WARN_AT,
             output_dir=output_dir,
             reports=tuple(targets),
             prices_file=prices,
@@ -320,7 +324,7 @@ def _check_session_budgets(
     from .budget import MAX_LIMIT  # only when a budget is set: this module loads at start-up
 
     if usd is not None:
-        micro_usd = round(usd * 1_000_000)
+        micro_usd = usd_to_micro(usd)
         if micro_usd < 1:
             raise ValueError(
                 f"{usd_source}: {usd:g} rounds to $0 (budgets count whole micro-USD, "
@@ -329,7 +333,7 @@ def _check_session_budgets(
         if micro_usd > MAX_LIMIT:
             raise ValueError(
                 f"{usd_source}: {usd:g} is too large; give at most "
-                f"{MAX_LIMIT // 1_000_000:,} dollars"
+                f"{MAX_LIMIT // MICRO_USD_PER_USD:,} dollars"
             )
     if tokens is not None:
         if not tokens.is_integer():

@@ -44,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from .money import usd_to_micro
 from .records import Usage
 
 __all__ = [
@@ -210,7 +211,7 @@ class TranscriptSet:
             cost = entry.get("costUSD")
             reported: int | None = None
             if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
-                reported = round(cost * 1_000_000)
+                reported = usd_to_micro(cost)
             elif cost is not None:
                 self.problems.append(
                     f"{path}:{number}: costUSD is {cost!r}; expected a finite number of USD "

@@ -16,8 +16,7 @@ from ..errors import ReportFileError
 from .model import Comparison, ComparisonRow, GateVerdict, PageInput, PastRun
 
 if TYPE_CHECKING:
-    from calibrate.report import CalibrationReport
-
+    from ..calibration_data import CalibrationData
     from ..pricing import Pricer
     from ..records import TokenRecord
     from ..report import TokenReport
@@ -28,20 +27,12 @@ __all__ = ["calibration_reports", "history_rows", "page_from_folder", "page_from
 _RATE_TEXT = re.compile(r"^\$([0-9.]+)/\$([0-9.]+) per MTok$")
 
 
-def calibration_reports(folder: Path, run_id: str) -> tuple[list[CalibrationReport], list[str]]:
-    """The calibration reports in `folder` written by run `run_id`, and problems reading any."""
-    from calibrate.report import CALIBRATION_REPORT_NAME, read_calibration_report
+def calibration_reports(folder: Path, run_id: str) -> tuple[list[CalibrationData], list[str]]:
+    """The calibration reports in `folder` written by run `run_id`, and problems reading any
+    (read as plain data: the core never imports the calibration harness)."""
+    from ..calibration_data import run_calibration_data
 
-    reports, problems = [], []
-    for path in sorted(folder.glob(f"*{CALIBRATION_REPORT_NAME}")):
-        try:
-            report = read_calibration_report(path)
-        except ReportFileError as exc:
-            problems.append(f"calibration section left out: {exc}")
-            continue
-        if report.run_id == run_id:
-            reports.append(report)
-    return reports, problems
+    return run_calibration_data(folder, run_id)
 
 
 #: How many earlier runs the page shows.

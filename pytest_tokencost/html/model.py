@@ -13,8 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from calibrate.report import CalibrationReport
-
+    from ..calibration_data import CalibrationData
     from ..pricing import Pricer
     from ..records import TokenRecord
     from ..report import TokenReport
@@ -83,7 +82,7 @@ class PageInput:
     history: Sequence[PastRun] | None = None
     this_run: PastRun | None = None
     comparison: Comparison | None = None
-    calibration: Sequence[CalibrationReport] = ()
+    calibration: Sequence[CalibrationData] = ()
     pricer: Pricer | None = None
     warn_at: float | None = None
     notes: Sequence[str] = ()

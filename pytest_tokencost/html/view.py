@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..budget import Channel, Status
+from ..constants import DEFAULT_WARN_AT
 from ..records import PriceSource, Provenance, TokenRecord
 from ..render import format_duration, format_usd
 from ..report import BudgetEntry, TokenReport
@@ -638,7 +639,7 @@ def build_view(input_: PageInput) -> View:
     report = input_.report
     summary = report.summary
     warn_said = report.run.budget_warn_at is not None or input_.warn_at is not None
-    warn_at = report.run.budget_warn_at or input_.warn_at or 0.8
+    warn_at = report.run.budget_warn_at or input_.warn_at or DEFAULT_WARN_AT
     gauges, more, budget_table = _gauges(report, warn_at)
     chart, chart_note = _chart(input_.records, report, warn_at)
     by_model, by_test = cache_rows(input_.records, input_.pricer)
