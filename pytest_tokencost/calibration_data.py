@@ -5,7 +5,7 @@ The calibration harness (`calibrate`) writes `*calibration-report.json` next to
 here, which hold only what the page shows and ignore the rest, so the core never imports the
 harness (and runs without it installed). The harness's own model
 (`calibrate.report.CalibrationReport`) is the complete, strict one: every report it writes
-reads here (tests/test_import_graph.py checks it).
+reads here (tests/test_calibration_data.py checks it).
 """
 
 from __future__ import annotations
