@@ -17,7 +17,7 @@ when that step had exactly one.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -32,6 +32,7 @@ from .recording import StepRatio
 from .report import CalibrationReport
 
 if TYPE_CHECKING:
+    from .runner import StepResult
     from .scenario import Scenario
 
 __all__ = [
@@ -183,75 +184,38 @@ def compute_ratios(
         raise RatioError(
             f"the reports are of different scenarios ({stub.scenario!r} and {wet.scenario!r})"
         )
-    wet_cases = {case.case_id: case for case in wet.cases}
     whole: list[_Sample] = []  # one per (case, step): the step's wet tokens over all models
     parts: list[_Sample] = []  # one per (case, step, model): that model's share
     fallbacks: list[FallbackSample] = []
-    for stub_case in stub.cases:
-        wet_case = wet_cases.get(stub_case.case_id)
-        if wet_case is None:
-            continue
-        wet_steps = {step.step: step for step in wet_case.steps if step.error is None}
-        for stub_step in stub_case.steps:
-            wet_step = wet_steps.get(stub_step.step)
-            if stub_step.error is not None or wet_step is None:
-                continue
-            fallback = wet_step.provenance not in REAL_COUNTS
-            if fallback:
-                fallbacks.append(
-                    FallbackSample(
-                        case=stub_case.case_id, step=stub_step.step, provenance=wet_step.provenance
-                    )
-                )
-            stub_sizes = (stub_step.prompt_tokens, stub_step.artifact_tokens)
-            whole.append(
-                _Sample(
-                    stub_case.case_id,
-                    stub_step.step,
-                    ALL_MODELS,
-                    stub_sizes[0],
-                    wet_step.prompt_tokens,
-                    stub_sizes[1],
-                    wet_step.artifact_tokens,
-                    fallback,
-                )
+    for case_id, stub_step, wet_step in _completed_in_both(stub, wet):
+        fallback = wet_step.provenance not in REAL_COUNTS
+        if fallback:
+            fallbacks.append(
+                FallbackSample(case=case_id, step=stub_step.step, provenance=wet_step.provenance)
             )
-            shares = wet_step.model_tokens or {
-                wet_step.model or UNKNOWN_MODEL: (wet_step.prompt_tokens, wet_step.artifact_tokens)
-            }
-            for model, (prompt, artifact) in shares.items():
-                parts.append(
-                    _Sample(
-                        stub_case.case_id,
-                        stub_step.step,
-                        model,
-                        stub_sizes[0],
-                        prompt,
-                        stub_sizes[1],
-                        artifact,
-                        fallback,
-                    )
-                )
+        whole.append(
+            _sample(
+                case_id,
+                stub_step,
+                ALL_MODELS,
+                wet_step.prompt_tokens,
+                wet_step.artifact_tokens,
+                fallback,
+            )
+        )
+        shares = wet_step.model_tokens or {
+            wet_step.model or UNKNOWN_MODEL: (wet_step.prompt_tokens, wet_step.artifact_tokens)
+        }
+        parts.extend(
+            _sample(case_id, stub_step, model, prompt, artifact, fallback)
+            for model, (prompt, artifact) in shares.items()
+        )
     if not whole:
         raise RatioError("the two reports have no (case, step) completed in both runs")
     if fallbacks and not allow_estimated:
-        listed = ", ".join(f"{f.case}/{f.step} ({f.provenance or 'no count'})" for f in fallbacks)
-        raise RatioError(
-            f"the wet run {wet.run_id} has {len(fallbacks)} sample(s) whose counts are not "
-            f"reported or counted: {listed}; a ratio against estimates measures nothing. Run it "
-            "with real counts (--cost-transcripts for a file agent) or pass --allow-estimated "
-            "to keep them (they are then listed in the document)"
-        )
+        _refuse_estimates(wet.run_id, fallbacks)
     steps = list(dict.fromkeys(sample.step for sample in whole))
-    rows = []
-    mix: dict[str, dict[str, int]] = {}
-    for step in steps:
-        rows.append(_row(step, ALL_MODELS, (s for s in whole if s.step == step)))
-        of_step = [s for s in parts if s.step == step]
-        for model in sorted({s.model for s in of_step}):
-            chosen = [s for s in of_step if s.model == model]
-            rows.append(_row(step, model, chosen))
-            mix.setdefault(step, {})[model] = sum(s.wet_prompt + s.wet_artifact for s in chosen)
+    rows, mix = _rows(steps, whole, parts)
     return RatioDocument(
         command=command,
         scenario=stub.scenario,
@@ -265,6 +229,67 @@ def compute_ratios(
         fallback_samples=fallbacks,
         rows=rows,
     )
+
+
+def _completed_in_both(
+    stub: CalibrationReport, wet: CalibrationReport
+) -> Iterator[tuple[str, StepResult, StepResult]]:
+    """(case id, stub step, wet step) of every step that completed in both runs, in the stub
+    run's order."""
+    wet_cases = {case.case_id: case for case in wet.cases}
+    for stub_case in stub.cases:
+        wet_case = wet_cases.get(stub_case.case_id)
+        if wet_case is None:
+            continue
+        wet_steps = {step.step: step for step in wet_case.steps if step.error is None}
+        for stub_step in stub_case.steps:
+            wet_step = wet_steps.get(stub_step.step)
+            if stub_step.error is None and wet_step is not None:
+                yield stub_case.case_id, stub_step, wet_step
+
+
+def _sample(
+    case_id: str, stub_step: StepResult, model: str, prompt: int, artifact: int, fallback: bool
+) -> _Sample:
+    """One sample: the stub's sizes of a step against `model`'s wet tokens."""
+    return _Sample(
+        case_id,
+        stub_step.step,
+        model,
+        stub_step.prompt_tokens,
+        prompt,
+        stub_step.artifact_tokens,
+        artifact,
+        fallback,
+    )
+
+
+def _refuse_estimates(wet_run: str, fallbacks: list[FallbackSample]) -> None:
+    """Raise `RatioError` naming the wet samples whose counts are estimates."""
+    listed = ", ".join(f"{f.case}/{f.step} ({f.provenance or 'no count'})" for f in fallbacks)
+    raise RatioError(
+        f"the wet run {wet_run} has {len(fallbacks)} sample(s) whose counts are not "
+        f"reported or counted: {listed}; a ratio against estimates measures nothing. Run it "
+        "with real counts (--cost-transcripts for a file agent) or pass --allow-estimated "
+        "to keep them (they are then listed in the document)"
+    )
+
+
+def _rows(
+    steps: list[str], whole: list[_Sample], parts: list[_Sample]
+) -> tuple[list[RatioRow], dict[str, dict[str, int]]]:
+    """Per step: its row over all models, then a row per model; and each step's wet model mix
+    (tokens, input + output)."""
+    rows = []
+    mix: dict[str, dict[str, int]] = {}
+    for step in steps:
+        rows.append(_row(step, ALL_MODELS, (s for s in whole if s.step == step)))
+        of_step = [s for s in parts if s.step == step]
+        for model in sorted({s.model for s in of_step}):
+            chosen = [s for s in of_step if s.model == model]
+            rows.append(_row(step, model, chosen))
+            mix.setdefault(step, {})[model] = sum(s.wet_prompt + s.wet_artifact for s in chosen)
+    return rows, mix
 
 
 def _fmt(value: float | None) -> str:
@@ -283,28 +308,40 @@ def render_markdown(document: RatioDocument) -> str:
     lines = [f"# Token ratios: {document.scenario}", ""]
     if document.command:
         lines += [f"Regenerate with `{document.command}`.", ""]
+    lines += [_introduction(document), ""]
+    lines += _table(document)
     if document.kind == "tokenizers":
-        lines += [
+        lines += _tokenizer_totals(document)
+    else:
+        lines += _wet_mix(document)
+    return "\n".join(lines) + "\n"
+
+
+def _introduction(document: RatioDocument) -> str:
+    """What the document compares, and how to read a ratio."""
+    if document.kind == "tokenizers":
+        return (
             f"The stub's bytes/4 estimates (UTF-8 bytes / 4, rounded up) of the prompts and "
             f"ground-truth answers of scenario `{document.scenario}` (steps "
             f"{', '.join(document.steps)}), against exact counts of the same texts with "
             "o200k_base (gpt-4o, gpt-4.1, gpt-5, o-series) and cl100k_base (gpt-4, "
             "gpt-3.5). A ratio is exact / estimate: below 1 bytes/4 overestimates. "
             '"ratio" divides the sums; mean, sd, min and max describe the per-case ratios. '
-            "Prompts are counted as plain text, without the chat-message overhead.",
-            "",
-        ]
-    else:
-        lines += [
-            f"Stub run `{document.stub_run}` ({document.stub_adapter}) against wet run "
-            f"`{document.wet_run}` ({document.wet_adapter}; counts {document.wet_provenance}), "
-            f"steps {', '.join(document.steps)}. A ratio is wet / stub: above 1 the stub "
-            'underestimates. "ratio" divides the sums; mean, sd, min and max describe the '
-            "per-sample ratios (one sample per case). Model `*` is every model of the step "
-            "together; a row of a model has that model's share of the step's wet tokens.",
-            "",
-        ]
-    lines += [
+            "Prompts are counted as plain text, without the chat-message overhead."
+        )
+    return (
+        f"Stub run `{document.stub_run}` ({document.stub_adapter}) against wet run "
+        f"`{document.wet_run}` ({document.wet_adapter}; counts {document.wet_provenance}), "
+        f"steps {', '.join(document.steps)}. A ratio is wet / stub: above 1 the stub "
+        'underestimates. "ratio" divides the sums; mean, sd, min and max describe the '
+        "per-sample ratios (one sample per case). Model `*` is every model of the step "
+        "together; a row of a model has that model's share of the step's wet tokens."
+    )
+
+
+def _table(document: RatioDocument) -> list[str]:
+    """The table of rows: per step and model, prompt and artifact ratios."""
+    lines = [
         "| step | model | samples | prompt stub | prompt wet | prompt ratio | prompt mean ± sd "
         "| prompt min..max | artifact stub | artifact wet | artifact ratio | artifact mean ± sd "
         "| artifact min..max |",
@@ -319,25 +356,31 @@ def render_markdown(document: RatioDocument) -> str:
             f"{row.stub_artifact_tokens:,} | {row.wet_artifact_tokens:,} | {_fmt(a.ratio)} | "
             f"{_fmt(a.mean)} ± {_fmt(a.stdev)} | {_fmt(a.min)}..{_fmt(a.max)} |"
         )
-    if document.kind == "tokenizers":
-        lines += ["", "All steps together (prompt + artifact tokens):", ""]
-        stub = sum(
-            r.stub_prompt_tokens + r.stub_artifact_tokens
-            for r in document.rows
-            if r.model == document.rows[0].model
+    return lines
+
+
+def _tokenizer_totals(document: RatioDocument) -> list[str]:
+    """The documentation run's totals: each encoding's exact count against the estimate."""
+    lines = ["", "All steps together (prompt + artifact tokens):", ""]
+    stub = sum(
+        r.stub_prompt_tokens + r.stub_artifact_tokens
+        for r in document.rows
+        if r.model == document.rows[0].model
+    )
+    for model in dict.fromkeys(r.model for r in document.rows):
+        exact = sum(
+            r.wet_prompt_tokens + r.wet_artifact_tokens for r in document.rows if r.model == model
         )
-        for model in dict.fromkeys(r.model for r in document.rows):
-            exact = sum(
-                r.wet_prompt_tokens + r.wet_artifact_tokens
-                for r in document.rows
-                if r.model == model
-            )
-            lines.append(
-                f"* {_model_label(model)}: {exact:,} exact vs {stub:,} estimated "
-                f"(ratio {exact / stub:.3f})"
-            )
-        return "\n".join(lines) + "\n"
-    lines += ["", "Wet model mix (tokens, input + output):", ""]
+        lines.append(
+            f"* {_model_label(model)}: {exact:,} exact vs {stub:,} estimated "
+            f"(ratio {exact / stub:.3f})"
+        )
+    return lines
+
+
+def _wet_mix(document: RatioDocument) -> list[str]:
+    """The wet run's models per step, and the samples that fell back to estimates."""
+    lines = ["", "Wet model mix (tokens, input + output):", ""]
     for step, models in document.wet_models.items():
         mix = ", ".join(f"{_model_label(model)} {tokens:,}" for model, tokens in models.items())
         lines.append(f"* {step}: {mix}")
@@ -352,7 +395,7 @@ def render_markdown(document: RatioDocument) -> str:
             f"* {f.case} / {f.step}: {f.provenance or 'no count'}"
             for f in document.fallback_samples
         ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write_ratios(document: RatioDocument, markdown: Path, json_path: Path) -> None:

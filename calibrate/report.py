@@ -69,8 +69,17 @@ def read_calibration_report(path: Path) -> CalibrationReport:
 
 def render_calibration(report: CalibrationReport) -> list[str]:
     """The lines of the Calibration section: metrics, then per-case Token & Cost."""
-    from tabulate import tabulate
+    lines = _headline(report)
+    lines += ["", "Per step:", *_step_table(report)]
+    lines += ["", "Per case:", *_case_table(report)]
+    failures = [case for case in report.cases if case.error]
+    lines += [f"{case.case_id}: {case.error}" for case in failures]
+    lines += [f"Warning: {warning}" for warning in report.warnings]
+    return lines
 
+
+def _headline(report: CalibrationReport) -> list[str]:
+    """Scenario, adapter, pass rate and M18; the ratios applied and unattributed usage."""
     metrics = report.metrics
     lines = [
         f"Scenario {report.scenario} via {report.adapter} (token counts {report.token_counts})",
@@ -87,10 +96,21 @@ def render_calibration(report: CalibrationReport) -> list[str]:
             f"({format_usd(loose.cost_micro_usd)}); in token-report.json as test "
             f"{UNATTRIBUTED!r}"
         )
-    lines += ["", "Per step:"]
+    return lines
+
+
+def _cost(tokens: TokenTotals | None) -> str:
+    """A row's cost: "-" when nothing was recorded."""
+    return format_usd(tokens.cost_micro_usd) if tokens and tokens.records else "-"
+
+
+def _step_table(report: CalibrationReport) -> list[str]:
+    """Accuracy and Token & Cost per step."""
+    from tabulate import tabulate
+
     step_tokens = report.tokens.by_step
     rows: list[tuple[object, ...]] = []
-    for step in metrics.steps:
+    for step in report.metrics.steps:
         tokens = step_tokens.get(step.step)
         rows.append(
             (
@@ -100,39 +120,40 @@ def render_calibration(report: CalibrationReport) -> list[str]:
                 f"{step.accuracy:.0%}",
                 f"{tokens.usage.input:,}" if tokens else "-",
                 f"{tokens.usage.output:,}" if tokens else "-",
-                format_usd(tokens.cost_micro_usd) if tokens and tokens.records else "-",
+                _cost(tokens),
             )
         )
-    lines += tabulate(
+    table: str = tabulate(
         rows,
         ["step", "runs", "errors", "accuracy", "input", "output", "cost"],
         colalign=("left", "right", "right", "right", "right", "right", "right"),
-    ).splitlines()
-    lines += ["", "Per case:"]
+    )
+    return table.splitlines()
+
+
+def _case_table(report: CalibrationReport) -> list[str]:
+    """Token & Cost, wall clock and result per case."""
+    from tabulate import tabulate
+
     case_tokens = report.tokens.by_case
-    rows = []
-    for case in report.cases:
-        tokens = case_tokens.get(case_key(report.scenario, case.case_id))
-        rows.append(
-            (
-                case.case_id,
-                case.step_count,
-                f"{case.prompt_tokens:,}",
-                f"{case.artifact_tokens:,}",
-                format_usd(tokens.cost_micro_usd) if tokens and tokens.records else "-",
-                format_duration(case.wall_ms / 1000),
-                "pass" if case.passed else "FAIL",
-            )
+    rows = [
+        (
+            case.case_id,
+            case.step_count,
+            f"{case.prompt_tokens:,}",
+            f"{case.artifact_tokens:,}",
+            _cost(case_tokens.get(case_key(report.scenario, case.case_id))),
+            format_duration(case.wall_ms / 1000),
+            "pass" if case.passed else "FAIL",
         )
-    lines += tabulate(
+        for case in report.cases
+    ]
+    table: str = tabulate(
         rows,
         ["case", "steps", "input", "output", "cost", "wall", "result"],
         colalign=("left", "right", "right", "right", "right", "right", "left"),
-    ).splitlines()
-    failures = [case for case in report.cases if case.error]
-    lines += [f"{case.case_id}: {case.error}" for case in failures]
-    lines += [f"Warning: {warning}" for warning in report.warnings]
-    return lines
+    )
+    return table.splitlines()
 
 
 #: The test id of records that no dispatch window took (see `calibrate.session`).

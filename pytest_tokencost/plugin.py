@@ -320,15 +320,11 @@ def _output_dir_source(config: pytest.Config) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve settings, choose this process's role, create the run state and its hooks."""
-    from .errors import PriceFileError, TokenCostError
-    from .runfiles import OutputDirError, check_output_dir
-    from .session import Role, RunState
-
     config.addinivalue_line(
         "markers",
         "token_budget(max_tokens=None, max_input=None, max_output=None, max_usd=None, "
-        "models=None): this test's token/USD budget; warns at 80%, fails the test at 100% "
-        "(pytest-tokencost)",
+        f"models=None): this test's token/USD budget; warns at {DEFAULT_WARN_AT:.0%}, fails the "
+        "test at 100% (pytest-tokencost)",
     )
     if disabled(config):
         config.stash[DISABLED_KEY] = True  # token_tracker hands out no-op trackers
@@ -337,6 +333,22 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_config(config)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    state = _new_run_state(config, settings)
+    config.stash[STATE_KEY] = state
+    if settings.github_summary == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        state.report_required = True  # a summary on every run, "no tokens recorded" too
+    _register_role_hooks(config, state)
+    _register_feature_hooks(config, state)
+    config.stash[SIGTERM_KEY] = _interrupt_on_sigterm(config)
+
+
+def _new_run_state(config: pytest.Config, settings: Settings) -> RunState:
+    """The run state of this process, its output folder, price file and budget ledger checked
+    (a problem with any is a usage error, not 100 failures)."""
+    from .errors import PriceFileError, TokenCostError
+    from .runfiles import OutputDirError, check_output_dir
+    from .session import Role, RunState
+
     role = _role_of(config)
     if role is not Role.WORKER:
         try:
@@ -354,32 +366,43 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if settings.prices_file is not None:
         try:
-            state.pricer()  # read the price file now: a bad one is a usage error, not 100 failures
+            state.pricer()  # read the price file now
         except PriceFileError as exc:
             raise pytest.UsageError(str(exc)) from None
     try:
         state.open_ledger()
     except TokenCostError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE_KEY] = state
-    if settings.github_summary == "true" and os.environ.get("GITHUB_STEP_SUMMARY"):
-        state.report_required = True  # a summary on every run, "no tokens recorded" too
-    if role is Role.WORKER:
+    return state
+
+
+def _register_role_hooks(config: pytest.Config, state: RunState) -> None:
+    """The hooks of this process's role: worker, or writer (and xdist controller)."""
+    from .session import Role
+
+    if state.role is Role.WORKER:
         config.pluginmanager.register(_WorkerHooks(state, config), RUN_PLUGIN_NAME)
-    else:
-        writer = _WriterHooks(state, config)
-        writer.history = _history_of(config, state)
-        config.pluginmanager.register(writer, RUN_PLUGIN_NAME)
-        if role is Role.CONTROLLER:
-            controller = _ControllerHooks(state, config)
-            writer.before_finish = controller.drain_interrupted
-            config.pluginmanager.register(controller, CONTROLLER_PLUGIN_NAME)
+        return
+    writer = _WriterHooks(state, config)
+    writer.history = _history_of(config, state)
+    config.pluginmanager.register(writer, RUN_PLUGIN_NAME)
+    if state.role is Role.CONTROLLER:
+        controller = _ControllerHooks(state, config)
+        writer.before_finish = controller.drain_interrupted
+        config.pluginmanager.register(controller, CONTROLLER_PLUGIN_NAME)
+
+
+def _register_feature_hooks(config: pytest.Config, state: RunState) -> None:
+    """The hooks of the features this run uses: the session budget gate, pytest-html's
+    columns, --cost-capture."""
+    from .session import Role
+
     if state.ledger is not None:
         from .item_hooks import SessionBudgetGate
 
         config.pluginmanager.register(SessionBudgetGate(state), GATE_PLUGIN_NAME)
     if (
-        role is not Role.WORKER
+        state.role is not Role.WORKER
         and config.pluginmanager.hasplugin("html")
         and config.getoption("htmlpath", None)
     ):
@@ -394,7 +417,6 @@ def pytest_configure(config: pytest.Config) -> None:
         # to see that call: the carrier, which fails a test whose captured calls crossed a
         # budget, must be in place before the first test runs.
         config.pluginmanager.register(RecordCarrier(state), CARRIER_PLUGIN_NAME)
-    config.stash[SIGTERM_KEY] = _interrupt_on_sigterm(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -763,48 +785,62 @@ class _WriterHooks:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the Token & Cost section, where reports were written, the run's ERROR lines
         and (in GitHub Actions) the budget and error annotations."""
-        state = self.state
-        settings = state.settings
-        printed = False
-        if state.has_report and (settings.term or (settings.report_on_records and state.records)):
-            from .render import TITLE
-
-            width = self.config.get_terminal_writer().fullwidth
-            terminalreporter.write_sep("=", TITLE)
-            if state.plain_empty_report:  # "No tokens recorded.", without the models
-                lines: list[tuple[str, str | None]] = [
-                    (text, None) for text in state.section_lines()
-                ]
-            else:
-                from .render import render_lines
-
-                brief = settings.term_brief and not any(
-                    t.kind == "term" and t.word is None for t in settings.reports
-                )
-                report = state.report
-                assert report is not None  # has_report
-                lines = render_lines(report, tables=not brief, width=width, top=settings.top)
-            for text, style in lines:
-                terminalreporter.write_line(text, **({style: True} if style else {}))
-            printed = True
+        printed = self._print_section(terminalreporter)
         self._print_history(terminalreporter, printed)
-        for page in self.pages:
-            terminalreporter.write_line(f"tokencost: HTML report {page.as_uri()}")
-        if state.has_report and not state.write_problems():
-            for path in settings.json_paths:
-                terminalreporter.write_line(f"tokencost: JSON report written to {path}")
-        for what, path in self.written:
-            terminalreporter.write_line(f"tokencost: {what} written to {path}")
+        self._print_written(terminalreporter)
         if os.environ.get("GITHUB_ACTIONS") == "true":  # else `ci` (and the models) stay unloaded
             from .ci import workflow_commands
 
-            for command in workflow_commands(state.report, self.errors):
+            for command in workflow_commands(self.state.report, self.errors):
                 terminalreporter.write_line(command)
         for message in self.errors:
             terminalreporter.write_line(f"ERROR: {message}", red=True, bold=True)
         if self.errors:
             # pytest's own last line counts tests only, and may be green: say it in red.
             terminalreporter.write_sep("=", "tokencost failed the run (ERROR above)", red=True)
+
+    def _print_section(self, terminalreporter: pytest.TerminalReporter) -> bool:
+        """The Token & Cost section, when asked for (or records exist and the ini says so);
+        returns whether it was printed."""
+        state = self.state
+        settings = state.settings
+        if not state.has_report or not (
+            settings.term or (settings.report_on_records and state.records)
+        ):
+            return False
+        from .render import TITLE
+
+        terminalreporter.write_sep("=", TITLE)
+        for text, style in self._section_lines():
+            terminalreporter.write_line(text, **({style: True} if style else {}))
+        return True
+
+    def _section_lines(self) -> list[tuple[str, str | None]]:
+        """The section's lines, each with its style (None: plain)."""
+        state = self.state
+        settings = state.settings
+        if state.plain_empty_report:  # "No tokens recorded.", without the models
+            return [(text, None) for text in state.section_lines()]
+        from .render import render_lines
+
+        brief = settings.term_brief and not any(
+            t.kind == "term" and t.word is None for t in settings.reports
+        )
+        report = state.report
+        assert report is not None  # has_report
+        width = self.config.get_terminal_writer().fullwidth
+        return render_lines(report, tables=not brief, width=width, top=settings.top)
+
+    def _print_written(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Where the HTML pages, JSON copies and Markdown summaries were written."""
+        state = self.state
+        for page in self.pages:
+            terminalreporter.write_line(f"tokencost: HTML report {page.as_uri()}")
+        if state.has_report and not state.write_problems():
+            for path in state.settings.json_paths:
+                terminalreporter.write_line(f"tokencost: JSON report written to {path}")
+        for what, path in self.written:
+            terminalreporter.write_line(f"tokencost: {what} written to {path}")
 
 
 class _ControllerHooks:

@@ -246,75 +246,111 @@ class Settings(NamedTuple):
     @classmethod
     def from_config(cls, config: _Config) -> Settings:
         """Resolve the settings of a pytest run; raises `ValueError` on a bad ini value."""
-        root = config.rootpath
         invocation = Path(config.invocation_params.dir)
-        cli_dir = config.getoption("tokencost_dir")
-        ini_dir = config.getini("tokencost_dir")
-        output_dir = (
-            invocation / cli_dir if cli_dir else root / (ini_dir or DEFAULT_DIR)
-        ).resolve()
-        cli_prices = config.getoption("tokencost_prices")
-        ini_prices = config.getini("tokencost_prices")
-        prices = (
-            invocation / cli_prices if cli_prices else (root / ini_prices if ini_prices else None)
-        )
-        rate = (
-            config.getoption("tokencost_default_rate")
-            or config.getini("tokencost_default_rate")
-            or DEFAULT_RATE_TEXT
-        )
-        try:
-            parse_rate(rate)
-        except argparse.ArgumentTypeError as exc:
-            raise ValueError(f"ini tokencost_default_rate: {exc}") from None
-        targets = []
-        for target in config.getoption("tokencost_report") or ():
-            if target.path is not None and not target.path.is_absolute():
-                target = target._replace(path=invocation / target.path)
-            targets.append(target)
-        github = str(config.getini("tokencost_github_summary") or "auto").strip().lower()
-        if github not in GITHUB_SUMMARY_CHOICES:
-            raise ValueError(
-                f"ini tokencost_github_summary: {github!r} is not one of "
-                f"{', '.join(GITHUB_SUMMARY_CHOICES)}"
-            )
+        output_dir = _resolved_path(config, "tokencost_dir", invocation, DEFAULT_DIR)
+        assert output_dir is not None  # it has a default
+        # Checked in this order, so that the first bad value is the one named.
+        rate, github = _default_rate(config), _github_summary(config)
+        budgets = _budgets(config)
+        tokens = budgets["budget_tokens"]
         top = config.getoption("tokencost_top")
-        budgets: dict[str, float | None] = {}
-        sources: dict[str, str] = {}
-        for name, option, ini in (
-            ("budget_usd", "--cost-budget-usd", "tokencost_budget_usd"),
-            ("budget_tokens", "--cost-budget-tokens", "tokencost_budget_tokens"),
-            ("warn_at", "--cost-warn-at", "tokencost_warn_at"),
-        ):
-            value = config.getoption(f"tokencost_{name}")
-            sources[name] = option
-            if value is None and config.getini(ini):
-                sources[name] = f"ini {ini}"
-                parse = parse_fraction if name == "warn_at" else parse_positive
-                try:
-                    value = parse(str(config.getini(ini)))
-                except argparse.ArgumentTypeError as exc:
-                    raise ValueError(f"ini {ini}: {exc}") from None
-            budgets[name] = value
-        usd, tokens = budgets["budget_usd"], budgets["budget_tokens"]
-        if usd is not None or tokens is not None:
-            _check_session_budgets(usd, sources["budget_usd"], tokens, sources["budget_tokens"])
         return cls(
             budget_usd=budgets["budget_usd"],
             budget_tokens=int(tokens) if tokens is not None else None,
             warn_at=budgets["warn_at"] or DEFAULT_WARN_AT,
-            output_dir=output_dir,
-            reports=tuple(targets),
-            prices_file=prices,
-            strict=config.getoption("tokencost_strict")
-            or _ini_bool(config.getini("tokencost_strict")),
+            output_dir=output_dir.resolve(),
+            reports=_report_targets(config, invocation),
+            prices_file=_resolved_path(config, "tokencost_prices", invocation, None),
+            strict=_flag(config, "tokencost_strict", "tokencost_strict"),
             default_rate=rate,
-            default_rate_for_unknown=config.getoption("tokencost_default_rate_unknown")
-            or _ini_bool(config.getini("tokencost_default_rate_unknown_models")),
+            default_rate_for_unknown=_flag(
+                config, "tokencost_default_rate_unknown", "tokencost_default_rate_unknown_models"
+            ),
             report_on_records=_ini_bool(config.getini("tokencost_report")),
             top=10 if top is None else top,
             github_summary=github,
         )
+
+
+def _resolved_path(
+    config: _Config, name: str, invocation: Path, default: str | None
+) -> Path | None:
+    """Option `name` (relative to where pytest was invoked), else its ini key (relative to the
+    rootdir), else `default` under the rootdir (None: no path)."""
+    given: str | None = config.getoption(name)
+    if given:
+        return invocation / given
+    ini = config.getini(name) or default
+    return config.rootpath / ini if ini else None
+
+
+def _flag(config: _Config, option: str, ini: str) -> bool:
+    """A switch that the command line or the ini file turns on."""
+    return bool(config.getoption(option)) or _ini_bool(config.getini(ini))
+
+
+def _default_rate(config: _Config) -> str:
+    """The default rate's text, checked (command line, ini, then the contract's)."""
+    rate = str(
+        config.getoption("tokencost_default_rate")
+        or config.getini("tokencost_default_rate")
+        or DEFAULT_RATE_TEXT
+    )
+    try:
+        parse_rate(rate)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"ini tokencost_default_rate: {exc}") from None
+    return rate
+
+
+def _report_targets(config: _Config, invocation: Path) -> tuple[ReportTarget, ...]:
+    """The --cost-report targets, their relative paths taken from where pytest was invoked."""
+    targets = []
+    for target in config.getoption("tokencost_report") or ():
+        if target.path is not None and not target.path.is_absolute():
+            target = target._replace(path=invocation / target.path)
+        targets.append(target)
+    return tuple(targets)
+
+
+def _github_summary(config: _Config) -> str:
+    """Ini `tokencost_github_summary`, checked: auto, true or false."""
+    github = str(config.getini("tokencost_github_summary") or "auto").strip().lower()
+    if github not in GITHUB_SUMMARY_CHOICES:
+        raise ValueError(
+            f"ini tokencost_github_summary: {github!r} is not one of "
+            f"{', '.join(GITHUB_SUMMARY_CHOICES)}"
+        )
+    return github
+
+
+#: The session budget's settings: (name, option, ini key).
+_BUDGET_KEYS = (
+    ("budget_usd", "--cost-budget-usd", "tokencost_budget_usd"),
+    ("budget_tokens", "--cost-budget-tokens", "tokencost_budget_tokens"),
+    ("warn_at", "--cost-warn-at", "tokencost_warn_at"),
+)
+
+
+def _budgets(config: _Config) -> dict[str, float | None]:
+    """The session budgets and the warn share (command line, else ini), checked."""
+    budgets: dict[str, float | None] = {}
+    sources: dict[str, str] = {}
+    for name, option, ini in _BUDGET_KEYS:
+        value = config.getoption(f"tokencost_{name}")
+        sources[name] = option
+        if value is None and config.getini(ini):
+            sources[name] = f"ini {ini}"
+            parse = parse_fraction if name == "warn_at" else parse_positive
+            try:
+                value = parse(str(config.getini(ini)))
+            except argparse.ArgumentTypeError as exc:
+                raise ValueError(f"ini {ini}: {exc}") from None
+        budgets[name] = value
+    usd, tokens = budgets["budget_usd"], budgets["budget_tokens"]
+    if usd is not None or tokens is not None:
+        _check_session_budgets(usd, sources["budget_usd"], tokens, sources["budget_tokens"])
+    return budgets
 
 
 def _check_session_budgets(
