@@ -15,6 +15,9 @@ plugin module. Example, a conftest adding an adapter that ``--adapter=echo`` sel
 
     def pytest_tokencost_adapters():
         return {"echo": EchoAdapter}
+
+A conftest that must also work where the harness is disabled or not installed marks its
+implementation ``@pytest.hookimpl(optionalhook=True)`` (pytest refuses unknown ``pytest_`` hooks).
 """
 
 from __future__ import annotations
