@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_tokencost._lazy import lazy_exports
+from pytest_tokencost.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .adapters import Adapter, AdapterContext

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_exports
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .counting import count_messages, count_tokens

@@ -158,6 +158,45 @@ def test_the_core_never_imports_the_harness() -> None:
     assert {module: found for module, found in offenders.items() if found} == {}
 
 
+def _private_names(module: str, path: Path) -> Iterator[str]:
+    """The core's private modules and names (a part starting with `_`) that `module` imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            base = node.module or ""
+            names = [f"{base}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "pytest_tokencost" and any(part.startswith("_") for part in parts):
+                yield f"{module}:{node.lineno}: {name}"
+
+
+def test_the_harness_uses_only_public_names_of_the_core(tmp_path: Path) -> None:
+    """No private module or name of the core (`_lazy`, a `_helper`) in `calibrate`."""
+    found = [
+        hit
+        for module, (path, _) in MODULES.items()
+        if module.split(".")[0] == "calibrate"
+        for hit in _private_names(module, path)
+    ]
+    assert found == []
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from pytest_tokencost._lazy import lazy_exports\n"
+        "def f():\n    from pytest_tokencost.plugin import _role_of, run_state\n"
+        "import pytest_tokencost.settings\n",
+        encoding="utf-8",
+    )
+    assert list(_private_names("probe", probe)) == [
+        "probe:1: pytest_tokencost._lazy.lazy_exports",
+        "probe:3: pytest_tokencost.plugin._role_of",
+    ]
+
+
 def _core_test_files() -> list[Path]:
     """The test files .ci/run runs in an install without the harness."""
     listed = (WITHOUT_CALIBRATE / "core-tests.txt").read_text(encoding="utf-8").splitlines()
