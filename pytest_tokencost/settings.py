@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .constants import DEFAULT_WARN_AT, OUTPUT_DIR_NAME
-from .money import MICRO_USD_PER_USD, usd_to_micro
 
 __all__ = [
     "DEFAULT_DIR",
@@ -358,6 +357,7 @@ def _check_session_budgets(
 ) -> None:
     """What the budget pool can hold: whole tokens, at least one micro-USD, at most MAX_LIMIT."""
     from .budget import MAX_LIMIT  # only when a budget is set: this module loads at start-up
+    from .money import MICRO_USD_PER_USD, usd_to_micro
 
     if usd is not None:
         micro_usd = usd_to_micro(usd)
