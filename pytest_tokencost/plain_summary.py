@@ -86,9 +86,10 @@ class Totals:
             totals.provenance[kind] = (
                 totals.provenance.get(kind, 0) + usage["input"] + usage["output"]
             )
-        for source in [record["price_source"] for record in records]:
-            key = PriceSourceName(source)
-            totals.price_sources[key] = totals.price_sources.get(key, 0) + 1
+        sources: dict[str, int] = {}
+        for record in records:
+            sources[record["price_source"]] = sources.get(record["price_source"], 0) + 1
+        totals.price_sources = {PriceSourceName(key): count for key, count in sources.items()}
         totals._add_costs(records)
         return totals
 
@@ -209,23 +210,28 @@ class PlainSummary:
     """`summary.TokenSummary.from_records` of record documents (no scope runs)."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:
-        self.totals = Totals.of(records)
-        groups: dict[str, dict[str, list[dict[str, Any]]]] = {
-            "by_test": {},
-            "by_case": {},
-            "by_step": {},
-            "by_model": {},
-        }
-        by_test, by_case, by_step, by_model = groups.values()
+        # Records are summed once per cell (test, case, step, model), and cells added into
+        # the groups: exact integer sums, whatever the order, as the model's accumulators.
+        cells: dict[tuple[str, str | None, str, str], list[dict[str, Any]]] = {}
         for record in records:
-            by_test.setdefault(record["test_id"] or OUTSIDE_TESTS, []).append(record)
-            by_step.setdefault(record["step"] or NO_STEP, []).append(record)
-            by_model.setdefault(record["model"] or NO_MODEL, []).append(record)
-            if record["case_id"] is not None:
-                key = case_key(record["scenario"], record["case_id"])
-                by_case.setdefault(key, []).append(record)
+            case_id = record["case_id"]
+            key = (
+                record["test_id"] or OUTSIDE_TESTS,
+                None if case_id is None else case_key(record["scenario"], case_id),
+                record["step"] or NO_STEP,
+                record["model"] or NO_MODEL,
+            )
+            cells.setdefault(key, []).append(record)
+        self.totals = Totals()
+        groups: tuple[dict[str, Totals], ...] = ({}, {}, {}, {})
+        for key, cell_records in cells.items():
+            cell = Totals.of(cell_records)
+            self.totals += cell
+            for group, name in zip(groups, key, strict=True):
+                if name is not None:
+                    group[name] = group[name] + cell if name in group else cell
         self.by_test, self.by_case, self.by_step, self.by_model = (
-            {key: Totals.of(group[key]) for key in sorted(group)} for group in groups.values()
+            dict(sorted(group.items())) for group in groups
         )
         self.unpriced_models, self.model_ids = _models(records)
 
