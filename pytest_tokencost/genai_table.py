@@ -24,7 +24,6 @@ internals moved) falls back to `calc_price` per request.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import threading
 from dataclasses import dataclass
@@ -388,6 +387,16 @@ class _OnFirstUse(ModuleType):
         return getattr(real, attr)
 
 
+def _installed(name: str) -> bool:
+    """Whether top-level module `name` can be imported (`importlib.util.find_spec`'s answer,
+    without importing `importlib.util`, which brings importlib's resources machinery)."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is not None and find_spec(name, None) is not None:
+            return True
+    return False
+
+
 def defer_update_modules() -> list[str]:
     """Let genai-prices import without its price-update machinery; for processes of our own.
 
@@ -403,7 +412,7 @@ def defer_update_modules() -> list[str]:
         return []
     deferred = []
     for name in _UPDATE_ONLY:
-        if name not in sys.modules and importlib.util.find_spec(name) is not None:
+        if name not in sys.modules and _installed(name):
             sys.modules[name] = _OnFirstUse(name)
             deferred.append(name)
     return deferred

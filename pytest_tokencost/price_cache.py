@@ -36,7 +36,7 @@ FORMAT = 2
 
 
 def _genai_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
+    from .versions import PackageNotFoundError, version
 
     try:
         return version("genai-prices")
