@@ -153,7 +153,7 @@ class RunState:
 
     def pricing_info(self) -> PricingInfo:
         """What prices this run: enough for a later comparison to build the same pricer."""
-        from importlib.metadata import version
+        from .versions import version
 
         from .compare import PricingInfo
 
@@ -370,7 +370,7 @@ class RunState:
 
     def _run_fields(self, exit_status: int | None) -> dict[str, Any]:
         """`RunInfo`'s fields for this run, finished now."""
-        from importlib.metadata import PackageNotFoundError, version
+        from .versions import PackageNotFoundError, version
 
         from .redact import redact_argv
 
@@ -397,7 +397,7 @@ class RunState:
 
     def _price_fields(self) -> dict[str, Any]:
         """`PriceInfo`'s fields: read from package metadata, without importing genai-prices."""
-        from importlib.metadata import version
+        from .versions import version
 
         from .empty_report import describe_rate
 
