@@ -309,7 +309,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from .versions import PackageNotFoundError, version
 
     try:
         return version("pytest-tokencost")
