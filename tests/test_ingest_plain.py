@@ -225,14 +225,15 @@ def test_records_match_the_models_one_by_one(inputs: list[Path], tmp_path: Path)
 
 def test_an_ingest_imports_no_pydantic(corpus: Path, tmp_path: Path) -> None:
     """With its models in the output folder's price cache, an ingest imports neither pydantic,
-    nor the report models, nor genai-prices."""
+    nor the report models, nor genai-prices, nor importlib.metadata (`versions`)."""
     out = tmp_path / "out"
     path = str(corpus / "claude-code" / "spotter__tool_heavy.jsonl")
     probe = (
         "import sys\nfrom pytest_tokencost.cli import main\n"
         "status = main(sys.argv[1:])\n"
         "loaded = [m for m in ('pydantic', 'genai_prices', 'pytest_tokencost.records',"
-        " 'pytest_tokencost.report', 'pytest_tokencost.summary', 'tabulate')"
+        " 'pytest_tokencost.report', 'pytest_tokencost.summary', 'tabulate',"
+        " 'importlib.metadata')"
         " if m in sys.modules]\n"
         "print('LOADED', loaded)\nsys.exit(status)\n"
     )
