@@ -262,9 +262,8 @@ def _print(
     from .render import TITLE, Line, _wrap
 
     width = _width()
-    if (
-        written is None and not state.has_report
-    ):  # nothing recorded (only lines without usage, or skipped ones)
+    if written is None and not state.has_report:
+        # Nothing recorded and nothing to warn of (only lines without usage).
         print(f" {TITLE} ".center(width, "="))
         print(f"0 responses from {len(args.paths)} path(s): no tokens recorded")
         return
