@@ -9,40 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .console import print_section as _print_section
+from .console import terminal_width as _width
 from .constants import OUTPUT_DIR_NAME
 from .errors import TokenCostError
 
 __all__ = ["main"]
-
-
-def _width() -> int:
-    """The terminal's width (`COLUMNS`, else the terminal, else 80), as pytest finds it."""
-    import shutil
-
-    return max(40, shutil.get_terminal_size((80, 24)).columns)
-
-
-def _colour() -> bool:
-    """Colour only on a terminal, never with `NO_COLOR`; `FORCE_COLOR` forces it."""
-    import os
-
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return sys.stdout.isatty()
-
-
-_ANSI = {"red": "\x1b[31m", "yellow": "\x1b[33m"}
-
-
-def _print_section(lines: Sequence[tuple[str, str | None]], width: int) -> None:
-    from .render import TITLE
-
-    print(f" {TITLE} ".center(width, "="))
-    colour = _colour()
-    for text, style in lines:
-        print(f"{_ANSI[style]}{text}\x1b[0m" if colour and style in _ANSI else text)
 
 
 def _report(args: argparse.Namespace) -> int:

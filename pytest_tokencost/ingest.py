@@ -258,7 +258,8 @@ def _print(
     records: list[dict[str, Any]],
     written: tuple[PlainSummary, dict[str, Any]] | None,
 ) -> None:
-    from .cli import _print_section, _width
+    from .console import print_section as _print_section
+    from .console import terminal_width as _width
     from .render import TITLE, Line, _wrap
 
     width = _width()
