@@ -244,7 +244,8 @@ def _version() -> str:
         return "unknown"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(installed: bool = True) -> argparse.ArgumentParser:
+    """The command's parser; `installed`: with the subcommands other packages add."""
     parser = argparse.ArgumentParser(
         prog="tokencost", description="Read the token and cost reports of pytest-tokencost."
     )
@@ -296,7 +297,8 @@ def _parser() -> argparse.ArgumentParser:
         help="do not append the combined summary to $GITHUB_STEP_SUMMARY (appended when it is set)",
     )
     combine.set_defaults(run=_combine)
-    _installed_commands(commands)  # `ratio`, from the calibration harness
+    if installed:  # `ratio`, from the calibration harness
+        _installed_commands(commands)
     ingest = commands.add_parser(
         "ingest",
         help="token report of Claude Code and Codex transcripts (JSONL files/folders); exit "
@@ -344,6 +346,10 @@ def _parser() -> argparse.ArgumentParser:
 #: point names a callable that takes the subparsers object and adds its command (whose
 #: `run(args) -> int` is set with `set_defaults(run=...)`). The calibration harness adds `ratio`.
 COMMANDS_GROUP = "pytest_tokencost.commands"
+#: The commands of this package itself.
+BUILTIN_COMMANDS = frozenset(
+    ("report", "combine", "ingest", "html", "history", "compare", "schema")
+)
 
 
 def _installed_commands(commands: Any) -> None:
@@ -422,7 +428,10 @@ def _history_parsers(commands: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tokencost`; returns the exit status (2 for unreadable input)."""
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    # A built-in command does not look for the others (importlib.metadata costs a start-up).
+    args = _parser(installed=command not in BUILTIN_COMMANDS).parse_args(words)
     try:
         return int(args.run(args))
     except TokenCostError as exc:

@@ -68,3 +68,18 @@ def test_a_broken_add_on_is_named_and_the_other_commands_still_work(
     with pytest.raises(SystemExit) as exc:
         cli.main(["gone"])
     assert exc.value.code == 2  # argparse: an unknown command
+
+
+def test_a_built_in_command_does_not_look_for_added_ones(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Built-in commands start without importlib.metadata's entry point scan."""
+    choices = cli._parser(installed=False)._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert set(choices) == cli.BUILTIN_COMMANDS  # the list cannot drift from the parser
+
+    def no_scan(**selection: str) -> importlib.metadata.EntryPoints:
+        raise AssertionError("entry points scanned for a built-in command")
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", no_scan)
+    assert cli.main(["schema"]) == 0
+    assert '"title": "pytest-tokencost token-report.json"' in capsys.readouterr().out
