@@ -9,10 +9,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .budget import Channel, Status
-from .errors import ReportFileError
-from .outdir import atomic_write_text
-from .summary import TokenSummary
+from ..budget import Channel, Status
+from ..errors import ReportFileError
+from ..outdir import atomic_write_text
+from ..summary import TokenSummary
 
 __all__ = [
     "SCHEMA_VERSION",
