@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..summary import TokenTotals
 from .document import BudgetEntry, TokenReport
-from .render import TITLE, format_duration, format_usd
+from .render import TITLE, format_duration, format_usd, verdict_label
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -94,7 +94,8 @@ def _gate_rows(report: TokenReport) -> list[list[str]]:
     rows = []
     for verdict in report.gates:
         detail = verdict.message.removeprefix(f"{verdict.gate}: ").removeprefix(verdict.gate)
-        rows.append([f"`{verdict.gate}`", _VERDICT_WORDS[verdict.status], detail.strip()])
+        word = _VERDICT_WORDS.get(verdict.status) or verdict_label(verdict.status, verdict.would_be)
+        rows.append([f"`{verdict.gate}`", word, detail.strip()])
     return rows
 
 

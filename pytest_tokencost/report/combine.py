@@ -12,7 +12,7 @@ run of the same tests.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -126,13 +126,22 @@ def _session_scoped(entry: BudgetEntry, run_id: str) -> BudgetEntry:
     return entry.model_copy(update={"scope": f"session of run {run_id}"})
 
 
+def _joined(values: Iterable[str]) -> str:
+    return ", ".join(sorted(set(values)))
+
+
+def _worst_status(runs: Sequence[RunInfo]) -> tuple[str, int | None]:
+    """The combined status (the worst of the shards') and the exit status of a shard with it."""
+    statuses = {run.status for run in runs}
+    status = next((s for s in _STATUS_ORDER if s in statuses), sorted(statuses)[0])
+    return status, next(run.exit_status for run in runs if run.status == status)
+
+
 def _run_info(shards: Sequence[Shard], argv: list[str]) -> RunInfo:
     runs = [shard.report.run for shard in shards]
     started = min(run.started for run in runs)
     finished = max(run.finished for run in runs)
-    statuses = {run.status for run in runs}
-    status = next((s for s in _STATUS_ORDER if s in statuses), sorted(statuses)[0])
-    exit_status = next(run.exit_status for run in runs if run.status == status)
+    status, exit_status = _worst_status(runs)
     adapters = {run.adapter for run in runs}
     now = datetime.now(UTC)
     return RunInfo(
@@ -140,8 +149,8 @@ def _run_info(shards: Sequence[Shard], argv: list[str]) -> RunInfo:
         started=started,
         finished=finished,
         wall_s=max(0.0, (finished - started).total_seconds()),
-        pytest_version=", ".join(sorted({run.pytest_version for run in runs})),
-        plugin_version=", ".join(sorted({run.plugin_version for run in runs})),
+        pytest_version=_joined(run.pytest_version for run in runs),
+        plugin_version=_joined(run.plugin_version for run in runs),
         argv=argv,
         adapter=adapters.pop() if len(adapters) == 1 else None,
         workers=sum(run.workers for run in runs),
@@ -152,20 +161,13 @@ def _run_info(shards: Sequence[Shard], argv: list[str]) -> RunInfo:
     )
 
 
-def combine(paths: Sequence[Path], out: Path, argv: list[str]) -> Combined:
-    """Merge the shards in `paths` into the output folder `out` (its runs/<id>/ folder and
-    top-level pair, as a pytest run writes them).
-
-    Raises `TokenCostError` before writing anything when a path does not exist, `out` is one
-    of the inputs, records would count twice, or no input can be read.
-    """
-    from ..redact import redact, redact_argv
+def _check_paths(paths: Sequence[Path], out: Path) -> None:
+    """Refuse missing inputs, an unusable `out`, and an `out` that is one of the inputs."""
+    from ..runfiles import OutputDirError, check_output_dir
 
     for path in paths:
         if not path.exists():
             raise TokenCostError(f"no such file or folder: {path}")
-    from ..runfiles import OutputDirError, check_output_dir
-
     try:
         check_output_dir(out.resolve(), "--out")
     except OutputDirError as exc:
@@ -176,6 +178,10 @@ def combine(paths: Sequence[Path], out: Path, argv: list[str]) -> Combined:
             f"--out {out} is one of the inputs; combining into it would replace that shard's "
             "report: choose another folder"
         )
+
+
+def _read_shards(paths: Sequence[Path]) -> tuple[list[Shard], list[str]]:
+    """The readable shards, oldest first, and the problems of the unreadable ones."""
     shards: list[Shard] = []
     unreadable: list[str] = []
     for path in paths:
@@ -188,9 +194,11 @@ def combine(paths: Sequence[Path], out: Path, argv: list[str]) -> Combined:
             "nothing to combine: no input could be read; " + "; ".join(unreadable[:3])
         )
     shards.sort(key=lambda shard: (shard.report.run.started, shard.report.run.run_id))
-    _check_once(shards)
-    summary = sum((shard.report.summary for shard in shards), TokenSummary())
-    first = shards[0].report
+    return shards, unreadable
+
+
+def _warnings(shards: Sequence[Shard], unreadable: Sequence[str]) -> list[str]:
+    """The shards' warnings (each naming its run), a price-data mismatch, unreadable inputs."""
     warnings = [f"run {s.report.run.run_id}: {w}" for s in shards for w in s.report.warnings]
     if len({s.report.prices.genai_prices_version for s in shards}) > 1:
         warnings.append(
@@ -199,17 +207,32 @@ def combine(paths: Sequence[Path], out: Path, argv: list[str]) -> Combined:
                 f"{s.report.run.run_id}: {s.report.prices.genai_prices_version}" for s in shards
             )
         )
-    warnings += [f"left out, unreadable: {problem}" for problem in unreadable]
+    return warnings + [f"left out, unreadable: {problem}" for problem in unreadable]
+
+
+def combine(paths: Sequence[Path], out: Path, argv: list[str]) -> Combined:
+    """Merge the shards in `paths` into the output folder `out` (its runs/<id>/ folder and
+    top-level pair, as a pytest run writes them).
+
+    Raises `TokenCostError` before writing anything when a path does not exist, `out` is one
+    of the inputs, records would count twice, or no input can be read.
+    """
+    from ..redact import redact, redact_argv
+
+    _check_paths(paths, out)
+    shards, unreadable = _read_shards(paths)
+    _check_once(shards)
+    summary = sum((shard.report.summary for shard in shards), TokenSummary())
     run = _run_info(shards, redact_argv(argv))
     report = TokenReport(
         run=run,
-        prices=first.prices,
+        prices=shards[0].report.prices,
         summary=summary,
         budgets=[_session_scoped(b, s.report.run.run_id) for s in shards for b in s.report.budgets],
         cost_checks=[check for s in shards for check in s.report.cost_checks],
         total_checks=[check for s in shards for check in s.report.total_checks],
         duplicates_dropped=sum(s.report.duplicates_dropped for s in shards),
-        warnings=[redact(w) for w in dict.fromkeys(warnings)],
+        warnings=[redact(w) for w in dict.fromkeys(_warnings(shards, unreadable))],
     )
     files = RunFiles(out, run.run_id, ())
     for shard in shards:

@@ -101,47 +101,60 @@ def evaluate_compare_fail(gate: Gate, comparison: Comparison | None, why: str) -
     )
 
 
-def _per_test(gate: Gate, comparison: Comparison, limit: str) -> GateVerdict:
+def _test_growth(
+    gate: Gate, comparison: Comparison
+) -> tuple[list[tuple[str, int, int]], list[str], int]:
+    """Tests in both runs that grew past the limit (name, base, head; the most grown first),
+    those whose value is not recorded, and how many were compared."""
     metric = gate.metric.removeprefix("test-")
     offenders: list[tuple[str, int, int]] = []
     unknown: list[str] = []
+    compared = 0
     for delta in comparison.tests:
         if delta.base is None or delta.head is None:  # new or removed: nothing to grow from
             continue
+        compared += 1
         base, head = _value(delta.base, metric), _value(delta.head, metric)
         if base is None or head is None:
             unknown.append(delta.key)
         elif _grew_past(gate, base, head):
             offenders.append((delta.key, base, head))
     offenders.sort(key=lambda o: (-(o[2] - o[1]), o[0]))
-    worst = offenders[0] if offenders else None
-    if worst is not None:
-        shown = "; ".join(
-            f"{name}: {_show(gate, b)} -> {_show(gate, h)} ({_growth(b, h)})"
-            for name, b, h in offenders[:SHOWN_OFFENDERS]
-        )
-        more = (
-            f" and {len(offenders) - SHOWN_OFFENDERS} more"
-            if len(offenders) > SHOWN_OFFENDERS
-            else ""
-        )
-        return GateVerdict(
-            gate=gate.describe(),
-            metric=gate.metric,
-            status="fail",
-            base=worst[1],
-            head=worst[2],
-            limit=limit,
-            message=f"{gate.describe()}: {len(offenders)} test(s) grew past the limit of {limit} "
-            f"against base {comparison.base.run_id}: {shown}{more}",
-            offending_tests=[name for name, _, _ in offenders],
-        )
-    compared = sum(1 for d in comparison.tests if d.base is not None and d.head is not None)
+    return offenders, unknown, compared
+
+
+def _offenders_verdict(
+    gate: Gate, comparison: Comparison, limit: str, offenders: list[tuple[str, int, int]]
+) -> GateVerdict:
+    shown = "; ".join(
+        f"{name}: {_show(gate, b)} -> {_show(gate, h)} ({_growth(b, h)})"
+        for name, b, h in offenders[:SHOWN_OFFENDERS]
+    )
+    hidden = len(offenders) - SHOWN_OFFENDERS
+    more = f" and {hidden} more" if hidden > 0 else ""
+    _, base, head = offenders[0]
+    return GateVerdict(
+        gate=gate.describe(),
+        metric=gate.metric,
+        status="fail",
+        base=base,
+        head=head,
+        limit=limit,
+        message=f"{gate.describe()}: {len(offenders)} test(s) grew past the limit of {limit} "
+        f"against base {comparison.base.run_id}: {shown}{more}",
+        offending_tests=[name for name, _, _ in offenders],
+    )
+
+
+def _per_test(gate: Gate, comparison: Comparison, limit: str) -> GateVerdict:
+    offenders, unknown, compared = _test_growth(gate, comparison)
+    if offenders:
+        return _offenders_verdict(gate, comparison, limit, offenders)
     note = f"; {len(unknown)} test(s) not checked: cost not recorded" if unknown else ""
     return GateVerdict(
         gate=gate.describe(),
         metric=gate.metric,
-        status="not-recorded" if unknown and compared == len(unknown) and compared else "pass",
+        status="not-recorded" if unknown and compared == len(unknown) else "pass",
         base=None,
         head=None,
         limit=limit,

@@ -122,6 +122,26 @@ def _commit(git: dict[str, Any]) -> str:
     return commit + ("*" if git["dirty"] else "")
 
 
+def _width(cells: list[list[str]], keep: list[int]) -> int:
+    return sum(max(len(row[i]) for row in cells) for i in keep) + 2 * (len(keep) - 1)
+
+
+def _kept_columns(cells: list[list[str]], width: int | None, drops: tuple[str, ...]) -> list[int]:
+    """The columns that stay: those named in `drops` go until the table fits `width`, first
+    those that say nothing in any row ("-"), then in the order given."""
+    headers = cells[0]
+    keep = list(range(len(headers)))
+    if width is None or _width(cells, keep) <= width:
+        return keep
+    names = [headers.index(name) for name in drops if name in headers]
+    empty = [i for i in names if all(row[i] == "-" for row in cells[1:])]
+    for index in [*empty, *(i for i in names if i not in empty)]:
+        if _width(cells, keep) <= width:
+            break
+        keep.remove(index)
+    return keep
+
+
 def _tabulate(
     rows: list[tuple[Any, ...]],
     headers: list[str],
@@ -135,18 +155,7 @@ def _tabulate(
     Wider than `width`: the columns named in `drops` go, first those that say nothing in any
     row ("-"), then in the order given, until it fits."""
     cells = [headers, *([str(cell) for cell in row] for row in rows)]
-    keep = list(range(len(headers)))
-
-    def total() -> int:
-        return sum(max(len(row[i]) for row in cells) for i in keep) + 2 * (len(keep) - 1)
-
-    if width is not None and total() > width:
-        names = [headers.index(name) for name in drops if name in headers]
-        empty = [i for i in names if all(row[i] == "-" for row in cells[1:])]
-        for index in [*empty, *(i for i in names if i not in empty)]:
-            if total() <= width:
-                break
-            keep.remove(index)
+    keep = _kept_columns(cells, width, drops)
     cells = [[row[i] for i in keep] for row in cells]
     align = "".join(align[i] for i in keep)
     widths = [max(len(row[i]) for row in cells) for i in range(len(keep))]

@@ -31,6 +31,7 @@ __all__ = [
     "render_lines",
     "render_report",
     "shorten_middle",
+    "verdict_label",
 ]
 
 #: What the summary's test, case and step groups are called in a pytest run.
@@ -558,6 +559,14 @@ def render_report(
 _VERDICT_LABELS = {"pass": "PASS", "fail": "FAIL", "no-baseline": "WARN", "not-recorded": "WARN"}
 
 
+def verdict_label(status: str, would_be: str | None = None) -> str:
+    """A gate verdict's word: PASS, FAIL, WARN, or NOT ENFORCED (would FAIL) for a gate of an
+    interrupted run."""
+    if status == "not-enforced":
+        return f"NOT ENFORCED (would {_VERDICT_LABELS.get(would_be or '', '?')})"
+    return _VERDICT_LABELS[status]
+
+
 def render_gates(report: TokenReport) -> list[str]:
     """The baseline a run was compared with, and the verdict of each cost gate."""
     lines: list[str] = []
@@ -569,7 +578,7 @@ def render_gates(report: TokenReport) -> list[str]:
             where = f"{baseline.git_branch or '?'}@{(baseline.git_commit or '?')[:9]}"
             when = f"{baseline.started:%Y-%m-%d %H:%M} UTC, " if baseline.started else ""
             lines.append(f"Baseline: run {baseline.run_id} ({when}{where}; from {baseline.source})")
-    lines += [f"Gate {_VERDICT_LABELS[v.status]}: {v.message}" for v in report.gates]
+    lines += [f"Gate {verdict_label(v.status, v.would_be)}: {v.message}" for v in report.gates]
     return ["", *lines] if lines else []
 
 

@@ -18,8 +18,10 @@ from .gate_options import AUTO, HistorySettings
 if TYPE_CHECKING:
     from ..gitinfo import GitInfo
     from ..session import RunState
+    from ..summary import TokenSummary
+    from .ci import SummarySection
     from .compare import Comparison, Snapshot
-    from .document import Baseline
+    from .document import Baseline, GateVerdict
     from .history import HistoryStore, RunRow
 
 __all__ = ["RunHistory"]
@@ -68,41 +70,35 @@ class RunHistory:
         if not (s.needs_baseline or s.fail_over):
             return []
         from ..summary import TokenSummary
-        from .ci import GATE_ERROR_PREFIX
-        from .gates import SHOWN_OFFENDERS, evaluate_compare_fail, evaluate_fail_over, failed
-        from .history import Amounts
 
         summary = TokenSummary.from_records(state.records, state.runs)
-        why = ""
-        if s.needs_baseline:
-            why = self._compare(state, summary)
+        why = self._compare(state, summary) if s.needs_baseline else ""
         state.baseline = self.baseline
         if s.compare is not None:  # the Markdown summary holds what the terminal shows
-            from .ci import comparison_section
-
-            note = self.baseline.note if self.baseline is not None else None
-            title = "C" + self.compare_title()[1:]
-            state.summary_sections.append(comparison_section(title, self.comparison, note))
-        verdicts = [evaluate_compare_fail(g, self.comparison, why) for g in s.compare_fail]
-        verdicts += [evaluate_fail_over(g, Amounts.of(summary.totals)) for g in s.fail_over]
+            state.summary_sections.append(self._comparison_section())
+        verdicts = self._verdicts(summary, why)
         if interrupted:  # the run already fails; its partial totals prove nothing
-            verdicts = [
-                v.model_copy(update={"message": f"{v.message} ({_NOT_ENFORCED})"}) for v in verdicts
-            ]
+            verdicts = [_not_enforced(v) for v in verdicts]
         state.gates = verdicts
         self.warnings += [v.message for v in verdicts if v.status == "not-recorded"]
-        if interrupted:
-            return []
-        errors = []
-        for verdict in failed(verdicts):
-            message = f"{GATE_ERROR_PREFIX}{verdict.message}"
-            # the message names the first offenders with their figures; name the rest
-            others = verdict.offending_tests[SHOWN_OFFENDERS:]
-            if others:
-                message += f" (the other tests: {', '.join(others[:20])}"
-                message += f", ... {len(others)} in all)" if len(others) > 20 else ")"
-            errors.append(message)
-        return errors
+        return [] if interrupted else _gate_errors(verdicts)
+
+    def _comparison_section(self) -> SummarySection:
+        from .ci import comparison_section
+
+        note = self.baseline.note if self.baseline is not None else None
+        title = "C" + self.compare_title()[1:]
+        return comparison_section(title, self.comparison, note)
+
+    def _verdicts(self, summary: TokenSummary, why: str) -> list[GateVerdict]:
+        """Every gate's verdict: comparison gates (`why`: why there is no baseline), then
+        the gates on this run's totals."""
+        from .gates import evaluate_compare_fail, evaluate_fail_over
+        from .history import Amounts
+
+        s = self.settings
+        verdicts = [evaluate_compare_fail(g, self.comparison, why) for g in s.compare_fail]
+        return verdicts + [evaluate_fail_over(g, Amounts.of(summary.totals)) for g in s.fail_over]
 
     def _open(self, state: RunState) -> None:
         from ..outdir import ensure_output_dir
@@ -275,6 +271,34 @@ class RunHistory:
 
 #: Said of the gates of an interrupted run.
 _NOT_ENFORCED = "not enforced: the run was interrupted"
+
+
+def _not_enforced(verdict: GateVerdict) -> GateVerdict:
+    """The verdict of a gate of an interrupted run: not enforced, with what it would be."""
+    return verdict.model_copy(
+        update={
+            "status": "not-enforced",
+            "would_be": verdict.status,
+            "message": f"{verdict.message} ({_NOT_ENFORCED})",
+        }
+    )
+
+
+def _gate_errors(verdicts: list[GateVerdict]) -> list[str]:
+    """The run-level error of each failed gate."""
+    from .ci import GATE_ERROR_PREFIX
+    from .gates import SHOWN_OFFENDERS, failed
+
+    errors = []
+    for verdict in failed(verdicts):
+        message = f"{GATE_ERROR_PREFIX}{verdict.message}"
+        # the message names the first offenders with their figures; name the rest
+        others = verdict.offending_tests[SHOWN_OFFENDERS:]
+        if others:
+            message += f" (the other tests: {', '.join(others[:20])}"
+            message += f", ... {len(others)} in all)" if len(others) > 20 else ")"
+        errors.append(message)
+    return errors
 
 
 def _environmental(exc: sqlite3.DatabaseError) -> bool:
