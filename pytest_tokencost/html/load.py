@@ -70,6 +70,8 @@ def history_rows(folder: Path, run_id: str) -> tuple[list[PastRun] | None, PastR
             commit=run.git_commit,
             branch=run.git_branch,
             status=run.status,
+            replayed_records=run.totals.replayed_records,
+            recorded_micro_usd=run.totals.replayed_cost_micro_usd,
             test_costs={
                 row.key: row.amounts.cost_micro_usd
                 for row in read_aggregates(folder, run.run_id, "test")

@@ -179,13 +179,14 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def _records_items(path: Path, run_id: str | None, totals: Amounts) -> list[UsageItem] | None:
-    """The usage of every record of `path` when they are exactly the run's records."""
+    """The usage of every record of `path` that was spent (not replayed: a replay's cost is
+    not in the money compared), when the file holds exactly the run's records."""
     from ..records import TokenRecord
 
     if not path.is_file():
         return None
     items: list[UsageItem] = []
-    tokens = 0
+    count = tokens = 0
     try:
         with path.open(encoding="utf-8") as handle:
             for line in handle:
@@ -194,12 +195,14 @@ def _records_items(path: Path, run_id: str | None, totals: Amounts) -> list[Usag
                 record = TokenRecord.model_validate_json(line)
                 if run_id is not None and record.run_id not in (None, run_id):
                     return None
-                items.append((record.model, record.provider, record.usage))
+                count += 1
                 tokens += record.usage.total
+                if not record.replayed:
+                    items.append((record.model, record.provider, record.usage))
     except (OSError, ValueError):
         return None
     # only when they add up to the run's totals: never re-price a different set of requests
-    if len(items) != totals.records or tokens != totals.total:
+    if count != totals.records or tokens != totals.total:
         return None
     return items
 
@@ -226,6 +229,10 @@ def _model_items(by_model: Mapping[str, Amounts]) -> list[UsageItem]:
     ]
 
 
+#: The base's usage cannot be re-priced without its replayed calls (records gone).
+_UNSPLITTABLE = "unsplittable"
+
+
 def _loader(
     records: Iterable[Path], run_id: str | None, totals: Amounts, by_model: dict[str, Amounts]
 ) -> Callable[[], tuple[list[UsageItem], str]]:
@@ -234,6 +241,9 @@ def _loader(
             items = _records_items(path, run_id, totals)
             if items is not None:
                 return items, "records"
+        if any(amounts.replayed_records != 0 for amounts in by_model.values()):
+            # replayed usage is not split by channel in the totals: it cannot be left out
+            return [], _UNSPLITTABLE
         return _model_items(by_model), "per-model totals"
 
     return load
@@ -419,19 +429,30 @@ def head_pricer(head: Snapshot) -> tuple[Pricer | None, str | None]:
     return pricer, "; ".join(notes) or None
 
 
+def _repriced(items: list[UsageItem], pricer: Pricer, when: datetime) -> int | None:
+    """What `items` cost at `pricer`'s prices; None when one of them has no price."""
+    total = 0
+    for model, provider, usage in items:
+        cost = pricer.price(model, provider, usage, when).total_micro_usd
+        if cost is None:
+            return None
+        total += cost
+    return total
+
+
 def _split(base: Snapshot, head: Snapshot, pricer: Pricer | None, note: str | None) -> PriceSplit:
     base_cost, head_cost = base.totals.cost_micro_usd, head.totals.cost_micro_usd
     if pricer is None or base.load_items is None:
         return PriceSplit(None, None, None, "none", note or "no usage to re-price")
     items, method = base.load_items()
-    when = head.started or datetime.now(UTC)
-    repriced: int | None = 0
-    for model, provider, usage in items:
-        cost = pricer.price(model, provider, usage, when).total_micro_usd
-        if cost is None:
-            repriced = None
-            break
-        repriced = (repriced or 0) + cost
+    if method == _UNSPLITTABLE:
+        why = (
+            "the base run's records.jsonl is gone and its per-model totals hold replayed calls "
+            "(or may: a run kept before the history recorded replays), which are not money "
+            "spent: the cost change cannot be split"
+        )
+        return PriceSplit(None, None, None, "none", f"{note}; {why}" if note else why)
+    repriced = _repriced(items, pricer, head.started or datetime.now(UTC))
     if method != "records":
         extra = (
             "re-priced from per-model totals (long-context tiers and provider prefixes "
@@ -496,6 +517,23 @@ def _side(s: Snapshot) -> str:
     return ", ".join(parts)
 
 
+def _recorded_text(amounts: Amounts) -> str:
+    if amounts.replayed_records is None:
+        return "not kept"
+    return _usd(amounts.replayed_cost_micro_usd) if amounts.replayed_records else "-"
+
+
+def _recorded_line(base: Amounts, head: Amounts) -> list[str]:
+    """Replayed calls' recorded cost on either side, apart from the money spent (Cost)."""
+    if not (base.replayed_records or head.replayed_records):
+        return []
+    return [
+        f"{'Recorded:':<9}{_recorded_text(base):>12} -> {_recorded_text(head):>12} "
+        f"(replayed calls: what they would cost live, not spent; {base.replayed_records or 0} "
+        f"-> {head.replayed_records or 0} call(s))"
+    ]
+
+
 def _total_lines(c: Comparison) -> list[str]:
     b, h = c.base.totals, c.head.totals
     lines = [f"Base: {_side(c.base)}", f"Head: {_side(c.head)}"]
@@ -512,6 +550,7 @@ def _total_lines(c: Comparison) -> list[str]:
     if change is not None:
         cost_line += f" ({_signed_usd(change)}, {_percent(change, b.cost_micro_usd)})"
     lines.append(cost_line)
+    lines += _recorded_line(b, h)
     split = c.split
     if split.from_tokens is not None and split.from_prices is not None:
         lines.append(

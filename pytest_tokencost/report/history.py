@@ -63,7 +63,7 @@ __all__ = [
 
 HISTORY_NAME = "history.sqlite"
 #: The version of the tables below; `_MIGRATIONS[v - 1]` takes a file from version v-1 to v.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: What per-run aggregates are kept: tests, steps, models, and calibration (scenario::case).
 AGGREGATE_KINDS = ("test", "step", "model", "case")
 _BUSY_MS = 30_000
@@ -133,8 +133,23 @@ CREATE TABLE calibration (
 ) WITHOUT ROWID;
 """
 
+#: Version 2: replayed calls (a cassette, a mocked transport) apart from the money spent, on
+#: runs and aggregates. Rows of a version-1 file keep NULL there: not kept, never 0.
+_V2 = """
+ALTER TABLE runs ADD COLUMN replayed_records INTEGER;
+ALTER TABLE runs ADD COLUMN replayed_tokens INTEGER;
+ALTER TABLE runs ADD COLUMN replayed_cost_micro_usd INTEGER;
+ALTER TABLE aggregates ADD COLUMN replayed_records INTEGER;
+ALTER TABLE aggregates ADD COLUMN replayed_tokens INTEGER;
+ALTER TABLE aggregates ADD COLUMN replayed_cost_micro_usd INTEGER;
+"""
+
 #: Forward migrations: index i takes a file from version i to i + 1 (version 0: an empty file).
-_MIGRATIONS: tuple[str, ...] = (_V1,)
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+
+#: The replayed columns (version 2), in table order, and what a version-1 file reads as.
+_REPLAYED = ("replayed_records", "replayed_tokens", "replayed_cost_micro_usd")
+_REPLAYED_V1 = ("NULL", "NULL", "NULL")
 
 
 class HistoryError(TokenCostError):
@@ -150,7 +165,10 @@ class Amounts:
 
     `priced_micro_usd` sums the priced records; `cost_micro_usd` is that sum only when every
     record was priced, else `None` ("not recorded": never a partial sum shown as the cost); a
-    group without records cost nothing.
+    group without records cost nothing. Both are money spent: replayed records (a cassette, a
+    mocked transport) are counted in the tokens, and their recorded cost (what the calls would
+    cost live) is `replayed_cost_micro_usd`, apart. The replayed figures are `None` in rows of
+    a history written before it kept them.
     """
 
     records: int = 0
@@ -161,6 +179,9 @@ class Amounts:
     reasoning: int | None = None
     priced_micro_usd: int | None = None
     unpriced_records: int = 0
+    replayed_records: int | None = 0
+    replayed_tokens: int | None = 0
+    replayed_cost_micro_usd: int | None = None
 
     @property
     def total(self) -> int:
@@ -187,6 +208,9 @@ class Amounts:
             reasoning=usage.reasoning,
             priced_micro_usd=totals.cost_micro_usd,
             unpriced_records=totals.unpriced_records,
+            replayed_records=totals.replayed_records,
+            replayed_tokens=totals.replayed_tokens,
+            replayed_cost_micro_usd=totals.replayed_cost_micro_usd,
         )
 
     def as_json(self) -> dict[str, int | None]:
@@ -202,6 +226,9 @@ class Amounts:
             "cost_micro_usd": self.cost_micro_usd,
             "priced_micro_usd": self.priced_micro_usd,
             "unpriced_records": self.unpriced_records,
+            "replayed_records": self.replayed_records,
+            "replayed_tokens": self.replayed_tokens,
+            "replayed_cost_micro_usd": self.replayed_cost_micro_usd,
         }
 
 
@@ -461,6 +488,16 @@ _RUN_COLUMNS = (
 )
 
 
+def _replayed(version: int, prefix: str = "") -> str:
+    """The replayed columns to select (NULLs from a version-1 file, which has none)."""
+    names = _REPLAYED_V1 if version < 2 else tuple(prefix + name for name in _REPLAYED)
+    return ", ".join(names)
+
+
+def _run_columns(version: int) -> str:
+    return f"{_RUN_COLUMNS}, {_replayed(version)}"
+
+
 def _run_row(values: Sequence[Any]) -> RunRow:
     (seq, run_id, started, finished, wall_s, exit_status, status, interrupted, commit) = values[:9]
     (branch, dirty, argv, workers, adapter, genai, override, sha, rate, unknown) = values[9:19]
@@ -487,7 +524,7 @@ def _run_row(values: Sequence[Any]) -> RunRow:
         default_rate=rate,
         default_rate_unknown=bool(unknown),
         tests=tests,
-        totals=Amounts(*counts),
+        totals=Amounts(*counts, *values[34:37]),
         budget_status=budget,
         scenario=scenario,
         m18=m18,
@@ -500,7 +537,7 @@ def _run_row(values: Sequence[Any]) -> RunRow:
 
 def read_runs(where: Path, last: int | None = None, branch: str | None = None) -> list[RunRow]:
     """Runs of the history, newest first: the `last` ones, on `branch` if given."""
-    query = f"SELECT {_RUN_COLUMNS} FROM runs"
+    query = "SELECT {columns} FROM runs"
     params: list[Any] = []
     if branch is not None:
         query += " WHERE git_branch = ?"
@@ -509,17 +546,19 @@ def read_runs(where: Path, last: int | None = None, branch: str | None = None) -
     if last is not None:
         query += " LIMIT ?"
         params.append(last)
-    with _reading(where) as (connection, _):
+    with _reading(where) as (connection, version):
+        query = query.format(columns=_run_columns(version))
         return [_run_row(values) for values in connection.execute(query, params)]
 
 
 def read_run(where: Path, ref: str) -> RunRow:
     """One run: by run id, or by a negative index (``-1`` the latest, ``-2`` the one before)."""
-    with _reading(where) as (connection, _):
+    with _reading(where) as (connection, version):
+        columns = _run_columns(version)
         if ref.startswith("-") and ref[1:].isdigit() and int(ref) < 0:
             offset = -int(ref) - 1
             values = connection.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", (offset,)
+                f"SELECT {columns} FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", (offset,)
             ).fetchone()
             if values is None:
                 count = connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
@@ -529,7 +568,7 @@ def read_run(where: Path, ref: str) -> RunRow:
                 )
             return _run_row(values)
         values = connection.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (ref,)
+            f"SELECT {columns} FROM runs WHERE run_id = ?", (ref,)
         ).fetchone()
         if values is None:
             raise HistoryError(
@@ -542,17 +581,18 @@ def read_aggregates(where: Path, run_id: str, kind: str | None = None) -> list[A
     """The per-test / step / model / case aggregates of one run (of one `kind` if given)."""
     query = (
         "SELECT a.kind, a.key, a.records, a.input, a.output, a.cache_read, a.cache_write, "
-        "a.reasoning, a.cost_micro_usd, a.unpriced_records, a.wall_ms FROM aggregates a "
-        "JOIN runs r ON r.id = a.run WHERE r.run_id = ?"
+        "a.reasoning, a.cost_micro_usd, a.unpriced_records, {replayed}, a.wall_ms "
+        "FROM aggregates a JOIN runs r ON r.id = a.run WHERE r.run_id = ?"
     )
     params: list[Any] = [run_id]
     if kind is not None:
         query += " AND a.kind = ?"
         params.append(kind)
     query += " ORDER BY a.kind, a.key"
-    with _reading(where) as (connection, _):
+    with _reading(where) as (connection, version):
+        query = query.format(replayed=_replayed(version, "a."))
         return [
-            AggregateRow(run_id, values[0], values[1], Amounts(*values[2:10]), values[10])
+            AggregateRow(run_id, values[0], values[1], Amounts(*values[2:13]), values[13])
             for values in connection.execute(query, params)
         ]
 
@@ -564,17 +604,18 @@ def read_test_history(where: Path, test_id: str, last: int | None = None) -> lis
     # test up in each by primary key.
     query = (
         "SELECT r.run_id, r.started, r.git_commit, r.git_branch, a.records, a.input, a.output, "
-        "a.cache_read, a.cache_write, a.reasoning, a.cost_micro_usd, a.unpriced_records "
-        "FROM runs r CROSS JOIN aggregates a ON a.run = r.id AND a.kind = 'test' AND a.key = ? "
-        "ORDER BY r.id DESC"
+        "a.cache_read, a.cache_write, a.reasoning, a.cost_micro_usd, a.unpriced_records, "
+        "{replayed} FROM runs r CROSS JOIN aggregates a "
+        "ON a.run = r.id AND a.kind = 'test' AND a.key = ? ORDER BY r.id DESC"
     )
     params: list[Any] = [test_id]
     if last is not None:
         query += " LIMIT ?"
         params.append(last)
-    with _reading(where) as (connection, _):
+    with _reading(where) as (connection, version):
+        query = query.format(replayed=_replayed(version, "a."))
         return [
-            TestRunRow(values[0], values[1], values[2], values[3], Amounts(*values[4:12]))
+            TestRunRow(values[0], values[1], values[2], values[3], Amounts(*values[4:15]))
             for values in connection.execute(query, params)
         ]
 
@@ -695,8 +736,8 @@ class HistoryStore:
                 _delete_runs(connection, [old_id])
             totals = row.totals
             cursor = connection.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS.removeprefix('id, ')}) VALUES "
-                f"({', '.join('?' * 33)})",
+                f"INSERT INTO runs ({_run_columns(SCHEMA_VERSION).removeprefix('id, ')}) "
+                f"VALUES ({', '.join('?' * 36)})",
                 (
                     row.run_id,
                     row.started,
@@ -724,13 +765,16 @@ class HistoryStore:
                     row.pass_rate,
                     row.baseline_run_id,
                     json.dumps(row.gates),
+                    *_replayed_counts(totals),
                 ),
             )
             run = cursor.lastrowid
             connection.executemany(
-                "INSERT INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO aggregates (run, kind, key, records, input, output, cache_read, "
+                f"cache_write, reasoning, cost_micro_usd, unpriced_records, wall_ms, "
+                f"{_replayed(SCHEMA_VERSION)}) VALUES ({', '.join('?' * 15)})",
                 (
-                    (run, kind, key, *_counts(amounts), wall_ms)
+                    (run, kind, key, *_counts(amounts), wall_ms, *_replayed_counts(amounts))
                     for kind, group in entry.aggregates.items()
                     for key, (amounts, wall_ms) in group.items()
                 ),
@@ -768,6 +812,10 @@ def _counts(amounts: Amounts) -> tuple[int | None, ...]:
         amounts.priced_micro_usd,
         amounts.unpriced_records,
     )
+
+
+def _replayed_counts(amounts: Amounts) -> tuple[int | None, ...]:
+    return (amounts.replayed_records, amounts.replayed_tokens, amounts.replayed_cost_micro_usd)
 
 
 def _delete_runs(connection: sqlite3.Connection, ids: Iterable[int]) -> None:

@@ -28,10 +28,21 @@ class Amounts(_Model):
     cache_write: int | None
     reasoning: int | None
     cost_micro_usd: int | None = Field(
-        description="Cost in micro-USD; null (not recorded) when some record has no price."
+        description="Money spent, in micro-USD (replayed calls left out); null (not recorded) "
+        "when some record has no price."
     )
     priced_micro_usd: int | None = Field(description="What the priced records cost.")
     unpriced_records: int
+    replayed_records: int | None = Field(
+        description="Records replayed from a recording (cassette, mocked transport); their "
+        "tokens are in the counts above, their cost is not. null: a run added to the history "
+        "before it kept replays."
+    )
+    replayed_tokens: int | None = Field(description="Input + output tokens of those records.")
+    replayed_cost_micro_usd: int | None = Field(
+        description="Recorded cost: what the replayed calls would cost live, not spent; null "
+        "when none of them was priced, or not kept."
+    )
 
 
 class Change(_Model):
@@ -93,7 +104,7 @@ class TestRun(_Model):
 class HistoryDocument(_Model):
     """The whole `tokencost history --json` document; runs newest first."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     history: str = Field(description="The history file read.")
     test: str | None = Field(description="The test of --test, else null.")
     runs: list[HistoryRun] = Field(description="Empty with --test.")

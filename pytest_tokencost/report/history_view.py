@@ -15,8 +15,8 @@ from .history import Amounts, RunRow, TestRunRow
 
 __all__ = ["HISTORY_JSON_VERSION", "history_document", "history_table", "test_table"]
 
-#: Version of the `tokencost history --json` document.
-HISTORY_JSON_VERSION = 1
+#: Version of the `tokencost history --json` document (2: replayed calls in every totals).
+HISTORY_JSON_VERSION = 2
 
 
 def _change(head: Amounts, base: Amounts | None) -> dict[str, Any] | None:
@@ -113,6 +113,21 @@ def _change_text(change: dict[str, Any] | None) -> str:
     return text
 
 
+#: Under the runs table.
+_FOOTNOTE = (
+    "(* uncommitted changes; cost: money spent; recorded: what replayed calls would cost "
+    "live; change: against the run before)"
+)
+
+
+def _recorded(totals: dict[str, Any]) -> str:
+    """The recorded cost of the replayed calls: "-" without any, or when not kept (a run
+    added to the history before it kept them)."""
+    if not totals["replayed_records"]:
+        return "-"
+    return _usd(totals["replayed_cost_micro_usd"])
+
+
 def _when(text: str) -> str:
     return text[:16].replace("T", " ")
 
@@ -182,17 +197,19 @@ def history_table(document: dict[str, Any], width: int | None = None) -> list[st
             run["tests"],
             f"{run['totals']['total']:,}",
             _usd(run["totals"]["cost_micro_usd"]),
+            _recorded(run["totals"]),
             _change_text(run["change"]),
             run["budget_status"] or "-",
             run["status"],
         )
         for run in document["runs"]
     ]
-    headers = ["run", "when (UTC)", "commit", "branch", "tests", "tokens", "cost", "change"]
+    headers = ["run", "when (UTC)", "commit", "branch", "tests", "tokens", "cost", "recorded"]
     # a run id begins with its start time: "when" is the first to go after the empty ones
-    drops = ("when (UTC)", "branch", "commit", "budget", "tests", "change")
-    table = _tabulate(rows, [*headers, "budget", "status"], "llllrrrrll", width, drops)
-    return [*table, "(* uncommitted changes; change: against the run before)"]
+    drops = ("when (UTC)", "branch", "commit", "budget", "tests", "recorded", "change")
+    headers += ["change", "budget", "status"]
+    table = _tabulate(rows, headers, "llllrrrrrll", width, drops)
+    return [*table, _FOOTNOTE]
 
 
 def test_table(document: dict[str, Any], width: int | None = None) -> list[str]:
@@ -207,11 +224,12 @@ def test_table(document: dict[str, Any], width: int | None = None) -> list[str]:
             f"{run['totals']['output']:,}",
             f"{run['totals']['total']:,}",
             _usd(run["totals"]["cost_micro_usd"]),
+            _recorded(run["totals"]),
             _change_text(run["change"]),
         )
         for run in document["test_runs"] or []
     ]
     headers = ["run", "when (UTC)", "commit", "branch", "input", "output", "tokens", "cost"]
-    drops = ("when (UTC)", "branch", "commit", "input", "output", "change")
-    table = _tabulate(rows, [*headers, "change"], "llllrrrrr", width, drops)
+    drops = ("when (UTC)", "branch", "commit", "input", "output", "recorded", "change")
+    table = _tabulate(rows, [*headers, "recorded", "change"], "llllrrrrrr", width, drops)
     return [f"Test {document['test']}:", *table]

@@ -30,6 +30,7 @@ __all__ = [
     "render_gates",
     "render_lines",
     "render_report",
+    "rows_by_model_id",
     "shorten_middle",
     "verdict_label",
 ]
@@ -381,7 +382,7 @@ def _tables(
         columns[0] = Column(labels["step"], "<")
         lines += _table(columns, rows, width)
     if summary.by_model:
-        by_model, aliases = _by_model_id(summary)
+        by_model, aliases = rows_by_model_id(summary)
         lines += [("", None), ("Per model:", None), *_model_table(by_model, width)]
         lines += [
             (f"Model names: {model_id} = {' + '.join(names)}", None)
@@ -390,7 +391,7 @@ def _tables(
     return lines
 
 
-def _by_model_id(
+def rows_by_model_id(
     summary: TokenSummary,
 ) -> tuple[dict[str, TokenTotals], dict[str, list[str]]]:
     """Model rows with the names of one model (dated and undated aliases) in one row, named by
