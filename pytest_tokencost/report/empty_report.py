@@ -17,12 +17,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["NO_TOKENS", "describe_rate", "empty_report_data", "iso_datetime"]
+__all__ = ["NO_TOKENS", "SCHEMA_VERSION", "describe_rate", "empty_report_data", "iso_datetime"]
 
 #: What the Token & Cost section says for a run without records (and without budgets).
 NO_TOKENS = "No tokens recorded."
 
-#: `SCHEMA_VERSION` of `report.py`, repeated here so the empty path imports no model;
+#: `SCHEMA_VERSION` of `document.py`, repeated here so the empty path imports no model;
 #: `tests/test_empty_report.py` checks that the two agree.
 SCHEMA_VERSION = 4
 

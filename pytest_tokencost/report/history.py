@@ -52,6 +52,7 @@ __all__ = [
     "RunEntry",
     "RunRow",
     "TestRunRow",
+    "entry_from_empty_document",
     "entry_from_report",
     "history_path",
     "read_aggregates",
