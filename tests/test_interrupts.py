@@ -17,6 +17,8 @@ import pytest
 
 from pytest_tokencost.history import read_runs
 
+from .htmlpage import Page
+
 SUITE = """
 import time
 from pathlib import Path
@@ -161,6 +163,7 @@ def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
         signal.SIGINT,
         "--cost-compare",
         "--cost-compare-fail=tokens:10%",
+        "--cost-report=html",
     )
     assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout
     lines = run.stdout.splitlines()
@@ -183,3 +186,5 @@ def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
     assert verdict["message"].endswith("(not enforced: the run was interrupted)")
     (row,) = [r for r in read_runs(plugin_pytester.path / ".tokencost") if r.interrupted]
     assert [(g["status"], g["would_be"]) for g in row.gates] == [("not-enforced", "fail")]
+    page = (plugin_pytester.path / ".tokencost" / "token-report.html").read_text()
+    assert "NOT ENFORCED (would FAIL): --cost-compare-fail=tokens:10%" in Page(page).text

@@ -94,12 +94,18 @@ def comparison_for(report: TokenReport, folder: Path) -> Comparison | None:
     """The run against its baseline (`--cost-compare`, the gates), when it had one: the gates'
     verdicts, and the run's total, tests and models beside the baseline's from the history."""
     from ..history import HISTORY_NAME, HistoryError, read_aggregates, read_run
+    from ..report.render import verdict_label
 
     baseline = report.baseline
     if baseline is None:
         return None
     gates = [
-        GateVerdict(name=gate.gate, passed=gate.status != "fail", detail=gate.message)
+        GateVerdict(
+            name=gate.gate,
+            passed=gate.status != "fail",
+            detail=gate.message,
+            label=verdict_label(gate.status, gate.would_be),
+        )
         for gate in report.gates
     ]
     rows: list[ComparisonRow] = []

@@ -61,6 +61,8 @@ class GateVerdict:
     name: str
     passed: bool
     detail: str
+    #: The verdict's word (PASS, FAIL, WARN, NOT ENFORCED (would FAIL)), as the section says it.
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

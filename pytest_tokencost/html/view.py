@@ -638,7 +638,8 @@ def _comparison(input_: PageInput) -> dict[str, Any] | None:
         "baseline": comparison.baseline,
         "rows": rows,
         "gates": [
-            {"name": g.name, "passed": g.passed, "detail": g.detail} for g in comparison.gates
+            {"name": g.name, "passed": g.passed, "detail": g.detail, "label": g.label}
+            for g in comparison.gates
         ],
     }
 
