@@ -141,7 +141,7 @@ def _assert_in_history(out: Path, report: dict[str, Any]) -> None:
 
 @pytest.mark.usefixtures("wide_terminal")  # whole lines (the subprocess reads COLUMNS)
 def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
-    plugin_pytester: pytest.Pytester,
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`--cost-compare` and a gate on a run cut short by Ctrl-C: the tests it never reached
     show as removed, so the section says the totals are partial, and the gate (which would
@@ -156,6 +156,7 @@ def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
             token_tracker.record(model="gpt-4o", usage=Usage(input=500, output=300))
         """,
     )
+    monkeypatch.setenv("COLUMNS", "300")  # the whole gate line, with its verdict's label
     baseline = plugin_pytester.runpytest("-p", "no:cacheprovider", "-k", "not running")
     baseline.assert_outcomes(passed=3, deselected=1)
     run = _interrupt(

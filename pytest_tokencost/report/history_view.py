@@ -113,11 +113,9 @@ def _change_text(change: dict[str, Any] | None) -> str:
     return text
 
 
-#: Under the runs table.
-_FOOTNOTE = (
-    "(* uncommitted changes; cost: money spent; recorded: what replayed calls would cost "
-    "live; change: against the run before)"
-)
+#: Under the runs table (each line fits 80 columns); the second when "recorded" is shown.
+_FOOTNOTE = "(* uncommitted changes; change: against the run before)"
+_RECORDED_NOTE = "(cost: money spent; recorded: what replayed calls would cost live)"
 
 
 def _recorded(totals: dict[str, Any]) -> str:
@@ -209,7 +207,8 @@ def history_table(document: dict[str, Any], width: int | None = None) -> list[st
     drops = ("when (UTC)", "branch", "commit", "budget", "tests", "recorded", "change")
     headers += ["change", "budget", "status"]
     table = _tabulate(rows, headers, "llllrrrrrll", width, drops)
-    return [*table, _FOOTNOTE]
+    notes = [_FOOTNOTE, _RECORDED_NOTE] if " recorded " in f" {table[0]} " else [_FOOTNOTE]
+    return [*table, *notes]
 
 
 def test_table(document: dict[str, Any], width: int | None = None) -> list[str]:
