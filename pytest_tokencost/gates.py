@@ -1,6 +1,15 @@
-"""Moved to `pytest_tokencost.report.gates`; this path keeps existing imports working."""
+"""Moved to `pytest_tokencost.report.gates`; this path keeps existing imports working.
+
+The old name is the same module object (`sys.modules`), so every name, private ones and
+monkeypatching included, behaves as before; the star import is for type checkers.
+"""
 
 from __future__ import annotations
 
+import sys
+
+from .report import gates as _home
 from .report.gates import *  # noqa: F403
 from .report.gates import __all__ as __all__
+
+sys.modules[__name__] = _home
