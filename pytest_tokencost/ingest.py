@@ -260,7 +260,7 @@ def _print(
 ) -> None:
     from .console import print_section as _print_section
     from .console import terminal_width as _width
-    from .render import TITLE, Line, _wrap
+    from .report.render import TITLE, Line, _wrap
 
     width = _width()
     if written is None and not state.has_report:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .money import format_usd
 from .plain_summary import NO_STEP, PROVENANCES, PlainSummary, PriceSourceName, Totals
-from .render import (
+from .report.render import (
     Column,
     Line,
     _average,

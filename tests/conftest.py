@@ -16,7 +16,7 @@ import pytest_tokencost.cli
 import pytest_tokencost.html.load
 import pytest_tokencost.html.view
 import pytest_tokencost.item_hooks
-import pytest_tokencost.render
+import pytest_tokencost.report.render
 import pytest_tokencost.session
 import pytest_tokencost.tracker
 
@@ -48,7 +48,7 @@ _KEEP = (
     pytest_tokencost.html.load,
     pytest_tokencost.html.view,
     pytest_tokencost.item_hooks,
-    pytest_tokencost.render,
+    pytest_tokencost.report.render,
     pytest_tokencost.session,
     pytest_tokencost.tracker,
     *_HARNESS,

@@ -927,9 +927,14 @@ def test_a_cassette_replay_of_the_matrix_keeps_everything_but_the_money_spent(
     assert totals["replayed_cost_micro_usd"] == live.summary["totals"]["cost_micro_usd"]
     assert "Replayed: " not in live.output
     check_page_rows(replay.page, replay.report)
-    # History: the replay run spent nothing; its tokens are the live run's.
+    # History: the replay run spent nothing; its tokens are the live run's, and what they
+    # would cost live (the live run's spending) is kept as its recorded cost.
     (row,) = read_runs(replay.out)
     assert row.totals.cost_micro_usd == 0
+    assert (row.totals.replayed_records, row.totals.replayed_cost_micro_usd) == (
+        len(live.records),
+        live.summary["totals"]["cost_micro_usd"],
+    )
     assert (
         row.totals.total
         == live.summary["totals"]["usage"]["input"] + live.summary["totals"]["usage"]["output"]

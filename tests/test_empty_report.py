@@ -38,7 +38,7 @@ HEAVY = (
     "genai_prices",
     "tabulate",
     "pytest_tokencost.pricing",
-    "pytest_tokencost.report",
+    "pytest_tokencost.report.document",
     "pytest_tokencost.records",
     "pytest_tokencost.summary",
     "pytest_tokencost.budget",

@@ -232,7 +232,7 @@ def test_an_ingest_imports_no_pydantic(corpus: Path, tmp_path: Path) -> None:
         "import sys\nfrom pytest_tokencost.cli import main\n"
         "status = main(sys.argv[1:])\n"
         "loaded = [m for m in ('pydantic', 'genai_prices', 'pytest_tokencost.records',"
-        " 'pytest_tokencost.report', 'pytest_tokencost.summary', 'tabulate',"
+        " 'pytest_tokencost.report.document', 'pytest_tokencost.summary', 'tabulate',"
         " 'importlib.metadata')"
         " if m in sys.modules]\n"
         "print('LOADED', loaded)\nsys.exit(status)\n"

@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from pytest_tokencost.history import read_runs
+
+from .htmlpage import Page
+
 SUITE = """
 import time
 from pathlib import Path
@@ -125,7 +129,6 @@ def test_sigterm_to_an_xdist_run_keeps_the_finished_and_the_running_tests_record
 
 def _assert_in_history(out: Path, report: dict[str, Any]) -> None:
     """The interrupted run is in the history, flagged, with what it measured."""
-    from pytest_tokencost.history import read_runs
 
     (row,) = read_runs(out)
     assert (row.run_id, row.status, row.interrupted) == (
@@ -138,11 +141,12 @@ def _assert_in_history(out: Path, report: dict[str, Any]) -> None:
 
 @pytest.mark.usefixtures("wide_terminal")  # whole lines (the subprocess reads COLUMNS)
 def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
-    plugin_pytester: pytest.Pytester,
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`--cost-compare` and a gate on a run cut short by Ctrl-C: the tests it never reached
     show as removed, so the section says the totals are partial, and the gate (which would
-    fail: 7,700 tokens against 4,100) is marked not enforced; exit status is the interrupt's."""
+    fail: 7,700 tokens against 4,100) is not enforced, in the terminal, the JSON and the
+    history alike; exit status is the interrupt's."""
     plugin_pytester.makepyfile(
         test_suite=SUITE,
         test_z="""
@@ -152,6 +156,7 @@ def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
             token_tracker.record(model="gpt-4o", usage=Usage(input=500, output=300))
         """,
     )
+    monkeypatch.setenv("COLUMNS", "300")  # the whole gate line, with its verdict's label
     baseline = plugin_pytester.runpytest("-p", "no:cacheprovider", "-k", "not running")
     baseline.assert_outcomes(passed=3, deselected=1)
     run = _interrupt(
@@ -159,6 +164,7 @@ def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
         signal.SIGINT,
         "--cost-compare",
         "--cost-compare-fail=tokens:10%",
+        "--cost-report=html",
     )
     assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout
     lines = run.stdout.splitlines()
@@ -167,9 +173,19 @@ def test_an_interrupted_runs_comparison_says_its_totals_are_partial(
         "show as removed, and its gates are not enforced"
     ) in lines
     assert "Removed tests: test_z.py::test_zlast" in lines
-    gate = "Gate FAIL: --cost-compare-fail=tokens:10%: tokens grew past the limit of 10%"
+    gate = (
+        "Gate NOT ENFORCED (would FAIL): --cost-compare-fail=tokens:10%: tokens grew past the "
+        "limit of 10%"
+    )
     (line,) = [x for x in lines if x.startswith(gate)]
     assert line.endswith("(+87.8%) (not enforced: the run was interrupted)"), line
-    assert not [x for x in lines if x.startswith("ERROR: cost gate failed")]
+    assert not [x for x in lines if x.startswith(("ERROR: cost gate failed", "Gate FAIL"))]
     report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
-    assert report["gates"][0]["message"].endswith("(not enforced: the run was interrupted)")
+    (verdict,) = report["gates"]
+    # the document says what the terminal says: not enforced, and what it would have been
+    assert (verdict["status"], verdict["would_be"]) == ("not-enforced", "fail")
+    assert verdict["message"].endswith("(not enforced: the run was interrupted)")
+    (row,) = [r for r in read_runs(plugin_pytester.path / ".tokencost") if r.interrupted]
+    assert [(g["status"], g["would_be"]) for g in row.gates] == [("not-enforced", "fail")]
+    page = (plugin_pytester.path / ".tokencost" / "token-report.html").read_text()
+    assert "NOT ENFORCED (would FAIL): --cost-compare-fail=tokens:10%" in Page(page).text

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["MAX_POINTS", "Chart", "Marker", "line_chart", "sparkline"]
+__all__ = ["MAX_POINTS", "Chart", "Marker", "Trend", "line_chart", "sparkline", "trend_chart"]
 
 MAX_POINTS = 400
 WIDTH = 960.0
@@ -112,4 +112,83 @@ def sparkline(values: Sequence[float | None], width: float = 160, height: float 
         f"{round(i * step, 1):g},{round(height - pad - v / top * (height - 2 * pad), 1):g}"
         for i, v in enumerate(values)
         if v is not None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """Cost per run, oldest to newest, with labelled axes: the y axis spans the runs' lowest
+    to highest cost (not from $0, where a few percent between runs would be a flat line)."""
+
+    points: str
+    width: float
+    height: float
+    plot_left: float
+    plot_right: float
+    plot_top: float
+    plot_bottom: float
+    y_labels: tuple[tuple[float, str], ...]
+    x_labels: tuple[tuple[float, str], ...]
+    y_title: str
+    x_title: str
+
+
+_T_WIDTH, _T_HEIGHT = 480.0, 160.0
+_T_LEFT, _T_RIGHT, _T_TOP, _T_BOTTOM = 76.0, 12.0, 12.0, 44.0
+
+
+def _value_range(known: Sequence[float]) -> tuple[float, float]:
+    """The y range of a trend: the lowest to the highest value, with a margin; a flat trend
+    sits in the middle of a band around its value."""
+    low, high = min(known), max(known)
+    margin = (high - low) * 0.1 or (abs(high) * 0.1 or 1.0)
+    return low - margin, high + margin
+
+
+def trend_chart(
+    values: Sequence[float | None],
+    *,
+    x_label: tuple[str, str],
+    y_format: Callable[[float], str],
+    y_title: str,
+    x_title: str,
+) -> Trend | None:
+    """A trend of `values` (None: unknown, skipped), labelled at its lowest and highest known
+    value and at both ends (`x_label`); None when no value is known."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    bottom_value, top_value = _value_range(known)
+    plot_w = _T_WIDTH - _T_LEFT - _T_RIGHT
+    plot_h = _T_HEIGHT - _T_TOP - _T_BOTTOM
+    step = plot_w / max(len(values) - 1, 1)
+
+    def py(y: float) -> float:
+        return round(_T_TOP + plot_h - (y - bottom_value) / (top_value - bottom_value) * plot_h, 1)
+
+    points = " ".join(
+        f"{round(_T_LEFT + i * step, 1):g},{py(v):g}" for i, v in enumerate(values) if v is not None
+    )
+    low, high = min(known), max(known)
+    y_labels = (
+        ((py(high), y_format(high)),)
+        if low == high
+        else (
+            (py(low), y_format(low)),
+            (py(high), y_format(high)),
+        )
+    )
+    right = _T_LEFT + step * max(len(values) - 1, 1)
+    return Trend(
+        points=points,
+        width=_T_WIDTH,
+        height=_T_HEIGHT,
+        plot_left=_T_LEFT,
+        plot_right=_T_WIDTH - _T_RIGHT,
+        plot_top=_T_TOP,
+        plot_bottom=_T_TOP + plot_h,
+        y_labels=y_labels,
+        x_labels=((_T_LEFT, x_label[0]), (round(right, 1), x_label[1])),
+        y_title=y_title,
+        x_title=x_title,
     )

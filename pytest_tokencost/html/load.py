@@ -61,6 +61,8 @@ def history_rows(folder: Path, run_id: str) -> tuple[list[PastRun] | None, PastR
             commit=run.git_commit,
             branch=run.git_branch,
             status=run.status,
+            replayed_records=run.totals.replayed_records,
+            recorded_micro_usd=run.totals.replayed_cost_micro_usd,
             test_costs={
                 row.key: row.amounts.cost_micro_usd
                 for row in read_aggregates(folder, run.run_id, "test")
@@ -83,12 +85,18 @@ def comparison_for(report: TokenReport, folder: Path) -> Comparison | None:
     """The run against its baseline (`--cost-compare`, the gates), when it had one: the gates'
     verdicts, and the run's total, tests and models beside the baseline's from the history."""
     from ..history import HISTORY_NAME, HistoryError, read_aggregates, read_run
+    from ..report.render import verdict_label
 
     baseline = report.baseline
     if baseline is None:
         return None
     gates = [
-        GateVerdict(name=gate.gate, passed=gate.status != "fail", detail=gate.message)
+        GateVerdict(
+            name=gate.gate,
+            passed=gate.status != "fail",
+            detail=gate.message,
+            label=verdict_label(gate.status, gate.would_be),
+        )
         for gate in report.gates
     ]
     rows: list[ComparisonRow] = []

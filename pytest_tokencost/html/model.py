@@ -35,6 +35,10 @@ class PastRun:
     status: str | None = None
     #: Cost of each test in that run (for one test's trend); empty when not kept.
     test_costs: dict[str, int | None] = field(default_factory=dict)
+    #: Calls replayed from a recording (a cassette); None when the history did not keep it.
+    replayed_records: int | None = 0
+    #: What those calls would cost live ("recorded cost"), never in `cost_micro_usd`.
+    recorded_micro_usd: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ class GateVerdict:
     name: str
     passed: bool
     detail: str
+    #: The verdict's word (PASS, FAIL, WARN, NOT ENFORCED (would FAIL)), as the section says it.
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

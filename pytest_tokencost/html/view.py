@@ -14,11 +14,11 @@ from typing import Any
 from ..budget import Channel, Status
 from ..constants import DEFAULT_WARN_AT
 from ..records import PriceSource, Provenance, TokenRecord
-from ..render import format_duration, format_usd
 from ..report import BudgetEntry, TokenReport
+from ..report.render import format_duration, format_usd, rows_by_model_id
 from ..summary import OUTSIDE_TESTS, TokenTotals
 from .cache import CacheRow, cache_rows
-from .charts import Chart, Marker, line_chart, sparkline
+from .charts import Chart, Marker, Trend, line_chart, sparkline, trend_chart
 from .model import PageInput, PastRun
 
 __all__ = ["Cell", "Row", "Table", "build_view"]
@@ -48,6 +48,7 @@ class Row:
     name: str
     cells: Sequence[Cell]
     badges: Sequence[tuple[str, str]] = ()
+    names: str | None = None  # the names a row stands for (a model's aliases), under its name
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,33 +152,49 @@ _BREAKDOWN_HEADERS = (
 )
 
 
-def _breakdown(table_id: str, caption: str, label: str, groups: Mapping[str, TokenTotals]) -> Table:
-    ordered = sorted(
+def _ordered(groups: Mapping[str, TokenTotals]) -> list[tuple[str, TokenTotals]]:
+    """Costliest first (not recorded last), then most tokens, then by name."""
+    return sorted(
         groups.items(),
         key=lambda item: (-(item[1].cost_micro_usd or -1), -item[1].usage.total, item[0]),
     )
-    rows = []
-    for name, t in ordered:
-        u = t.usage
-        write = _int(u.cache_write)
-        if u.cache_write_1h:
-            write = Cell(write.text, write.sort, f"1h {u.cache_write_1h:,}")
-        rows.append(
-            Row(
-                name,
-                [
-                    Cell(f"{t.records:,}"),
-                    _int(u.input),
-                    _int(u.cache_read),
-                    write,
-                    _int(u.output),
-                    _int(u.reasoning),
-                    _int(u.total),
-                    cost_cell(t),
-                ],
-                _badges(t.tokens_by_provenance),
-            )
-        )
+
+
+def _breakdown_row(name: str, t: TokenTotals, names: str | None = None) -> Row:
+    u = t.usage
+    write = _int(u.cache_write)
+    if u.cache_write_1h:
+        write = Cell(write.text, write.sort, f"1h {u.cache_write_1h:,}")
+    cells = [
+        Cell(f"{t.records:,}"),
+        _int(u.input),
+        _int(u.cache_read),
+        write,
+        _int(u.output),
+        _int(u.reasoning),
+        _int(u.total),
+        cost_cell(t),
+    ]
+    return Row(name, cells, _badges(t.tokens_by_provenance), names)
+
+
+def alias_text(names: Sequence[str]) -> str:
+    """The names one model row stands for: ``claude-sonnet-4 + claude-sonnet-4-20250514``."""
+    return " + ".join(names)
+
+
+def _breakdown(
+    table_id: str,
+    caption: str,
+    label: str,
+    groups: Mapping[str, TokenTotals],
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> Table:
+    names = aliases or {}
+    rows = [
+        _breakdown_row(name, t, alias_text(names[name]) if name in names else None)
+        for name, t in _ordered(groups)
+    ]
     return Table(
         table_id,
         caption,
@@ -340,135 +357,146 @@ def _chart(
     return chart, note
 
 
+def _run_card(report: TokenReport) -> dict[str, Any]:
+    totals = report.summary.totals
+    tests = [name for name in report.summary.by_test if name != OUTSIDE_TESTS]
+    replayed = (
+        [
+            f"{totals.replayed_records:,} replayed call(s): recorded cost "
+            f"{format_usd(totals.replayed_cost_micro_usd)}, not spent"
+        ]
+        if totals.replayed_records
+        else []
+    )
+    return {
+        "title": "This run",
+        "value": cost_cell(totals).text if totals.records else "no tokens recorded",
+        "lines": [
+            f"{totals.usage.total:,} tokens ({totals.usage.input:,} in, "
+            f"{totals.usage.output:,} out)",
+            f"{len(tests):,} test(s) with records, {totals.records:,} record(s)",
+            f"wall clock {format_duration(report.run.wall_s)}",
+            f"counts: {_mix_text(totals.tokens_by_provenance)}",
+            *replayed,
+        ],
+        "status": "estimates" if totals.includes_estimates else None,
+    }
+
+
+def _project_card(report: TokenReport, history: Sequence[PastRun] | None) -> dict[str, Any]:
+    totals = report.summary.totals
+    if not history:
+        return {
+            "title": "Project total",
+            "value": cost_cell(totals).text if totals.records else "-",
+            "lines": ["no history yet: this run only"],
+            "status": None,
+        }
+    known = [run.cost_micro_usd for run in history]
+    priced = [c for c in known if c is not None]
+    project = sum(priced) + (totals.cost_micro_usd or 0)
+    missing = len(known) - len(priced) + (totals.cost_micro_usd is None)
+    tokens = sum(run.tokens for run in history) + totals.usage.total
+    lines = [f"{len(history) + 1} runs, {tokens:,} tokens"]
+    if missing:
+        lines.append(f"{missing} run(s) with cost not recorded are not in the sum")
+    return {"title": "Project total", "value": format_usd(project), "lines": lines, "status": None}
+
+
+def _budget_card(report: TokenReport, warn_at: float) -> dict[str, Any]:
+    if not report.budgets:
+        return {
+            "title": "Budget",
+            "value": "no cap set",
+            "lines": [
+                "--cost-budget-usd, --cost-budget-tokens or @pytest.mark.token_budget set one"
+            ],
+            "status": None,
+        }
+    # the first of the fullest, as a strict "greater than" scan finds it
+    worst = max(report.budgets, key=lambda entry: entry.percent)
+    statuses = [e.status for e in report.budgets]
+    return {
+        "title": "Budget",
+        "value": worst.status.value,
+        "status": worst.status.value,
+        "lines": [
+            f"{len(statuses)} budget channel(s): {statuses.count(Status.EXCEEDED)} "
+            f"exceeded, {statuses.count(Status.WARN)} warn",
+            f"highest: {worst.scope} at {worst.percent:g}% of "
+            f"{_amount(worst.channel, worst.limit)}",
+            f"warns at {percent_text(warn_at)}, hard-stops at 100%",
+        ],
+    }
+
+
 def _cards(
     report: TokenReport, history: Sequence[PastRun] | None, warn_at: float
 ) -> list[dict[str, Any]]:
-    totals = report.summary.totals
-    tests = [name for name in report.summary.by_test if name != OUTSIDE_TESTS]
-    cards: list[dict[str, Any]] = [
-        {
-            "title": "This run",
-            "value": cost_cell(totals).text if totals.records else "no tokens recorded",
-            "lines": [
-                f"{totals.usage.total:,} tokens ({totals.usage.input:,} in, "
-                f"{totals.usage.output:,} out)",
-                f"{len(tests):,} test(s) with records, {totals.records:,} record(s)",
-                f"wall clock {format_duration(report.run.wall_s)}",
-                f"counts: {_mix_text(totals.tokens_by_provenance)}",
-                *(
-                    [
-                        f"{totals.replayed_records:,} replayed call(s): recorded cost "
-                        f"{format_usd(totals.replayed_cost_micro_usd)}, not spent"
-                    ]
-                    if totals.replayed_records
-                    else []
-                ),
-            ],
-            "status": "estimates" if totals.includes_estimates else None,
-        }
+    return [
+        _run_card(report),
+        _project_card(report, history),
+        _budget_card(report, warn_at),
     ]
-    if history:
-        known = [run.cost_micro_usd for run in history]
-        priced = [c for c in known if c is not None]
-        project = sum(priced) + (totals.cost_micro_usd or 0)
-        missing = len(known) - len(priced) + (totals.cost_micro_usd is None)
-        tokens = sum(run.tokens for run in history) + totals.usage.total
-        lines = [f"{len(history) + 1} runs, {tokens:,} tokens"]
-        if missing:
-            lines.append(f"{missing} run(s) with cost not recorded are not in the sum")
-        cards.append(
-            {"title": "Project total", "value": format_usd(project), "lines": lines, "status": None}
-        )
-    else:
-        cards.append(
-            {
-                "title": "Project total",
-                "value": cost_cell(totals).text if totals.records else "-",
-                "lines": ["no history yet: this run only"],
-                "status": None,
-            }
-        )
-    worst = None
-    for entry in report.budgets:
-        if worst is None or entry.percent > worst.percent:
-            worst = entry
-    if worst is None:
-        cards.append(
-            {
-                "title": "Budget",
-                "value": "no cap set",
-                "lines": [
-                    "--cost-budget-usd, --cost-budget-tokens or @pytest.mark.token_budget set one"
-                ],
-                "status": None,
-            }
-        )
-    else:
-        statuses = [e.status for e in report.budgets]
-        cards.append(
-            {
-                "title": "Budget",
-                "value": worst.status.value,
-                "status": worst.status.value,
-                "lines": [
-                    f"{len(statuses)} budget channel(s): {statuses.count(Status.EXCEEDED)} "
-                    f"exceeded, {statuses.count(Status.WARN)} warn",
-                    f"highest: {worst.scope} at {worst.percent:g}% of "
-                    f"{_amount(worst.channel, worst.limit)}",
-                    f"warns at {percent_text(warn_at)}, hard-stops at 100%",
-                ],
-            }
-        )
-    return cards
 
 
-def _history(input_: PageInput) -> dict[str, Any] | None:
-    history = input_.history
-    if not history:
-        return None
+def _current_run(input_: PageInput) -> PastRun:
+    """This run as a row of the history table."""
     report = input_.report
     totals = report.summary.totals
-    current = PastRun(
+    this = input_.this_run
+    return PastRun(
         run_id=report.run.run_id,
         started=report.run.started,
         tests=len([n for n in report.summary.by_test if n != OUTSIDE_TESTS]),
         tokens=totals.usage.total,
         cost_micro_usd=totals.cost_micro_usd,
-        commit=input_.this_run.commit if input_.this_run else None,
-        branch=input_.this_run.branch if input_.this_run else None,
+        commit=this.commit if this else None,
+        branch=this.branch if this else None,
         status=report.run.status,
         test_costs={n: t.cost_micro_usd for n, t in report.summary.by_test.items()},
+        replayed_records=totals.replayed_records,
+        recorded_micro_usd=totals.replayed_cost_micro_usd,
     )
-    runs = [*history, current]
-    rows = []
-    previous: int | None = None
-    for run in runs:
-        change = "-"
-        if previous is not None and run.cost_micro_usd is not None:
-            delta = run.cost_micro_usd - previous
-            change = ("+" if delta > 0 else "") + format_usd(delta)
-            if previous:
-                change += f" ({delta / previous:+.0%})"
-        rows.append(
-            {
-                "when": f"{run.started:%Y-%m-%d %H:%M}",
-                "run_id": run.run_id,
-                "commit": (run.commit or "-")[:12],
-                "branch": run.branch or "-",
-                "tests": f"{run.tests:,}",
-                "tokens": f"{run.tokens:,}",
-                "cost": format_usd(run.cost_micro_usd),
-                "cost_sort": "" if run.cost_micro_usd is None else str(run.cost_micro_usd),
-                "change": change,
-                "current": run is current,
-            }
-        )
-        if run.cost_micro_usd is not None:
-            previous = run.cost_micro_usd
-    costs = [None if r.cost_micro_usd is None else float(r.cost_micro_usd) for r in runs]
-    top = sorted(report.summary.by_test.items(), key=lambda i: -(i[1].cost_micro_usd or 0))[
-        :TOP_TEST_TRENDS
-    ]
+
+
+def _change(cost: int | None, previous: int | None) -> str:
+    """A run's cost against the last earlier run whose cost is known."""
+    if previous is None or cost is None:
+        return "-"
+    delta = cost - previous
+    change = ("+" if delta > 0 else "") + format_usd(delta)
+    return change + (f" ({delta / previous:+.0%})" if previous else "")
+
+
+def _recorded(run: PastRun) -> str:
+    """What a run's replayed calls would cost live: "-" without any, "not kept" for a run the
+    history kept before it recorded replays."""
+    if run.replayed_records is None:
+        return "not kept"
+    return format_usd(run.recorded_micro_usd) if run.replayed_records else "-"
+
+
+def _history_row(run: PastRun, previous: int | None, current: bool) -> dict[str, Any]:
+    return {
+        "when": f"{run.started:%Y-%m-%d %H:%M}",
+        "run_id": run.run_id,
+        "commit": (run.commit or "-")[:12],
+        "branch": run.branch or "-",
+        "tests": f"{run.tests:,}",
+        "tokens": f"{run.tokens:,}",
+        "cost": format_usd(run.cost_micro_usd),
+        "cost_sort": "" if run.cost_micro_usd is None else str(run.cost_micro_usd),
+        "recorded": _recorded(run),
+        "change": _change(run.cost_micro_usd, previous),
+        "current": current,
+    }
+
+
+def _test_trends(report: TokenReport, runs: Sequence[PastRun]) -> list[dict[str, Any]]:
+    """The costliest tests' cost in each run, oldest first."""
+    by_test = report.summary.by_test.items()
+    top = sorted(by_test, key=lambda i: -(i[1].cost_micro_usd or 0))[:TOP_TEST_TRENDS]
     trends = []
     for name, _ in top:
         values = [run.test_costs.get(name) for run in runs]
@@ -480,20 +508,52 @@ def _history(input_: PageInput) -> dict[str, Any] | None:
                 "values": ", ".join(format_usd(v) if v is not None else "-" for v in values),
             }
         )
-    return {"rows": rows[::-1], "trend": sparkline(costs, 320, 60), "tests": trends}
+    return trends
+
+
+def _cost_trend(runs: Sequence[PastRun]) -> Trend | None:
+    costs = [None if r.cost_micro_usd is None else float(r.cost_micro_usd) for r in runs]
+    first = f"{runs[0].started:%Y-%m-%d}"
+    return trend_chart(
+        costs,
+        x_label=(first, "this run"),
+        y_format=lambda y: format_usd(round(y)),
+        y_title="cost (money spent)",
+        x_title=f"runs, oldest to newest ({len(runs)})",
+    )
+
+
+def _history(input_: PageInput) -> dict[str, Any] | None:
+    history = input_.history
+    if not history:
+        return None
+    current = _current_run(input_)
+    runs = [*history, current]
+    rows = []
+    previous: int | None = None
+    for run in runs:
+        rows.append(_history_row(run, previous, run is current))
+        if run.cost_micro_usd is not None:
+            previous = run.cost_micro_usd
+    return {
+        "rows": rows[::-1],
+        "trend": _cost_trend(runs),
+        "tests": _test_trends(input_.report, runs),
+        "recorded": any(run.replayed_records for run in runs),
+    }
 
 
 def _routing(report: TokenReport) -> list[dict[str, Any]]:
-    models = report.summary.by_model
+    """One bar per model, the names of one model (dated and undated aliases) together under
+    its genai-prices id, as the terminal's "Per model" table has them."""
+    models, aliases = rows_by_model_id(report.summary)
     top = max((t.cost_micro_usd or 0 for t in models.values()), default=0) or 1
     top_tokens = max((t.usage.total for t in models.values()), default=0) or 1
-    ordered = sorted(
-        models.items(), key=lambda i: (-(i[1].cost_micro_usd or -1), -i[1].usage.total, i[0])
-    )
     total_cost = report.summary.totals.cost_micro_usd or 0
     return [
         {
             "name": name,
+            "names": alias_text(aliases[name]) if name in aliases else None,
             "cost": cost_cell(t).text,
             "share": f"{(t.cost_micro_usd or 0) / total_cost:.0%}"
             if total_cost and t.cost_micro_usd is not None
@@ -505,7 +565,7 @@ def _routing(report: TokenReport) -> list[dict[str, Any]]:
             "tokens": f"{t.usage.total:,}",
             "sources": ", ".join(s.value for s in t.records_by_price_source),
         }
-        for name, t in ordered
+        for name, t in _ordered(models)
     ]
 
 
@@ -579,7 +639,8 @@ def _comparison(input_: PageInput) -> dict[str, Any] | None:
         "baseline": comparison.baseline,
         "rows": rows,
         "gates": [
-            {"name": g.name, "passed": g.passed, "detail": g.detail} for g in comparison.gates
+            {"name": g.name, "passed": g.passed, "detail": g.detail, "label": g.label}
+            for g in comparison.gates
         ],
     }
 
@@ -647,7 +708,8 @@ def build_view(input_: PageInput) -> View:
     if summary.by_case:
         tables.append(_breakdown("t-cases", "Per case", "case", summary.by_case))
     tables.append(_breakdown("t-steps", "Per step", "step", summary.by_step))
-    tables.append(_breakdown("t-models", "Per model", "model", summary.by_model))
+    by_model_id, aliases = rows_by_model_id(summary)
+    tables.append(_breakdown("t-models", "Per model", "model", by_model_id, aliases))
     cache_tables = []
     if by_model:
         cache_tables.append(

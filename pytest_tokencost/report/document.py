@@ -9,10 +9,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .budget import Channel, Status
-from .errors import ReportFileError
-from .outdir import atomic_write_text
-from .summary import TokenSummary
+from ..budget import Channel, Status
+from ..errors import ReportFileError
+from ..outdir import atomic_write_text
+from ..summary import TokenSummary
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -161,8 +161,14 @@ class GateVerdict(BaseModel):
 
     gate: str = Field(description="The gate as given, e.g. '--cost-compare-fail=tokens:10%'.")
     metric: str = Field(description="tokens, input, output, usd, test-tokens or test-usd.")
-    status: Literal["pass", "fail", "no-baseline", "not-recorded"] = Field(
-        description="no-baseline and not-recorded (a cost with unpriced records) warn only."
+    status: Literal["pass", "fail", "no-baseline", "not-recorded", "not-enforced"] = Field(
+        description="no-baseline and not-recorded (a cost with unpriced records) warn only; "
+        "not-enforced: the run was interrupted, its partial totals decide nothing (`would_be` "
+        "says what the verdict would have been)."
+    )
+    would_be: Literal["pass", "fail", "no-baseline", "not-recorded"] | None = Field(
+        default=None,
+        description="For a not-enforced gate: the verdict on the partial totals; else null.",
     )
     base: int | None = Field(description="The baseline's value (micro-USD for usd metrics).")
     head: int | None = Field(description="This run's value (micro-USD for usd metrics).")
