@@ -1,5 +1,6 @@
 """Every capture `--cost-capture` installs, as one: httpx2, classic httpx, botocore's Bedrock
-client, and the note of LLM hosts reached through clients none of them records.
+client, and the note of LLM hosts reached through clients none of them records (urllib3 and
+requests, `urllib.request`, aiohttp).
 
 Each is installed when the suite imports its package (`post_import`), never at plugin import
 and never for a package the suite does not use.
@@ -47,7 +48,12 @@ class Captures:
             )
             if self._watch.when_imported(module, install)
         ]
-        self._watch.when_imported("urllib3.connectionpool", self.uncaptured.install)
+        for module, install in (
+            ("urllib3.connectionpool", self.uncaptured.install),
+            ("urllib.request", self.uncaptured.install_urllib),
+            ("aiohttp.client", self.uncaptured.install_aiohttp),
+        ):
+            self._watch.when_imported(module, install)
         return present
 
     def flush(self, tracker: InMemoryTokenTracker) -> None:
@@ -55,6 +61,7 @@ class Captures:
         self.httpx2.flush(tracker)
         self.httpx.flush(tracker)
         self.botocore.flush(tracker)
+        self.uncaptured.flush(tracker)
 
     def uninstall(self) -> None:
         """Put every wrapped method back."""

@@ -30,11 +30,13 @@ from __future__ import annotations
 import ipaddress
 import threading
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 __all__ = [
     "llm_provider_for_url",
     "load_provider_data",
     "provider_data_ready",
+    "provider_for_endpoint",
     "provider_for_url",
 ]
 
@@ -89,6 +91,13 @@ def provider_for_url(host: str, path: str = "") -> str | None:
     except LookupError:
         return None
     return str(provider.id)
+
+
+def provider_for_endpoint(url: str) -> str | None:
+    """`provider_for_url` of a whole URL (``https://openrouter.ai/api/v1/chat/completions``),
+    its query left out: who serves an endpoint a client is configured with."""
+    parts = urlsplit(url)
+    return provider_for_url(parts.hostname or "", parts.path)
 
 
 #: The googleapis.com hosts that serve models; the others are not LLM APIs.

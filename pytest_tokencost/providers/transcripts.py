@@ -184,51 +184,60 @@ class TranscriptSet:
             if b'"usage"' not in raw:  # most lines of a session: skipped without decoding
                 self._torn(path, number, raw)
                 continue
-            line = self._text(path, number, raw)
-            if line is None:
-                continue
-            entry = self._json(path, number, line)
-            if not isinstance(entry, dict) or not isinstance(entry.get("message"), dict):
-                continue
-            message: dict[str, Any] = entry["message"]
-            usage = message.get("usage")
-            if not isinstance(usage, dict):
-                continue
-            model = message.get("model") if isinstance(message.get("model"), str) else None
-            try:
-                normalised = _claude_usage(usage)
-            except ValueError as exc:
-                self.problems.append(f"{path}:{number}: {exc}; line skipped")
-                continue
-            if model == SYNTHETIC_MODEL and normalised.total == 0 and not normalised.web_searches:
-                self.skipped_synthetic += 1
-                continue
-            message_id = message.get("id") or entry.get("uuid")
-            key = (
-                str(message_id) if message_id else f"{path}:{number}",
-                str(entry.get("requestId") or ""),
-            )
-            cost = entry.get("costUSD")
-            reported: int | None = None
-            if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
-                reported = round(cost * 1_000_000)
-            elif cost is not None:
-                self.problems.append(
-                    f"{path}:{number}: costUSD is {cost!r}; expected a finite number of USD "
-                    "(the response is counted, its reported cost left out)"
-                )
-            latest[key] = TranscriptResponse(  # a later line of the same response wins
-                source="claude-code",
-                session=str(entry.get("sessionId") or path.stem),
-                response_id=":".join(key),
-                timestamp=_timestamp(entry.get("timestamp")),
-                model=model,
-                usage=normalised,
-                sidechain=bool(entry.get("isSidechain")),
-                reported_cost_micro_usd=reported,
-            )
+            found = self._claude_line(path, number, raw)
+            if found is not None:
+                latest[found[0]] = found[1]  # a later line of the same response wins
         for key, response in latest.items():
             self._add_claude(key, response)
+
+    def _claude_line(
+        self, path: Path, number: int, raw: bytes
+    ) -> tuple[tuple[str, str], TranscriptResponse] | None:
+        """One Claude Code line with usage: its response's key and the response (None for a
+        line that holds none, is unreadable, or is a zero-usage ``<synthetic>`` one)."""
+        line = self._text(path, number, raw)
+        entry = self._json(path, number, line) if line is not None else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("message"), dict):
+            return None
+        message: dict[str, Any] = entry["message"]
+        usage = message.get("usage")
+        if not isinstance(usage, dict):
+            return None
+        model = message.get("model") if isinstance(message.get("model"), str) else None
+        try:
+            normalised = _claude_usage(usage)
+        except ValueError as exc:
+            self.problems.append(f"{path}:{number}: {exc}; line skipped")
+            return None
+        if model == SYNTHETIC_MODEL and normalised.total == 0 and not normalised.web_searches:
+            self.skipped_synthetic += 1
+            return None
+        message_id = message.get("id") or entry.get("uuid")
+        key = (
+            str(message_id) if message_id else f"{path}:{number}",
+            str(entry.get("requestId") or ""),
+        )
+        return key, TranscriptResponse(
+            source="claude-code",
+            session=str(entry.get("sessionId") or path.stem),
+            response_id=":".join(key),
+            timestamp=_timestamp(entry.get("timestamp")),
+            model=model,
+            usage=normalised,
+            sidechain=bool(entry.get("isSidechain")),
+            reported_cost_micro_usd=self._claude_cost(path, number, entry.get("costUSD")),
+        )
+
+    def _claude_cost(self, path: Path, number: int, cost: Any) -> int | None:
+        """A line's ``costUSD`` in micro-USD; a value that is not a finite number is a problem."""
+        if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
+            return round(cost * 1_000_000)
+        if cost is not None:
+            self.problems.append(
+                f"{path}:{number}: costUSD is {cost!r}; expected a finite number of USD "
+                "(the response is counted, its reported cost left out)"
+            )
+        return None
 
     def _add_claude(self, key: tuple[str, str], response: TranscriptResponse) -> None:
         """Keep one response per key across files: last figures, first session."""
@@ -258,16 +267,9 @@ class TranscriptSet:
     # -- Codex ----------------------------------------------------------------------------------
 
     def _read_codex(self, path: Path, lines: Iterable[tuple[int, bytes]]) -> None:
-        model: str | None = None
-        session: str | None = None
-        previous = (0, 0, 0, 0)
-        fork_burst: datetime | None = None  # while set, lines belong to a fork's copied history
+        state = _CodexFile(path)
         for number, raw in lines:
-            if fork_burst is not None:
-                stamp = _line_timestamp(raw[:200].decode("utf-8", "replace"))
-                # A later line ends the copied burst: the fork's own turns begin, for good.
-                burst_over = stamp is None or stamp - fork_burst > _FORK_BURST
-                fork_burst = None if burst_over else stamp
+            state.tick(raw)
             if (
                 b'"token_count"' not in raw
                 and b'"turn_context"' not in raw
@@ -276,74 +278,23 @@ class TranscriptSet:
                 self._torn(path, number, raw)
                 continue
             line = self._text(path, number, raw)
-            if line is None:
+            entry = self._json(path, number, line) if line is not None else None
+            if not isinstance(entry, dict) or not isinstance(entry.get("payload"), dict):
                 continue
-            entry = self._json(path, number, line)
-            payload = entry.get("payload") if isinstance(entry, dict) else None
-            if not isinstance(payload, dict):
-                continue
-            kind = entry.get("type")
-            if kind == "session_meta" and session is None and isinstance(payload.get("id"), str):
-                session = payload["id"]  # the file's own: later ones are copied ancestors'
-                if _is_fork(payload):
-                    fork_burst = _timestamp(entry.get("timestamp"))
-            if kind == "turn_context" and isinstance(payload.get("model"), str):
-                model = payload["model"]
-            if kind != "event_msg" or payload.get("type") != "token_count":
-                continue
+            payload: dict[str, Any] = entry["payload"]
+            state.context(entry, payload)
             info = payload.get("info")
+            if entry.get("type") != "event_msg" or payload.get("type") != "token_count":
+                continue
             if not isinstance(info, dict):
                 continue  # rate limits only
-            if isinstance(info.get("model"), str):
-                model = info["model"]
-            totals = info.get("total_token_usage")
             try:
-                if not isinstance(totals, dict):
-                    raise ValueError("token_count without total_token_usage")
-                current = (
-                    _count(totals, "input_tokens"),
-                    _optional(totals, "cached_input_tokens") or 0,
-                    _count(totals, "output_tokens"),
-                    _optional(totals, "reasoning_output_tokens") or 0,
-                )
-                reported_total = _optional(totals, "total_tokens")
+                response = state.turn(number, entry, info, self._codex_seen)
             except ValueError as exc:
                 self.problems.append(f"{path}:{number}: {exc}; line skipped")
                 continue
-            if fork_burst is not None:
-                previous = current  # the parent's usage, copied: the baseline, not counted
-                continue
-            seen = (entry.get("timestamp"), current)
-            if current == previous or seen in self._codex_seen:
-                previous = current
-                continue  # a repeated event, or another file's copy of the same turn
-            self._codex_seen.add(seen)
-            delta = [now - before for now, before in zip(current, previous, strict=True)]
-            if min(delta) < 0:  # a new session in the same file, or a fork's own count
-                delta = list(current)
-            previous = current
-            inp, cached, out, reasoning = delta
-            if (
-                reported_total is not None
-                and reasoning
-                and (reported_total == current[0] + current[2] + current[3])
-            ):
-                out += reasoning  # this writer keeps reasoning outside output_tokens
-            try:
-                usage = Usage(input=inp, output=out, cache_read=cached, reasoning=reasoning)
-            except ValueError as exc:
-                self.problems.append(f"{path}:{number}: {exc}; line skipped")
-                continue
-            self.responses.append(
-                TranscriptResponse(
-                    source="codex",
-                    session=session or path.stem,
-                    response_id=f"{path.name}:{number}",
-                    timestamp=_timestamp(entry.get("timestamp")),
-                    model=model,
-                    usage=usage,
-                )
-            )
+            if response is not None:
+                self.responses.append(response)
 
     def _json(self, path: Path, number: int, line: str) -> Any:
         try:
@@ -357,6 +308,86 @@ class TranscriptSet:
             else:
                 self.problems.append(f"{path}:{number}: not JSON ({exc.msg}); line skipped")
             return None
+
+
+@dataclass
+class _CodexFile:
+    """What reading one Codex rollout knows so far: its session, model, last cumulative totals,
+    and whether the lines read are a fork's copied history (see the module docstring)."""
+
+    path: Path
+    model: str | None = None
+    session: str | None = None
+    previous: tuple[int, int, int, int] = (0, 0, 0, 0)
+    fork_burst: datetime | None = None  # while set, lines belong to a fork's copied history
+
+    def tick(self, raw: bytes) -> None:
+        """A new line: a line stamped later than the burst allows ends the copy, for good."""
+        if self.fork_burst is not None:
+            stamp = _line_timestamp(raw[:200].decode("utf-8", "replace"))
+            burst_over = stamp is None or stamp - self.fork_burst > _FORK_BURST
+            self.fork_burst = None if burst_over else stamp
+
+    def context(self, entry: dict[str, Any], payload: dict[str, Any]) -> None:
+        """The session a ``session_meta`` line names, the model a ``turn_context`` one does."""
+        kind = entry.get("type")
+        if kind == "session_meta" and self.session is None and isinstance(payload.get("id"), str):
+            self.session = payload["id"]  # the file's own: later ones are copied ancestors'
+            if _is_fork(payload):
+                self.fork_burst = _timestamp(entry.get("timestamp"))
+        if kind == "turn_context" and isinstance(payload.get("model"), str):
+            self.model = payload["model"]
+
+    def turn(
+        self,
+        number: int,
+        entry: dict[str, Any],
+        info: dict[str, Any],
+        seen: set[tuple[Any, ...]],
+    ) -> TranscriptResponse | None:
+        """The turn a ``token_count`` event adds (None: a repeat, a copy, or a fork's baseline);
+        ValueError for unreadable totals."""
+        if isinstance(info.get("model"), str):
+            self.model = info["model"]
+        current, reported_total = _codex_totals(info.get("total_token_usage"))
+        if self.fork_burst is not None:
+            self.previous = current  # the parent's usage, copied: the baseline, not counted
+            return None
+        key = (entry.get("timestamp"), current)
+        if current == self.previous or key in seen:
+            self.previous = current
+            return None  # a repeated event, or another file's copy of the same turn
+        seen.add(key)
+        delta = [now - before for now, before in zip(current, self.previous, strict=True)]
+        if min(delta) < 0:  # a new session in the same file, or a fork's own count
+            delta = list(current)
+        self.previous = current
+        inp, cached, out, reasoning = delta
+        all_apart = current[0] + current[2] + current[3]  # input + output + reasoning
+        if reported_total is not None and reasoning and reported_total == all_apart:
+            out += reasoning  # this writer keeps reasoning outside output_tokens
+        return TranscriptResponse(
+            source="codex",
+            session=self.session or self.path.stem,
+            response_id=f"{self.path.name}:{number}",
+            timestamp=_timestamp(entry.get("timestamp")),
+            model=self.model,
+            usage=Usage(input=inp, output=out, cache_read=cached, reasoning=reasoning),
+        )
+
+
+def _codex_totals(totals: Any) -> tuple[tuple[int, int, int, int], int | None]:
+    """(input, cached input, output, reasoning) of a ``total_token_usage``, and its
+    ``total_tokens``; ValueError if unreadable."""
+    if not isinstance(totals, dict):
+        raise ValueError("token_count without total_token_usage")
+    current = (
+        _count(totals, "input_tokens"),
+        _optional(totals, "cached_input_tokens") or 0,
+        _count(totals, "output_tokens"),
+        _optional(totals, "reasoning_output_tokens") or 0,
+    )
+    return current, _optional(totals, "total_tokens")
 
 
 def _claude_usage(usage: dict[str, Any]) -> Usage:
