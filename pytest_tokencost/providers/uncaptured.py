@@ -162,7 +162,7 @@ class UncapturedHosts:
     def install_aiohttp(self) -> bool:
         """Wrap `aiohttp.ClientSession._request`; False if aiohttp is not installed."""
         try:
-            from aiohttp import ClientSession
+            from aiohttp.client import ClientSession  # the module the import watch waits for
         except ImportError:
             return False
         hosts = self
