@@ -56,6 +56,8 @@ _STACK = frozenset({"urllib3", "urllib", "http", "pytest_tokencost"})
 _RECORDS_ITS_OWN = frozenset({"calibrate"})
 #: Enough (host, path) answers for any suite; past it the memo starts again.
 _MEMO_SIZE = 4096
+#: A (host, path) the memo has no answer for yet.
+_UNSEEN: Any = object()
 
 
 def _caller(frame: Any) -> str:
@@ -208,26 +210,33 @@ class UncapturedHosts:
 
     def _note(self, host: str, path: str, client: str | None) -> None:
         """One request to `host` + `path` by `client` (None: urllib3, told from the caller)."""
-        if (host, path) not in self._memo and not provider_data_ready(host) and in_event_loop():
-            tracker = self.target()
-            if tracker is not None:  # judged at the test's end, off the loop
-                with self._lock:
-                    self._pending.append((tracker, host, path, client or _client_of(_frame())))
-            return
-        provider = self._provider(host, path)
+        provider = self._memo.get((host, path), _UNSEEN)
+        if provider is _UNSEEN:
+            if not provider_data_ready(host) and in_event_loop():
+                self._defer(host, path, client)
+                return
+            provider = self._provider(host, path)
         if provider is None:
             return
         if client is None:
             client = _client_of(_frame())
-        elif _caller(_frame()) in _RECORDS_ITS_OWN:
+        if (host, client) in self._warned:
             return
-        if client in _RECORDS_ITS_OWN or (host, client) in self._warned:
+        if client in _RECORDS_ITS_OWN or _caller(_frame()) in _RECORDS_ITS_OWN:
             return
         if self.captured(client, provider):
             return
         tracker = self.target()
         if tracker is not None:  # outside a test: said by the first test that calls it
             self._warn(tracker, host, client, provider)
+
+    def _defer(self, host: str, path: str, client: str | None) -> None:
+        """Keep a call made inside an event loop for `flush` (no file is read on the loop)."""
+        tracker = self.target()
+        if tracker is not None:
+            client = client or _client_of(_frame(4))
+            with self._lock:
+                self._pending.append((tracker, host, path, client))
 
     def _warn(self, tracker: InMemoryTokenTracker, host: str, client: str, provider: str) -> None:
         with self._lock:
@@ -243,6 +252,10 @@ class UncapturedHosts:
         )
 
 
-def _frame() -> Any:
-    """The frame that called the wrapper (this function, `_note`, the wrapper are skipped)."""
-    return sys._getframe(3)
+def _frame(depth: int = 3) -> Any:
+    """The frame that called the wrapper (`_frame`, `_note` and the wrapper skipped; one more
+    from `_defer`); None on a stack shallower than that."""
+    try:
+        return sys._getframe(depth)
+    except ValueError:
+        return None
