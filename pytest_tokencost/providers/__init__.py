@@ -4,7 +4,8 @@ One module per provider (`openai`, `anthropic`, `gemini`, `groq`, `bedrock`, `co
 they share (`base`), the dispatch from a payload, body or stream to its reader (`bodies`),
 agent transcripts (`transcripts`), and capture: `capture` (httpx2: `Exchange`, `record_for`),
 `capture_httpx`, `capture_botocore`, `capture_all`, `replay`, `hosts` (who served a call, from
-its URL), `uncaptured` and `post_import`. Importing this package loads the readers only.
+its URL), `uncaptured` and `post_import`. Importing this package loads nothing: the readers'
+names below are imported on first use (`tokencost ingest` reads transcripts without pydantic).
 
 The convention (`records.Usage`, OpenTelemetry's and genai-prices'): `input` is *all* input
 tokens, with `cache_read` and `cache_write` as parts of it; `output` is *all* output tokens,
@@ -23,8 +24,13 @@ and `ObservedUsage.notes` says what was inconsistent.
 
 from __future__ import annotations
 
-from .base import ObservedUsage, UsagePart
-from .bodies import parse_body, usage_from, usage_from_body, usage_from_stream
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .base import ObservedUsage, UsagePart
+    from .bodies import parse_body, usage_from, usage_from_body, usage_from_stream
 
 __all__ = [
     "ObservedUsage",
@@ -34,3 +40,14 @@ __all__ = [
     "usage_from_body",
     "usage_from_stream",
 ]
+
+_HOME = {
+    "ObservedUsage": "base",
+    "UsagePart": "base",
+    "parse_body": "bodies",
+    "usage_from": "bodies",
+    "usage_from_body": "bodies",
+    "usage_from_stream": "bodies",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, __all__, globals())

@@ -1,8 +1,8 @@
 """Anthropic's usage: Messages responses and their stream events.
 
-* `input_tokens` *excludes* cache reads and writes: `input_with_cache` adds them back, the one
-  place this package does so (Claude Code transcripts and Bedrock's Converse, which share the
-  convention, call it too).
+* `input_tokens` *excludes* cache reads and writes: `input_with_cache` (in `cache`) adds them
+  back, the one place this package does so (Claude Code transcripts and Bedrock's Converse,
+  which share the convention, call it too).
 * Streams: `message_start` carries the first figures, each `message_delta` cumulative ones;
   the last delta wins, its `input_tokens` too (server tools make the input grow). A field a
   delta leaves out (an empty `usage: {}` included) brings no new figure.
@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import MissingUsageError
 from ..records import Usage
 from .base import MISSING, ObservedUsage, Reader, UsagePart, get
+from .cache import input_with_cache
 
 __all__ = ["STREAM_EVENTS", "input_with_cache", "message", "stream"]
 
@@ -37,12 +38,6 @@ _COUNTS = (
     "cache_read_input_tokens",
     "cache_creation_input_tokens",
 )
-
-
-def input_with_cache(uncached: int, cache_read: int | None, cache_write: int | None) -> int:
-    """All input tokens of a request whose `input_tokens` leaves the cache out (Anthropic's,
-    Claude Code's, Bedrock Converse's): the uncached part plus cache reads and writes."""
-    return uncached + (cache_read or 0) + (cache_write or 0)
 
 
 def _extras(r: Reader, usage: Any, where: str) -> tuple[int | None, int | None]:

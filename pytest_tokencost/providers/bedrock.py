@@ -3,7 +3,7 @@
 * ``Converse`` (and the ``metadata`` event of ``ConverseStream``): ``usage`` =
   ``{inputTokens, outputTokens, totalTokens, cacheReadInputTokens, cacheWriteInputTokens}``;
   ``inputTokens`` *excludes* the cache reads and writes (as Anthropic's ``input_tokens`` does;
-  ``totalTokens`` adds them back), so they are added to the input (`anthropic.input_with_cache`).
+  ``totalTokens`` adds them back), so they are added to the input (`cache.input_with_cache`).
 * ``InvokeModel``: the body is the model's own. An Anthropic model returns the Anthropic message
   (read as Anthropic's); for any other model, Bedrock's own counts are in the
   ``x-amzn-bedrock-input-token-count`` / ``-output-token-count`` headers, and, on the last chunk
@@ -21,8 +21,8 @@ from typing import Any
 
 from ..errors import UnreadablePayloadError
 from ..records import Usage
-from .anthropic import input_with_cache
 from .base import MISSING, ObservedUsage, get
+from .cache import input_with_cache
 
 __all__ = ["METRICS", "converse", "converse_usage", "invoke_payload", "is_converse", "metrics"]
 

@@ -42,9 +42,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from ..records import Usage
+from .cache import input_with_cache
+
+if TYPE_CHECKING:
+    from ..records import Usage
 
 __all__ = [
     "LateAnswer",
@@ -106,6 +109,14 @@ class TranscriptSet:
     _codex_seen: set[tuple[Any, ...]] = field(default_factory=set)
     _claude_index: dict[tuple[str, str], int] = field(default_factory=dict)
     _files_read: set[Path] = field(default_factory=set)
+    #: The class of the usages: `records.Usage`, or `record_builder.PlainUsage` (no pydantic).
+    usage_type: Any = None
+
+    def __post_init__(self) -> None:
+        if self.usage_type is None:
+            from ..records import Usage
+
+            self.usage_type = Usage
 
     def read(self, path: Path) -> None:
         """Read one transcript file (its kind is told from its lines)."""
@@ -205,7 +216,7 @@ class TranscriptSet:
             return None
         model = message.get("model") if isinstance(message.get("model"), str) else None
         try:
-            normalised = _claude_usage(usage)
+            normalised = _claude_usage(usage, self.usage_type)
         except ValueError as exc:
             self.problems.append(f"{path}:{number}: {exc}; line skipped")
             return None
@@ -267,7 +278,7 @@ class TranscriptSet:
     # -- Codex ----------------------------------------------------------------------------------
 
     def _read_codex(self, path: Path, lines: Iterable[tuple[int, bytes]]) -> None:
-        state = _CodexFile(path)
+        state = _CodexFile(path, self.usage_type)
         for number, raw in lines:
             state.tick(raw)
             if (
@@ -316,6 +327,7 @@ class _CodexFile:
     and whether the lines read are a fork's copied history (see the module docstring)."""
 
     path: Path
+    usage_type: Any  # see `TranscriptSet.usage_type`
     model: str | None = None
     session: str | None = None
     previous: tuple[int, int, int, int] = (0, 0, 0, 0)
@@ -372,7 +384,7 @@ class _CodexFile:
             response_id=f"{self.path.name}:{number}",
             timestamp=_timestamp(entry.get("timestamp")),
             model=self.model,
-            usage=Usage(input=inp, output=out, cache_read=cached, reasoning=reasoning),
+            usage=self.usage_type(input=inp, output=out, cache_read=cached, reasoning=reasoning),
         )
 
 
@@ -390,7 +402,7 @@ def _codex_totals(totals: Any) -> tuple[tuple[int, int, int, int], int | None]:
     return current, _optional(totals, "total_tokens")
 
 
-def _claude_usage(usage: dict[str, Any]) -> Usage:
+def _claude_usage(usage: dict[str, Any], usage_type: Any) -> Usage:
     """An Anthropic usage object (as Claude Code logs it) as `Usage`; ValueError if unreadable."""
     uncached = _count(usage, "input_tokens")
     read = _optional(usage, "cache_read_input_tokens")
@@ -409,8 +421,8 @@ def _claude_usage(usage: dict[str, Any]) -> Usage:
         )
     # Every count is checked above and input holds the cache parts by construction, so the
     # model's own validation (a few microseconds a line, on every line) is not needed.
-    return Usage.model_construct(
-        input=uncached + (read or 0) + (written or 0),
+    return usage_type.model_construct(  # type: ignore[no-any-return]
+        input=input_with_cache(uncached, read, written),
         output=output,
         cache_read=read,
         cache_write=written,
@@ -465,12 +477,13 @@ def _line_timestamp(line: str) -> datetime | None:
     return _timestamp(match.group(1)) if match else None
 
 
-def read_transcripts(paths: Iterable[Path]) -> TranscriptSet:
+def read_transcripts(paths: Iterable[Path], usage_type: Any = None) -> TranscriptSet:
     """Read transcript files and folders (``*.jsonl`` below them), in sorted order.
 
-    A file met twice (given twice, or inside two folders given) is read once.
+    A file met twice (given twice, or inside two folders given) is read once. `usage_type`:
+    see `TranscriptSet.usage_type`.
     """
-    result = TranscriptSet()
+    result = TranscriptSet(usage_type=usage_type)
     files: list[Path] = []
     for path in paths:
         files.extend(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
