@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Protocol
 
 from pytest_tokencost.errors import UnreadablePayloadError
 from pytest_tokencost.providers import usage_from
+from pytest_tokencost.providers.hosts import provider_for_endpoint
 from pytest_tokencost.records import Provenance
 from pytest_tokencost.redact import redact
 
@@ -221,7 +222,7 @@ class _ChatCompletions:
                 f"{where} answered with something that is not JSON: {exc}"
             ) from None
         try:
-            observed = usage_from(payload)
+            observed = usage_from(payload, provider_for_endpoint(self.url))  # priced as its host
             content = payload["choices"][0]["message"]["content"]
         except (UnreadablePayloadError, KeyError, IndexError, TypeError) as exc:
             raise DispatchError(f"{where}: unreadable response: {redact(str(exc))}") from None

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pytest_tokencost.budget import TokenBudgetExceeded
-from pytest_tokencost.counting import counter_for
+from pytest_tokencost.counting import count_usage
 from pytest_tokencost.records import Provenance, Usage
 from pytest_tokencost.tracker import InMemoryTokenTracker
 from pytest_tokencost.transcripts import (
@@ -219,14 +219,10 @@ class StepRecorder:
     def _count(
         self, request: DispatchRequest, model: str | None, artifact: str | None
     ) -> tuple[Usage, Provenance, str | None]:
-        counter = counter_for(model)
-        usage = Usage(
-            input=counter.count(request.prompt),
-            output=counter.count(artifact) if artifact is not None else 0,
-        )
+        usage, _, _, provenance = count_usage(model, request.prompt, artifact, caller="dispatch")
         ratio = self.ratios.get(request.step)
-        if ratio is None or counter.provenance is not Provenance.ESTIMATED:
-            return usage, counter.provenance, model
+        if ratio is None or provenance is not Provenance.ESTIMATED:
+            return usage, provenance, model
         scaled = Usage(
             input=round(usage.input * ratio.prompt), output=round(usage.output * ratio.artifact)
         )

@@ -1,22 +1,14 @@
-"""Capture through classic `httpx`: the transport of the Groq and Cohere SDKs and of older
-releases of the `openai`, `anthropic`, `mistralai` and `huggingface_hub` packages (their current
-releases send through httpx2, which `capture.Capture` wraps).
+"""Moved to `pytest_tokencost.providers.capture_httpx`; this name keeps old imports working.
 
-Classic httpx has the public API that `capture.Capture` wraps in httpx2 (`Client.send`,
-`AsyncClient.send`, `SyncByteStream`, `AsyncByteStream`, `Response`), so the same capture
-(the same endpoint rule, stream tee, partial records and warnings) runs over it unchanged:
-OpenAI-compatible endpoints (Groq, Mistral, Hugging Face) are read, Cohere's ``/v2/chat`` not yet.
-httpx is imported only when capture is installed, and only if it is there.
+The module object is the moved one (not a copy), so its private names and anything patched on
+it are the same under both names.
 """
 
 from __future__ import annotations
 
-from .capture import Capture
+import sys
 
-__all__ = ["HttpxCapture"]
+from .providers import capture_httpx as _moved
+from .providers.capture_httpx import *  # noqa: F403
 
-
-class HttpxCapture(Capture):
-    """`Capture` over classic `httpx.Client.send` / `httpx.AsyncClient.send`."""
-
-    transport = "httpx"
+sys.modules[__name__] = _moved

@@ -14,10 +14,10 @@ import threading
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .errors import VocabularyError
-from .records import Provenance
+from .records import Provenance, Usage
 
 if TYPE_CHECKING:
     import tiktoken
@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ExactCounter",
     "HeuristicCounter",
+    "TextCount",
     "TokenCounter",
     "count_messages",
     "count_tokens",
+    "count_usage",
     "counter_for",
     "encoding_name_for",
     "load_encoding",
@@ -191,6 +193,50 @@ def count_tokens(text: str, model: str | None = None) -> int:
     Use `counter_for(model).provenance` to learn whether the figure is `counted` or `estimated`.
     """
     return counter_for(model).count(text)
+
+
+class TextCount(NamedTuple):
+    """What `count_usage` found: the usage, the texts' UTF-8 sizes (None for a text not given)
+    and how trustworthy the counts are."""
+
+    usage: Usage
+    prompt_bytes: int | None
+    artifact_bytes: int | None
+    provenance: Provenance
+
+
+def count_usage(
+    model: str | None,
+    prompt: str | None,
+    artifact: str | None,
+    *,
+    counter: TokenCounter | None = None,
+    caller: str = "record()",
+) -> TextCount:
+    """The one text-to-`Usage` counter: a prompt's tokens as input, an artifact's as output.
+
+    Counted with `counter`, else the model's (`counter_for`: exact for OpenAI models, the
+    bytes/4 estimate otherwise). A text not given counts 0 and has no size; giving neither,
+    or something that is not a str, is a TypeError that names `caller`.
+    """
+    if prompt is None and artifact is None:
+        raise TypeError(f"{caller} needs usage=Usage(...) or prompt=/artifact= texts")
+    counter = counter if counter is not None else counter_for(model)
+    counts = [0, 0]
+    sizes: list[int | None] = [None, None]
+    for index, (label, text) in enumerate((("prompt", prompt), ("artifact", artifact))):
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            raise TypeError(f"{caller}: {label} must be a str, got {type(text).__name__}")
+        counts[index] = counter.count(text)
+        sizes[index] = len(text.encode("utf-8"))
+    # Two non-negative ints and no parts: nothing for the model's validation to find (this runs
+    # on the hot path of record()).
+    usage = Usage.model_construct(
+        input=counts[0], output=counts[1], cache_read=None, cache_write=None, reasoning=None
+    )
+    return TextCount(usage, sizes[0], sizes[1], counter.provenance)
 
 
 # OpenAI's published accounting for chat input: every message is wrapped in 3 tokens
