@@ -314,29 +314,22 @@ class InMemoryTokenTracker:
                 replayed,
             ),
         )
-        index = self._append(entry)
-        if index >= 0 and self._budgeted:
-            self._charger.charge(entry, index, budget)
-
-    def _append(self, entry: Entry) -> int:
-        """Keep `entry` and return its index (its `seq`); -1 if its response was recorded.
-
-        The index is taken in the same locked step as the append, so threads recording at
-        once (free-threaded builds included) get unique, contiguous indices in list order.
-        """
-        response_id = entry.response_id
         lock = self._lock
         lock.acquire()  # acquire/release: a third of the cost of `with lock` on the hot path
         try:
+            # The index is taken in the same locked step as the append, so threads recording
+            # at once (free-threaded builds included) get unique, contiguous indices.
             if response_id is not None:
                 if response_id in self._seen:
-                    self.duplicates += 1
-                    return -1
+                    self.duplicates += 1  # the same response again (capture and observe())
+                    return
                 self._seen.add(response_id)
             self._entries.append(entry)
-            return len(self._entries) - 1
+            index = len(self._entries) - 1
         finally:
             lock.release()
+        if self._budgeted:
+            self._charger.charge(entry, index, budget)
 
     def _price_now(self, charged: Charged, index: int) -> int | None:
         """The charger's price callback (a dollar budget covers entry `index`): price it now."""

@@ -88,31 +88,23 @@ class BudgetCharger:
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         if record.late or scope is None:
             scope = self.root
-        try:
-            self._charge(record, key, scope)
-        except TokenCostError as exc:
-            if self.crossed is None:
-                self.crossed = exc
-            raise
-
-    def _charge(self, record: Charged, key: int, scope: BudgetScope | None) -> None:
-        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         usage = record.usage
         given, taken = usage.input, usage.output
         spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
-        unpriced = None
+        failure: TokenCostError | None = None
         if self._ledger_usd or (scope is not None and scope.limits_usd):
-            unpriced = self._add_cost(record, key, spent)
+            failure = self._add_cost(record, key, spent)
         crossed = self._charge_ledger(spent) if self._ledger is not None else None
         if scope is not None:
             try:
                 scope.observe(spent)
             except TokenBudgetExceeded as exc:
                 crossed = exc
-        if unpriced is not None:
-            raise unpriced
-        if crossed is not None:
-            raise crossed
+        failure = failure or crossed
+        if failure is not None:
+            if self.crossed is None:
+                self.crossed = failure
+            raise failure
 
     def _add_cost(
         self, record: Charged, key: int, spent: dict[Channel, int]
