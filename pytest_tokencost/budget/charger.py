@@ -29,6 +29,9 @@ _TOKENS, _INPUT, _OUTPUT, _USD = Channel.TOKENS, Channel.INPUT, Channel.OUTPUT, 
 class UnpricedUnderBudget(TokenCostError):
     """A USD budget covers a record whose model has no known price."""
 
+    # Shown in failures under the name it has always had (it is also exported there).
+    __module__ = "pytest_tokencost.tracker"
+
 
 class Charged(Protocol):
     """What the charger reads of a record."""
@@ -109,6 +112,7 @@ class BudgetCharger:
     def _add_cost(
         self, record: Charged, key: int, spent: dict[Channel, int]
     ) -> UnpricedUnderBudget | None:
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         cost = self._price(record, key)
         if cost is None:
             return UnpricedUnderBudget(
@@ -119,6 +123,7 @@ class BudgetCharger:
         return None
 
     def _charge_ledger(self, spent: dict[Channel, int]) -> TokenBudgetExceeded | None:
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         assert self._ledger is not None
         try:
             warnings = self._ledger.charge(spent)

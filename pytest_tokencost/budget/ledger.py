@@ -26,6 +26,8 @@ SESSION = "session"
 class LedgerError(TokenCostError):
     """The ledger file cannot be opened or is not a budget ledger."""
 
+    __module__ = "pytest_tokencost.ledger"  # its name in messages, as before budget/ existed
+
 
 class BudgetLedger:
     """A session budget pool in SQLite; `total == free + reserved + committed` per channel."""

@@ -70,6 +70,9 @@ def channel_name(channel: Channel) -> str:
 class TokenBudgetExceeded(TokenCostError):
     """A scope's budget was reached: raised at the first spend (or reservation) that crosses."""
 
+    # Shown in every failure as ``pytest_tokencost.budget.TokenBudgetExceeded``, its public name.
+    __module__ = "pytest_tokencost.budget"
+
     def __init__(self, scope: str, channel: Channel, spent: int, limit: int) -> None:
         self.scope, self.channel, self.spent, self.limit = scope, channel, spent, limit
         super().__init__(
