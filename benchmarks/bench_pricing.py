@@ -5,14 +5,20 @@
    writes, web searches), batches interleaved.
 2. `tokencost ingest` on about 20 MB of Claude Code transcripts (the corpus lines repeated
    with fresh message and request ids) vs a `python -c` that `json.loads` every line of the
-   same file: both are subprocesses, interpreter start-up included, runs interleaved.
+   same file: both are subprocesses, interpreter start-up included, runs interleaved, after
+   one untimed run of each (which writes the output folder's price cache, as any earlier
+   ingest into it has). Python's bytecode is cached (in a temporary `PYTHONPYCACHEPREFIX`),
+   as it is for an installed package, even where PYTHONDONTWRITEBYTECODE is set: without it
+   every run compiles this package's modules from source. `--no-bytecode` measures that too.
 
     python benchmarks/bench_pricing.py [--mb 20] [--runs 5] [--corpus ../shared/corpus]
+                                       [--no-bytecode]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sys
@@ -81,7 +87,17 @@ def pricing() -> None:
     print(f"  Pricer.price:            {mine * 1e6:8.2f} µs  = {base / mine:.1f}x faster")
 
 
-def ingest(corpus: Path, megabytes: float, runs: int) -> None:
+def _environment(folder: str, bytecode: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def ingest(corpus: Path, megabytes: float, runs: int, bytecode: bool = True) -> None:
     tokencost = shutil.which("tokencost") or str(Path(sys.executable).with_name("tokencost"))
     loads = "import json, sys\nfor line in open(sys.argv[1], encoding='utf-8'): json.loads(line)"
     with tempfile.TemporaryDirectory() as folder:
@@ -90,17 +106,21 @@ def ingest(corpus: Path, megabytes: float, runs: int) -> None:
         small = corpus / "claude-code" / "spotter__short.jsonl"  # 15 lines: start-up alone
         size = path.stat().st_size / 1_000_000
         out = str(Path(folder) / "out")
-        times = command_times(
-            {
-                "json.loads": [sys.executable, "-c", loads, str(path)],
-                "ingest": [tokencost, "ingest", str(path), "--out", out],
-                "json.loads small": [sys.executable, "-c", loads, str(small)],
-                "ingest small": [tokencost, "ingest", str(small), "--out", out],
-            },
-            runs=runs,
-        )
+        commands = {
+            "json.loads": [sys.executable, "-c", loads, str(path)],
+            "ingest": [tokencost, "ingest", str(path), "--out", out],
+            "json.loads small": [sys.executable, "-c", loads, str(small)],
+            "ingest small": [tokencost, "ingest", str(small), "--out", out],
+        }
+        env = _environment(folder, bytecode)
+        command_times(commands, runs=1, env=env)  # untimed: bytecode and price cache written
+        times = command_times(commands, runs=runs, env=env)
     print(f"\ntokencost ingest of a {size:.1f} MB transcript vs json.loads of its lines")
-    print(f"(both subprocesses, interpreter start-up included, {runs} interleaved runs, ms):")
+    cached = "bytecode cached" if bytecode else "no bytecode cache: modules compiled every run"
+    print(
+        f"(both subprocesses, interpreter start-up included, {runs} interleaved runs after a "
+        f"warm-up, {cached}, load average {os.getloadavg()[0]:.1f}, ms):"
+    )
     print(ratio_lines(times["json.loads"], times["ingest"], 1000.0, "ingest"))
     wall = {name: value["wall_median"] for name, value in times.items()}
     print(
@@ -124,9 +144,18 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=20.0)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--corpus", type=Path, default=HERE.parents[1] / "shared" / "corpus")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="also measure ingest with no bytecode cache (every module compiled every run)",
+    )
+    parser.add_argument("--ingest-only", action="store_true", help="skip the pricing figure")
     args = parser.parse_args()
-    pricing()
+    if not args.ingest_only:
+        pricing()
     ingest(args.corpus, args.mb, args.runs)
+    if args.no_bytecode:
+        ingest(args.corpus, args.mb, args.runs, bytecode=False)
 
 
 if __name__ == "__main__":

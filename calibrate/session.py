@@ -7,9 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_tokencost.record_builder import transcript_fields
 from pytest_tokencost.records import Provenance, ScopeRun, TokenRecord, Usage
 from pytest_tokencost.summary import TokenSummary
-from pytest_tokencost.transcripts import response_ids
 
 from .metrics import compute_metrics
 from .recording import provider_of
@@ -158,24 +158,18 @@ def _record(
     from datetime import UTC
 
     when = response.timestamp or datetime.now(UTC)
-    provider = provider_of(response)
-    price = pricer.price(response.model, provider, response.usage, when)
-    response_id, request_id = response_ids(response)
+    price = pricer.price(response.model, provider_of(response), response.usage, when)
     return TokenRecord(
-        seq=seq,
-        run_id=run_id,
-        test_id=test_id,
-        scenario=late.scenario if late is not None else None,
-        case_id=late.case if late is not None else None,
-        step=late.step if late is not None else None,
-        provider=provider,
-        model=response.model,
-        usage=response.usage,
-        provenance=Provenance.REPORTED,
-        timestamp=when,
-        **price.record_fields(),
-        reported_cost_micro_usd=response.reported_cost_micro_usd,
-        response_id=response_id,
-        request_id=request_id,
-        late=late is not None,
+        **transcript_fields(
+            response,
+            seq=seq,
+            price=price,
+            timestamp=when,
+            run_id=run_id,
+            test_id=test_id,
+            scenario=late.scenario if late is not None else None,
+            case_id=late.case if late is not None else None,
+            step=late.step if late is not None else None,
+            late=late is not None,
+        )
     )

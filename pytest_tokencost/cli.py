@@ -303,108 +303,13 @@ def _transcript_files(paths: Sequence[Path]) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from .ingest import run_ingest
 
-    from .genai_table import defer_update_modules
-    from .records import Provenance, TokenRecord
-    from .render import TITLE, render_lines
-    from .runfiles import OutputDirError, check_output_dir
-    from .session import RunState
-    from .settings import Settings
-    from .transcripts import provider_of, read_transcripts, response_ids
-
-    defer_update_modules()  # genai-prices' HTTP client is never used: not loaded
-    _transcript_files(args.paths)
-    try:
-        check_output_dir(args.out.resolve(), "--out")
-    except OutputDirError as exc:
-        raise TokenCostError(str(exc)) from None
-    transcripts = read_transcripts(args.paths)
-    if not transcripts.responses and transcripts.problems:
-        raise TokenCostError(
-            f"no usage could be read from {', '.join(map(str, args.paths))}: "
-            f"{transcripts.problems[0]}"
-            + (
-                f" (and {len(transcripts.problems) - 1} more)"
-                if len(transcripts.problems) > 1
-                else ""
-            )
-        )
-    state = RunState(
-        Settings(output_dir=args.out.resolve()),
-        argv=list(sys.argv),
-        pytest_version="(not run under pytest)",
-    )
-    pricer = state.pricer()
-    records = []
-    for seq, response in enumerate(transcripts.responses):
-        when = response.timestamp or datetime.now(UTC)
-        provider = provider_of(response)
-        price = pricer.price(response.model, provider, response.usage, when)
-        records.append(
-            TokenRecord(
-                seq=seq,
-                test_id=f"{response.source}:{response.session}",
-                case_id=response.timestamp.date().isoformat() if response.timestamp else None,
-                step=f"{response.source} (subagent)" if response.sidechain else response.source,
-                provider=provider,
-                model=response.model,
-                usage=response.usage,
-                provenance=Provenance.REPORTED,
-                timestamp=when,
-                **price.record_fields(),
-                reported_cost_micro_usd=response.reported_cost_micro_usd,
-                response_id=response_ids(response)[0],
-                request_id=response_ids(response)[1],
-                run_id=state.run_id,
-            )
-        )
-    state.add_records(records)
-    state.warnings.extend(transcripts.problems)
-    notes: list[str] = []
-    if transcripts.skipped_synthetic:
-        notes.append(
-            f"{transcripts.skipped_synthetic} zero-usage <synthetic> line(s) skipped (API errors "
-            "Claude Code logged; no request was billed)"
-        )
-    if transcripts.repeated_responses:
-        notes.append(
-            f"{transcripts.repeated_responses} response(s) met again in another file (resumed "
-            "sessions copy earlier responses) counted once"
-        )
-    if transcripts.repeated_files:
-        notes.append(f"{transcripts.repeated_files} file(s) given more than once read once")
-    state.warnings.extend(notes)  # in the report too: what was left out, and why
-    report = state.finish(0)
-    width = _width()
-    if report is None:
-        print(
-            f" {TITLE} ".center(width, "=")
-        )  # nothing recorded (only lines without usage, or skipped ones)
-        print(f"0 responses from {len(args.paths)} path(s): no tokens recorded")
-        for note in notes:
-            print(f"Note: {note}")
-        return 0
-    head = f"{len(records)} responses from {len(args.paths)} path(s); report in {args.out}"
-    lines = render_lines(report, labels=INGEST_LABELS, width=width, transcripts=True)
-    _print_section([(head, None), *lines], width)
-    if state.write_problems():
-        print(f"tokencost: error: {state.write_problems()[-1]}", file=sys.stderr)
-        return 2
-    if transcripts.problems:
-        # The report is written and lists each problem; the exit status says it is incomplete.
-        print(
-            f"tokencost: error: {len(transcripts.problems)} unreadable input(s) in the "
-            f"transcripts (listed above as warnings, and in {args.out}); first: "
-            f"{transcripts.problems[0]}",
-            file=sys.stderr,
-        )
-        return 2
-    return 0
+    return run_ingest(args)
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from .versions import PackageNotFoundError, version
 
     try:
         return version("pytest-tokencost")

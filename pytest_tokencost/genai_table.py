@@ -24,18 +24,27 @@ internals moved) falls back to `calc_price` per request.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .records import Usage
+if TYPE_CHECKING:  # no pydantic here: `tokencost ingest` prices plain usages (any Usage-like)
+    from collections.abc import Callable, Sequence
 
-__all__ = ["GenaiCalc", "ResolvedModel", "defer_update_modules", "genai_usage_counts", "resolve"]
+    from .records import Usage
+
+__all__ = [
+    "GenaiCalc",
+    "ResolvedModel",
+    "defer_update_modules",
+    "find_model",
+    "genai_usage_counts",
+    "resolve",
+]
 
 #: What genai-prices' package imports for its price *updates* (`genai_prices.update_prices`:
 #: an HTTP client, and asyncio for its async waiter), used only inside those functions, which
@@ -234,24 +243,27 @@ def _scaled_prices(
     return scale, scaled
 
 
-def _compile(model_price: Any) -> _Compiled:
-    """Compile a genai-prices `ModelPrice` (raises if genai-prices' internals are not as known)."""
+def _check_fillable(
+    resolved: Sequence[tuple[Any, Any]], registry: Any, index: dict[str, int]
+) -> None:
+    """A priced unit we never fill counts 0, as calc_price infers it, unless a unit we fill
+    is more specific than it (calc_price would then ask for it): not so in today's data."""
     from genai_prices.decompose import is_descendant_or_self
-    from genai_prices.types import TieredPrices, _collect_resolved_model_prices
-    from genai_prices.units import _get_registry
-    from genai_prices.validation import validate_priced_units
 
-    registry = _get_registry()
-    resolved = _collect_resolved_model_prices(model_price, registry)
-    validate_priced_units(tuple(unit for unit, _ in resolved), registry)
-    index = {key: position for position, (_, key) in enumerate(_USAGE_KEYS)}
     for unit, _ in resolved:
-        # A priced unit we never fill counts 0, as calc_price infers it, unless a unit we fill
-        # is more specific than it (calc_price would then ask for it): not so in today's data.
         if unit.usage_key not in index and any(
             is_descendant_or_self(unit, registry.units[key]) for key in index
         ):
             raise ValueError(f"{unit.usage_key} would need an explicit count")
+
+
+def _combinations(
+    resolved: Sequence[tuple[Any, Any]], index: dict[str, int]
+) -> dict[str, list[int]]:
+    """Each leaf unit's count as coefficients of the usage's counts (`_values` order): the
+    unit's own count minus those of its more specific priced units."""
+    from genai_prices.decompose import is_descendant_or_self
+
     leaf_units = sorted(
         (unit for unit, _ in resolved if unit.usage_key != "requests"),
         key=lambda unit: (-len(unit.dimensions), unit.usage_key),
@@ -265,7 +277,24 @@ def _compile(model_price: Any) -> _Compiled:
             if other is not unit and is_descendant_or_self(unit, other):
                 vector = [a - b for a, b in zip(vector, combination[other.usage_key], strict=True)]
         combination[unit.usage_key] = vector
+    return combination
+
+
+def _compile(model_price: Any) -> _Compiled:
+    """Compile a genai-prices `ModelPrice` (raises if genai-prices' internals are not as known)."""
+    from genai_prices.types import TieredPrices, _collect_resolved_model_prices
+    from genai_prices.units import _get_registry
+    from genai_prices.validation import validate_priced_units
+
+    registry = _get_registry()
+    resolved = _collect_resolved_model_prices(model_price, registry)
+    validate_priced_units(tuple(unit for unit, _ in resolved), registry)
+    index = {key: position for position, (_, key) in enumerate(_USAGE_KEYS)}
+    _check_fillable(resolved, registry, index)
+    combination = _combinations(resolved, index)
     scale, scaled = _scaled_prices(resolved, [unit.per for unit, _ in resolved])
+    if scale is None:
+        scaled = [(0, ())] * len(resolved)
     units = tuple(
         _Unit(
             usage_key=unit.usage_key,
@@ -279,8 +308,8 @@ def _compile(model_price: Any) -> _Compiled:
                 if coefficient
             ),
             per_request=unit.usage_key == "requests",
-            base_scaled=scaled[position][0] if scale is not None else 0,
-            tiers_scaled=scaled[position][1] if scale is not None else (),
+            base_scaled=scaled[position][0],
+            tiers_scaled=scaled[position][1],
         )
         for position, (unit, price) in enumerate(resolved)
     )
@@ -358,6 +387,16 @@ class _OnFirstUse(ModuleType):
         return getattr(real, attr)
 
 
+def _installed(name: str) -> bool:
+    """Whether top-level module `name` can be imported (`importlib.util.find_spec`'s answer,
+    without importing `importlib.util`, which brings importlib's resources machinery)."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is not None and find_spec(name, None) is not None:
+            return True
+    return False
+
+
 def defer_update_modules() -> list[str]:
     """Let genai-prices import without its price-update machinery; for processes of our own.
 
@@ -373,7 +412,7 @@ def defer_update_modules() -> list[str]:
         return []
     deferred = []
     for name in _UPDATE_ONLY:
-        if name not in sys.modules and importlib.util.find_spec(name) is not None:
+        if name not in sys.modules and _installed(name):
             sys.modules[name] = _OnFirstUse(name)
             deferred.append(name)
     return deferred
@@ -397,3 +436,27 @@ def resolve(provider_id: str | None, name: str, timestamp: datetime) -> Resolved
     except LookupError:
         return None
     return ResolvedModel(calc.model, calc.provider)
+
+
+def name_attempts(model: str, provider: str | None) -> list[tuple[str | None, str]]:
+    """The (provider, name) pairs to look a record's model up by, in order: as given, under
+    any provider, and for a gateway's ``provider/model`` name (OpenRouter, LiteLLM) its parts."""
+    attempts: list[tuple[str | None, str]] = [(provider, model), (None, model)]
+    if "/" in model:
+        prefix, _, rest = model.partition("/")
+        attempts += [(prefix, rest), (None, rest)]
+    return list(dict.fromkeys(attempts))
+
+
+def find_model(
+    find: Callable[[str | None, str, datetime], Any],
+    model: str,
+    provider: str | None,
+    timestamp: datetime,
+) -> Any:
+    """The first model `find` (`resolve`, or a price cache's) knows by `name_attempts`."""
+    for provider_id, name in name_attempts(model, provider):
+        found = find(provider_id, name, timestamp)
+        if found is not None:
+            return found
+    return None

@@ -20,10 +20,12 @@ import json
 import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .genai_table import GenaiCalc, ResolvedModel, _Compiled, _Unit, _values, resolve
-from .records import Usage
+
+if TYPE_CHECKING:  # no pydantic here (see `genai_table`)
+    from .records import Usage
 
 __all__ = ["CACHE_NAME", "FORMAT", "CachedModel", "PriceCache"]
 
@@ -34,7 +36,7 @@ FORMAT = 2
 
 
 def _genai_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
+    from .versions import PackageNotFoundError, version
 
     try:
         return version("genai-prices")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import PriceFileError
-from .genai_table import ResolvedModel, resolve
+from .genai_table import ResolvedModel, find_model, resolve
 from .records import PriceSource, Usage
 
 if TYPE_CHECKING:
@@ -269,18 +269,10 @@ class Pricer:
             return self._models[key]
         except KeyError:
             pass
-        attempts: list[tuple[str | None, str]] = [(provider, model), (None, model)]
-        if "/" in model:  # a gateway's "provider/model" name (OpenRouter, LiteLLM)
-            prefix, _, rest = model.partition("/")
-            attempts += [(prefix, rest), (None, rest)]
-        found: ResolvedModel | CachedModel | None = None
         # genai-prices fills private lookup caches on first use of a model.
         find = resolve if self.cache is None else self.cache.resolve
         with self._lock:
-            for provider_id, name in dict.fromkeys(attempts):
-                found = find(provider_id, name, timestamp)
-                if found is not None:
-                    break
+            found: ResolvedModel | CachedModel | None = find_model(find, model, provider, timestamp)
             self._models[key] = found
         return found
 

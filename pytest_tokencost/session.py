@@ -153,9 +153,8 @@ class RunState:
 
     def pricing_info(self) -> PricingInfo:
         """What prices this run: enough for a later comparison to build the same pricer."""
-        from importlib.metadata import version
-
         from .compare import PricingInfo
+        from .versions import version
 
         prices_file = self.settings.prices_file
         return PricingInfo(
@@ -370,9 +369,8 @@ class RunState:
 
     def _run_fields(self, exit_status: int | None) -> dict[str, Any]:
         """`RunInfo`'s fields for this run, finished now."""
-        from importlib.metadata import PackageNotFoundError, version
-
         from .redact import redact_argv
+        from .versions import PackageNotFoundError, version
 
         try:
             plugin_version = version("pytest-tokencost")
@@ -397,9 +395,8 @@ class RunState:
 
     def _price_fields(self) -> dict[str, Any]:
         """`PriceInfo`'s fields: read from package metadata, without importing genai-prices."""
-        from importlib.metadata import version
-
         from .empty_report import describe_rate
+        from .versions import version
 
         prices_file = self.settings.prices_file
         return {

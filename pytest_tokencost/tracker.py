@@ -21,6 +21,7 @@ from .entry import Entry
 from .errors import TokenCostError
 from .pricing import Price, Pricer
 from .record_args import NAME_TYPES, check_arguments, utf8_size
+from .record_builder import record_fields
 from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .scopes import Frame, Kind, Run, ScopeStack
 from .summary import TokenSummary
@@ -540,30 +541,32 @@ class InMemoryTokenTracker:
         price = self._prices.get(seq) or self._pricer_or_default().price(
             entry.model, entry.provider, entry.usage, timestamp
         )
-        return TokenRecord(
-            seq=seq,
-            run_id=self.run_id,
-            test_id=self.test_id,
-            attempt=self.attempt,
-            scenario=entry.scenario,
-            case_id=entry.case,
-            step=entry.step,
-            provider=entry.provider,
-            model=entry.model,
-            usage=entry.usage,
-            provenance=entry.provenance,
-            prompt_bytes=entry.prompt_bytes,
-            artifact_bytes=entry.artifact_bytes,
-            timestamp=timestamp,
-            wall_ms=entry.wall_ms,
-            **price.record_fields(),
-            reported_cost_micro_usd=entry.reported_cost,
-            partial=entry.partial,
-            reported_total_tokens=entry.reported_total,
-            response_id=entry.response_id,
-            request_id=entry.request_id,
-            late=entry.late,
-            replayed=entry.replayed,
+        return TokenRecord.model_validate(
+            record_fields(
+                seq=seq,
+                usage=entry.usage,
+                provenance=entry.provenance,
+                timestamp=timestamp,
+                price=price,
+                run_id=self.run_id,
+                test_id=self.test_id,
+                attempt=self.attempt,
+                scenario=entry.scenario,
+                case_id=entry.case,
+                step=entry.step,
+                provider=entry.provider,
+                model=entry.model,
+                prompt_bytes=entry.prompt_bytes,
+                artifact_bytes=entry.artifact_bytes,
+                wall_ms=entry.wall_ms,
+                reported_cost_micro_usd=entry.reported_cost,
+                partial=entry.partial,
+                reported_total_tokens=entry.reported_total,
+                response_id=entry.response_id,
+                request_id=entry.request_id,
+                late=entry.late,
+                replayed=entry.replayed,
+            )
         )
 
     def summary(self) -> TokenSummary:

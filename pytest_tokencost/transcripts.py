@@ -42,9 +42,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from .records import Usage
+if TYPE_CHECKING:
+    from .records import Usage
 
 __all__ = [
     "LateAnswer",
@@ -105,6 +106,14 @@ class TranscriptSet:
     _codex_seen: set[tuple[Any, ...]] = field(default_factory=set)
     _claude_index: dict[tuple[str, str], int] = field(default_factory=dict)
     _files_read: set[Path] = field(default_factory=set)
+    #: The class of the usages: `records.Usage`, or `record_builder.PlainUsage` (no pydantic).
+    usage_type: Any = None
+
+    def __post_init__(self) -> None:
+        if self.usage_type is None:
+            from .records import Usage
+
+            self.usage_type = Usage
 
     def read(self, path: Path) -> None:
         """Read one transcript file (its kind is told from its lines)."""
@@ -195,7 +204,7 @@ class TranscriptSet:
                 continue
             model = message.get("model") if isinstance(message.get("model"), str) else None
             try:
-                normalised = _claude_usage(usage)
+                normalised = _claude_usage(usage, self.usage_type)
             except ValueError as exc:
                 self.problems.append(f"{path}:{number}: {exc}; line skipped")
                 continue
@@ -329,7 +338,9 @@ class TranscriptSet:
             ):
                 out += reasoning  # this writer keeps reasoning outside output_tokens
             try:
-                usage = Usage(input=inp, output=out, cache_read=cached, reasoning=reasoning)
+                usage = self.usage_type(
+                    input=inp, output=out, cache_read=cached, reasoning=reasoning
+                )
             except ValueError as exc:
                 self.problems.append(f"{path}:{number}: {exc}; line skipped")
                 continue
@@ -358,7 +369,7 @@ class TranscriptSet:
             return None
 
 
-def _claude_usage(usage: dict[str, Any]) -> Usage:
+def _claude_usage(usage: dict[str, Any], usage_type: Any) -> Usage:
     """An Anthropic usage object (as Claude Code logs it) as `Usage`; ValueError if unreadable."""
     uncached = _count(usage, "input_tokens")
     read = _optional(usage, "cache_read_input_tokens")
@@ -377,7 +388,7 @@ def _claude_usage(usage: dict[str, Any]) -> Usage:
         )
     # Every count is checked above and input holds the cache parts by construction, so the
     # model's own validation (a few microseconds a line, on every line) is not needed.
-    return Usage.model_construct(
+    return usage_type.model_construct(  # type: ignore[no-any-return]
         input=uncached + (read or 0) + (written or 0),
         output=output,
         cache_read=read,
@@ -433,12 +444,13 @@ def _line_timestamp(line: str) -> datetime | None:
     return _timestamp(match.group(1)) if match else None
 
 
-def read_transcripts(paths: Iterable[Path]) -> TranscriptSet:
+def read_transcripts(paths: Iterable[Path], usage_type: Any = None) -> TranscriptSet:
     """Read transcript files and folders (``*.jsonl`` below them), in sorted order.
 
-    A file met twice (given twice, or inside two folders given) is read once.
+    A file met twice (given twice, or inside two folders given) is read once. `usage_type`:
+    see `TranscriptSet.usage_type`.
     """
-    result = TranscriptSet()
+    result = TranscriptSet(usage_type=usage_type)
     files: list[Path] = []
     for path in paths:
         files.extend(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
