@@ -195,13 +195,13 @@ class RunState:
 
     def session_budget_lines(self) -> list[str]:
         """``tokens: 10,600 of 10,000 (106%)`` for every session channel."""
-        from .budget import _amount, channel_name
+        from .budget import amount_text, channel_name
 
         if self.ledger is None:
             return []
         return [
-            f"{channel_name(s.channel)}: {_amount(s.channel, s.used)} of "
-            f"{_amount(s.channel, s.limit)} ({s.percent:g}%)"
+            f"{channel_name(s.channel)}: {amount_text(s.channel, s.used)} of "
+            f"{amount_text(s.channel, s.limit)} ({s.percent:g}%)"
             for s in self.ledger.statuses()
         ]
 

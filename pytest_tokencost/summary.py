@@ -261,61 +261,19 @@ class TokenSummary(BaseModel):
         cls, records: Iterable[TokenRecord], scope_runs: Iterable[ScopeRun] = ()
     ) -> Self:
         """Aggregate records (tokens, cost) and scope runs (step counts, wall clock)."""
-        total = _Accumulator()
-        groups: dict[str, dict[str, _Accumulator]] = {
-            "by_test": {},
-            "by_case": {},
-            "by_step": {},
-            "by_model": {},
-        }
-        unpriced: set[str] = set()
-        model_ids: dict[str, str] = {}
-
-        def bucket(kind: str, key: str) -> _Accumulator:
-            group = groups[kind]
-            acc = group.get(key)
-            if acc is None:
-                acc = group[key] = _Accumulator()
-            return acc
-
+        grouping = _Grouping()
         for record in records:
-            total.add_record(record)
-            bucket("by_test", record.test_id or OUTSIDE_TESTS).add_record(record)
-            if record.case_id is not None:
-                bucket("by_case", case_key(record.scenario, record.case_id)).add_record(record)
-            bucket("by_step", record.step or NO_STEP).add_record(record)
-            bucket("by_model", record.model or NO_MODEL).add_record(record)
-            if record.cost_micro_usd is None:
-                unpriced.add(record.model or NO_MODEL)
-            elif record.price_source is PriceSource.GENAI_PRICES and record.model:
-                model_id = _model_id(record.priced_as)
-                if model_id and model_id != record.model:
-                    model_ids.setdefault(record.model, model_id)
+            grouping.add_record(record)
         for run in scope_runs:
-            if run.kind == "case":
-                # A case's wall clock is its own scope's, gaps between steps included.
-                if run.case_id is not None:
-                    bucket("by_case", case_key(run.scenario, run.case_id)).wall_ms += (
-                        run.wall_ms or 0.0
-                    )
-                continue
-            total.add_step_run(run)
-            bucket("by_test", run.test_id or OUTSIDE_TESTS).add_step_run(run)
-            if run.case_id is not None:
-                bucket("by_case", case_key(run.scenario, run.case_id)).steps += 1
-            bucket("by_step", run.step or NO_STEP).add_step_run(run)
-
-        def finished(kind: str) -> dict[str, TokenTotals]:
-            return {key: acc.totals() for key, acc in sorted(groups[kind].items())}
-
+            grouping.add_run(run)
         return cls.model_construct(
-            totals=total.totals(),
-            by_test=finished("by_test"),
-            by_case=finished("by_case"),
-            by_step=finished("by_step"),
-            by_model=finished("by_model"),
-            unpriced_models=sorted(unpriced),
-            model_ids=dict(sorted(model_ids.items())),
+            totals=grouping.total.totals(),
+            by_test=grouping.finished("by_test"),
+            by_case=grouping.finished("by_case"),
+            by_step=grouping.finished("by_step"),
+            by_model=grouping.finished("by_model"),
+            unpriced_models=sorted(grouping.unpriced),
+            model_ids=dict(sorted(grouping.model_ids.items())),
         )
 
     def __add__(self, other: TokenSummary) -> TokenSummary:
@@ -331,3 +289,57 @@ class TokenSummary(BaseModel):
             unpriced_models=sorted(set(self.unpriced_models) | set(other.unpriced_models)),
             model_ids=dict(sorted({**other.model_ids, **self.model_ids}.items())),
         )
+
+
+class _Grouping:
+    """The accumulators of one summary being made: the total and one per test, case, step and
+    model; the models without a price; the ids genai-prices priced models as."""
+
+    def __init__(self) -> None:
+        self.total = _Accumulator()
+        self.groups: dict[str, dict[str, _Accumulator]] = {
+            "by_test": {},
+            "by_case": {},
+            "by_step": {},
+            "by_model": {},
+        }
+        self.unpriced: set[str] = set()
+        self.model_ids: dict[str, str] = {}
+
+    def bucket(self, kind: str, key: str) -> _Accumulator:
+        group = self.groups[kind]
+        acc = group.get(key)
+        if acc is None:
+            acc = group[key] = _Accumulator()
+        return acc
+
+    def add_record(self, record: TokenRecord) -> None:
+        self.total.add_record(record)
+        self.bucket("by_test", record.test_id or OUTSIDE_TESTS).add_record(record)
+        if record.case_id is not None:
+            self.bucket("by_case", case_key(record.scenario, record.case_id)).add_record(record)
+        self.bucket("by_step", record.step or NO_STEP).add_record(record)
+        self.bucket("by_model", record.model or NO_MODEL).add_record(record)
+        if record.cost_micro_usd is None:
+            self.unpriced.add(record.model or NO_MODEL)
+        elif record.price_source is PriceSource.GENAI_PRICES and record.model:
+            model_id = _model_id(record.priced_as)
+            if model_id and model_id != record.model:
+                self.model_ids.setdefault(record.model, model_id)
+
+    def add_run(self, run: ScopeRun) -> None:
+        if run.kind == "case":
+            # A case's wall clock is its own scope's, gaps between steps included.
+            if run.case_id is not None:
+                self.bucket("by_case", case_key(run.scenario, run.case_id)).wall_ms += (
+                    run.wall_ms or 0.0
+                )
+            return
+        self.total.add_step_run(run)
+        self.bucket("by_test", run.test_id or OUTSIDE_TESTS).add_step_run(run)
+        if run.case_id is not None:
+            self.bucket("by_case", case_key(run.scenario, run.case_id)).steps += 1
+        self.bucket("by_step", run.step or NO_STEP).add_step_run(run)
+
+    def finished(self, kind: str) -> dict[str, TokenTotals]:
+        return {key: acc.totals() for key, acc in sorted(self.groups[kind].items())}

@@ -1,8 +1,10 @@
 """Trackers: where records are made, attributed to case and step scopes, and summarised.
 
-`record()` is on the hot path of every LLM call a suite makes, so it only validates its
-arguments and appends a tuple under a lock; records are built (and priced, which takes about
-0.1 ms per record with genai-prices) only when someone asks for them.
+`InMemoryTokenTracker` is a facade over four parts: the argument checks (`record_args.py`), the
+scope stack (`scopes.py`), the budget charger (`budget/charger.py`) and the record builder
+(`_build`). `record()` is on the hot path of every LLM call a suite makes, so it only checks its
+arguments and appends a slotted `Entry` under a lock; records are built (and priced, which takes
+about 0.1 ms per record with genai-prices) only when someone asks for them.
 """
 
 from __future__ import annotations
@@ -11,26 +13,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .budget import BudgetScope, Channel, TokenBudgetExceeded, limits_from_kwargs
+from .budget import BudgetCharger, BudgetScope, UnpricedUnderBudget, limits_from_kwargs
+from .entry import Entry
 from .errors import TokenCostError
 from .pricing import Price, Pricer
+from .record_args import NAME_TYPES, check_arguments, utf8_size
 from .record_builder import record_fields
 from .records import Provenance, ScopeRun, TokenRecord, Usage
+from .scopes import Frame, Kind, Run, ScopeStack
 from .summary import TokenSummary
 
 __all__ = ["InMemoryTokenTracker", "TokenTracker", "UnpricedUnderBudget"]
 
 if TYPE_CHECKING:
-    from .ledger import BudgetLedger
+    from .budget.charger import Charged
+    from .budget.ledger import BudgetLedger
     from .providers import ObservedUsage
-
-
-class UnpricedUnderBudget(TokenCostError):
-    """A USD budget covers a record whose model has no known price."""
 
 
 @runtime_checkable
@@ -69,87 +70,23 @@ class TokenTracker(Protocol):
         ...
 
 
-class _Scope(NamedTuple):
-    scenario: str | None
-    case: str | None
-    step: str | None
-    budget: BudgetScope | None
-
-
-class _Entry(NamedTuple):
-    timestamp: float
-    scenario: str | None
-    case: str | None
-    step: str | None
-    model: str | None
-    provider: str | None
-    usage: Usage
-    provenance: Provenance
-    prompt_bytes: int | None
-    artifact_bytes: int | None
-    wall_ms: float | None
-    own_step: bool
-    reported_cost: int | None
-    partial: bool
-    reported_total: int | None
-    response_id: str | None
-    request_id: str | None
-    late: bool
-    replayed: bool
-
-
 _REPORTED = Provenance.REPORTED
-_TOKENS, _INPUT, _OUTPUT = Channel.TOKENS, Channel.INPUT, Channel.OUTPUT
-_PROVENANCES = frozenset(Provenance)
-_INF = float("inf")
-
-
-class _Run(NamedTuple):
-    kind: Literal["case", "step"]
-    scenario: str | None
-    case: str | None
-    step: str | None
-    wall_ms: float | None
-
-
-_NO_SCOPE = _Scope(None, None, None, None)
-
-
-def _reject_arguments(values: dict[str, object]) -> None:
-    """Raise for the first argument of `record()` that is not what it must be."""
-    for name in ("step", "case", "model", "provider", "response_id", "request_id"):
-        value = values[name]
-        if value is not None and type(value) is not str:
-            raise TypeError(f"record(): {name} must be a string, got {value!r}")
-    provenance = values["provenance"]
-    if provenance is not None and provenance not in _PROVENANCES:
-        raise ValueError(
-            f"record(): provenance must be one of {', '.join(p.value for p in Provenance)}, "
-            f"got {provenance!r}"
-        )
-    for name in ("reported_cost_micro_usd", "reported_total_tokens"):
-        value = values[name]
-        if value is not None and (type(value) is not int or value < 0):
-            raise TypeError(f"record(): {name} must be a non-negative int, got {value!r}")
-    for name in ("partial", "late", "replayed"):
-        if type(values[name]) is not bool:
-            raise TypeError(f"record(): {name} must be True or False, got {values[name]!r}")
-    raise ValueError(
-        f"record(): wall_ms must be a finite non-negative number, got {values['wall_ms']!r}"
-    )
-
-
-def _utf8_size(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise TypeError(f"record(): prompt and artifact must be str, got {type(text).__name__}")
-    return len(text.encode("utf-8"))
 
 
 def _check_name(kind: str, value: object) -> None:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{kind} must be a non-empty string, got {value!r}")
+
+
+def _step_path(outer: str | None, name: str) -> str:
+    """The path of step `name` inside step `outer` (``outer/name``); checks the name."""
+    _check_name("step name", name)
+    if "/" in name:
+        raise ValueError(
+            f"step name {name!r} contains '/', which joins nested steps (outer/inner): "
+            "nest two step() scopes instead"
+        )
+    return name if outer is None else f"{outer}/{name}"
 
 
 class InMemoryTokenTracker:
@@ -176,40 +113,40 @@ class InMemoryTokenTracker:
         self.attempt = attempt
         self._pricer = pricer
         self.budget = budget
-        self._ledger = ledger
+        self._charger = BudgetCharger(ledger=ledger, price=self._price_now, warn=self._warned)
         # Only a tracker with a budget somewhere pays for charging on record().
         self._budgeted = ledger is not None or (budget is not None and budget.limited)
         self.budget_scopes: list[BudgetScope] = [budget] if budget and budget.pools else []
         self.warnings: list[str] = []  # budget warnings, capture problems
         #: Responses recorded again (by capture and observe(), or observe() twice): not counted.
         self.duplicates = 0
-        #: The first budget this tracker's records crossed (or a USD budget they could not
-        #: price): kept even when the code under test catches the exception, so the test fails.
-        self.crossed: TokenCostError | None = None
         self._seen: set[str] = set()
-        self._prices: dict[int, Price] = {}
+        self._prices: dict[int, Price] = {}  # records a dollar budget priced at once, by seq
         self._warn = warn
         if budget is not None:
-            budget.on_warn = self._on_warn
+            budget.on_warn = self._charger.scope_warned
+        self._charger.root = budget
         self._lock = threading.Lock()
-        self._entries: list[tuple[Any, ...]] = []  # _Entry fields, as plain tuples for speed
-        self._runs: list[_Run] = []
+        self._entries: list[Entry] = []
         self._built: list[TokenRecord] = []
         self._built_upto = 0
         #: Records that could not be built (and so are not in `records()`), named.
         self.build_errors: list[str] = []
-        self._scope: ContextVar[_Scope] = ContextVar(
-            f"tokencost_scope_{id(self)}", default=_NO_SCOPE
-        )
+        self._scopes = ScopeStack(f"tokencost_scope_{id(self)}")
+        self._scope_var = self._scopes.var  # read directly by record(): no call on the hot path
 
-    def _on_warn(self, scope: BudgetScope, channel: Channel, used: int, limit: int) -> None:
-        from .budget import _amount, channel_name
+    @property
+    def crossed(self) -> TokenCostError | None:
+        """The first budget this tracker's records crossed (or a USD budget they could not
+        price): kept even when the code under test catches the exception, so the test fails."""
+        return self._charger.crossed
 
-        message = (
-            f"budget warning: {scope.name} reached {100 * used / limit:.0f}% of its "
-            f"{channel_name(channel)} budget ({_amount(channel, used)} of "
-            f"{_amount(channel, limit)})"
-        )
+    @crossed.setter
+    def crossed(self, error: TokenCostError | None) -> None:
+        self._charger.crossed = error
+
+    def _warned(self, message: str) -> None:
+        """The charger's warning callback: kept on the tracker and passed on."""
         self.warnings.append(message)
         if self._warn is not None:
             self._warn(message)
@@ -217,17 +154,28 @@ class InMemoryTokenTracker:
     # -- scopes -----------------------------------------------------------------------------
 
     def _budget_for(self, name: str, limits: dict[str, float | None]) -> BudgetScope | None:
-        outer = self._scope.get().budget or self.budget
+        outer = self._scopes.current().budget or self.budget
         given = {key: value for key, value in limits.items() if value is not None}
         if not given:
             return outer
         parsed = limits_from_kwargs(given, name)
         if outer is None:
-            outer = self.budget = BudgetScope(f"test {self.test_id}", on_warn=self._on_warn)
+            outer = self.budget = self._charger.root = BudgetScope(
+                f"test {self.test_id}", on_warn=self._charger.scope_warned
+            )
         scope = outer.child(name, parsed)
         self.budget_scopes.append(scope)
         self._budgeted = True
         return scope
+
+    @contextmanager
+    def _scope(
+        self, kind: Kind, label: str, frame: Frame, limits: dict[str, float | None]
+    ) -> Iterator[None]:
+        """The one scope behind `case()` and `step()`: its budget, attribution and timed run."""
+        budget = self._budget_for(f"{kind} {label}", limits)
+        with self._scopes.enter(kind, frame._replace(budget=budget)):
+            yield
 
     @contextmanager
     def case(
@@ -249,23 +197,15 @@ class InMemoryTokenTracker:
         _check_name("case id", case_id)
         if scenario is not None:
             _check_name("scenario", scenario)
-        outer = self._scope.get()
-        budget = self._budget_for(
-            f"case {case_id}",
-            {
-                "max_tokens": max_tokens,
-                "max_input": max_input,
-                "max_output": max_output,
-                "max_usd": max_usd,
-            },
-        )
-        token = self._scope.set(_Scope(scenario, case_id, outer.step, budget))
-        started = time.perf_counter()
-        try:
+        frame = Frame(scenario, case_id, self._scopes.current().step, None)
+        limits = {
+            "max_tokens": max_tokens,
+            "max_input": max_input,
+            "max_output": max_output,
+            "max_usd": max_usd,
+        }
+        with self._scope("case", case_id, frame, limits):
             yield
-        finally:
-            self._scope.reset(token)
-            self._add_run("case", scenario, case_id, None, started)
 
     @contextmanager
     def step(
@@ -281,46 +221,21 @@ class InMemoryTokenTracker:
 
         `max_*` set a budget for the step (`max_usd` in dollars), checked at every record.
         """
-        _check_name("step name", name)
-        if "/" in name:
-            raise ValueError(
-                f"step name {name!r} contains '/', which joins nested steps (outer/inner): "
-                "nest two step() scopes instead"
-            )
-        outer = self._scope.get()
-        path = name if outer.step is None else f"{outer.step}/{name}"
-        budget = self._budget_for(
-            f"step {path}",
-            {
-                "max_tokens": max_tokens,
-                "max_input": max_input,
-                "max_output": max_output,
-                "max_usd": max_usd,
-            },
-        )
-        token = self._scope.set(_Scope(outer.scenario, outer.case, path, budget))
-        started = time.perf_counter()
-        try:
+        outer = self._scopes.current()
+        path = _step_path(outer.step, name)
+        frame = Frame(outer.scenario, outer.case, path, None)
+        limits = {
+            "max_tokens": max_tokens,
+            "max_input": max_input,
+            "max_output": max_output,
+            "max_usd": max_usd,
+        }
+        with self._scope("step", path, frame, limits):
             yield
-        finally:
-            self._scope.reset(token)
-            self._add_run("step", outer.scenario, outer.case, path, started)
-
-    def _add_run(
-        self,
-        kind: Literal["case", "step"],
-        scenario: str | None,
-        case: str | None,
-        step: str | None,
-        started: float,
-    ) -> None:
-        run = _Run(kind, scenario, case, step, (time.perf_counter() - started) * 1000.0)
-        with self._lock:
-            self._runs.append(run)
 
     def current_scope(self) -> tuple[str | None, str | None]:
         """The (case, step) that a record made now would be attributed to."""
-        scope = self._scope.get()
+        scope = self._scopes.current()
         return scope.case, scope.step
 
     # -- recording --------------------------------------------------------------------------
@@ -363,154 +278,102 @@ class InMemoryTokenTracker:
         records nothing; earlier records are kept.
         """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        if (
-            (step is not None and type(step) is not str)
-            or (case is not None and type(case) is not str)
-            or (model is not None and type(model) is not str)
-            or (provider is not None and type(provider) is not str)
-            or (provenance is not None and provenance not in _PROVENANCES)
-            or (
-                reported_cost_micro_usd is not None
-                and (type(reported_cost_micro_usd) is not int or reported_cost_micro_usd < 0)
-            )
-            or (
-                reported_total_tokens is not None
-                and (type(reported_total_tokens) is not int or reported_total_tokens < 0)
-            )
-            or type(partial) is not bool
-            or type(late) is not bool
-            or type(replayed) is not bool
-            or (response_id is not None and type(response_id) is not str)
-            or (request_id is not None and type(request_id) is not str)
-            or (
-                wall_ms is not None
-                and (type(wall_ms) not in (int, float) or not 0 <= wall_ms < _INF)
-            )
+        if not (
+            # The common call (a model and a usage, nothing else) is checked here in one go.
+            step is case is provider is response_id is request_id is None
+            and reported_cost_micro_usd is reported_total_tokens is None
+            and wall_ms is None is provenance
+            and partial is late is replayed is False
+            and type(model) in NAME_TYPES
         ):
-            _reject_arguments(locals())
-        if usage is not None:
-            if type(usage) is not Usage and not isinstance(usage, Usage):
-                raise TypeError(
-                    f"record(): usage must be a pytest_tokencost.Usage, got "
-                    f"{type(usage).__name__}; use observe() for a provider response"
-                )
-            prompt_bytes = artifact_bytes = None
-            if prompt is not None or artifact is not None:
-                prompt_bytes, artifact_bytes = _utf8_size(prompt), _utf8_size(artifact)
-            kind = _REPORTED if provenance is None else Provenance(provenance)
-        else:
-            usage, prompt_bytes, artifact_bytes, kind = self._count(model, prompt, artifact)
-            if provenance is not None:
-                kind = Provenance(provenance)
-        scope_scenario, scope_case, scope_step, scope_budget = self._scope.get()
-        entry = (
-            time.time(),
-            scope_scenario,
-            case or scope_case,
-            step or scope_step,
-            model,
-            provider,
-            usage,
-            kind,
-            prompt_bytes,
-            artifact_bytes,
-            wall_ms,
-            # A record outside any step scope (or naming another step) is a step of its own.
-            not late and (scope_step is None or (step is not None and step != scope_step)),
-            reported_cost_micro_usd,
-            partial,
-            reported_total_tokens,
-            response_id,
-            request_id,
-            late,
-            replayed,
+            check_arguments(locals())
+        usage, prompt_bytes, artifact_bytes, kind = self._measure(
+            model, usage, prompt, artifact, provenance
         )
-        if response_id is None and not self._budgeted:
-            self._entries.append(entry)  # atomic, also on free-threaded builds: no lock needed
-            return
-        with self._lock:  # the charge index must be this entry's, whatever other threads do
+        scenario, scope_case, scope_step, budget = self._scope_var.get()
+        entry = tuple.__new__(
+            Entry,
+            (
+                time.time(),
+                scenario,
+                case or scope_case,
+                step or scope_step,
+                model,
+                provider,
+                usage,
+                kind,
+                prompt_bytes,
+                artifact_bytes,
+                wall_ms,
+                not late and (scope_step is None or (step is not None and step != scope_step)),
+                reported_cost_micro_usd,
+                partial,
+                reported_total_tokens,
+                response_id,
+                request_id,
+                late,
+                replayed,
+            ),
+        )
+        lock = self._lock
+        lock.acquire()  # acquire/release: a third of the cost of `with lock` on the hot path
+        try:
+            # The index is taken in the same locked step as the append, so threads recording
+            # at once (free-threaded builds included) get unique, contiguous indices.
             if response_id is not None:
                 if response_id in self._seen:
-                    self.duplicates += 1
+                    self.duplicates += 1  # the same response again (capture and observe())
                     return
                 self._seen.add(response_id)
             self._entries.append(entry)
             index = len(self._entries) - 1
+        finally:
+            lock.release()
         if self._budgeted:
-            try:
-                self._charge(index, entry, self.budget if late else scope_budget or self.budget)
-            except TokenCostError as exc:
-                if self.crossed is None:
-                    self.crossed = exc
-                raise
+            self._charger.charge(entry, index, budget)
 
-    def _charge(self, index: int, entry: tuple[Any, ...], scope: BudgetScope | None) -> None:
-        """Charge a record to its budget scopes and the session ledger; raise on crossing.
+    def _price_now(self, charged: Charged, index: int) -> int | None:
+        """The charger's price callback (a dollar budget covers entry `index`): price it now."""
+        assert isinstance(charged, Entry)
+        self._prices[index] = price = self._pricer_or_default().price(
+            charged.model,
+            charged.provider,
+            charged.usage,
+            datetime.fromtimestamp(charged.timestamp, UTC),
+        )
+        return price.total_micro_usd
 
-        Token channels are charged as counted; the record is priced here only when a dollar
-        budget covers it (otherwise at export, like any record).
-        """
-        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        usage: Usage = entry[6]
-        given, taken = usage.input, usage.output
-        spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
-        unpriced = None
-        if (scope is not None and scope.limits_usd) or (
-            self._ledger is not None and self._ledger.limits_usd
-        ):
-            record = _Entry._make(entry)
-            price = self._pricer_or_default().price(
-                record.model, record.provider, usage, datetime.fromtimestamp(record.timestamp, UTC)
+    def _measure(
+        self,
+        model: str | None,
+        usage: Usage | None,
+        prompt: str | None,
+        artifact: str | None,
+        provenance: Provenance | None,
+    ) -> tuple[Usage, int | None, int | None, Provenance]:
+        """The record's usage, text sizes and provenance: as given, or counted from its texts."""
+        if usage is None:
+            usage, prompt_bytes, artifact_bytes, kind = self._count(model, prompt, artifact)
+            if provenance is not None:
+                kind = Provenance(provenance)
+            return usage, prompt_bytes, artifact_bytes, kind
+        if type(usage) is not Usage and not isinstance(usage, Usage):
+            raise TypeError(
+                f"record(): usage must be a pytest_tokencost.Usage, got "
+                f"{type(usage).__name__}; use observe() for a provider response"
             )
-            self._prices[index] = price
-            if price.total_micro_usd is None:
-                unpriced = UnpricedUnderBudget(
-                    f"a USD budget covers model {record.model!r}, which has no known price: "
-                    "add it to a --cost-prices file or pass --cost-default-rate-unknown"
-                )
-            else:
-                spent[Channel.MICRO_USD] = price.total_micro_usd
-        crossed: list[TokenBudgetExceeded] = []
-        if self._ledger is not None:  # the session hears of the spend even if a scope raises
-            try:
-                for warning in self._ledger.charge(spent):
-                    self.warnings.append(warning)
-                    if self._warn is not None:
-                        self._warn(warning)
-            except TokenBudgetExceeded as exc:
-                crossed.append(exc)
-        if scope is not None:
-            try:
-                scope.observe(spent)
-            except TokenBudgetExceeded as exc:
-                crossed.insert(0, exc)
-        if unpriced is not None:
-            raise unpriced
-        if crossed:
-            raise crossed[0]
+        kind = _REPORTED if provenance is None else Provenance(provenance)
+        if prompt is None and artifact is None:
+            return usage, None, None, kind
+        return usage, utf8_size(prompt), utf8_size(artifact), kind
 
     @staticmethod
     def _count(
         model: str | None, prompt: str | None, artifact: str | None
     ) -> tuple[Usage, int | None, int | None, Provenance]:
-        if prompt is None and artifact is None:
-            raise TypeError("record() needs usage=Usage(...) or prompt=/artifact= texts")
-        from .counting import counter_for  # here: a suite that only records usages never counts
+        from .counting import count_usage  # here: a suite that only records usages never counts
 
-        counter = counter_for(model)
-        counts = [0, 0]
-        sizes: list[int | None] = [None, None]
-        for index, (label, text) in enumerate((("prompt", prompt), ("artifact", artifact))):
-            if text is None:
-                continue
-            if not isinstance(text, str):
-                raise TypeError(f"record(): {label} must be a str, got {type(text).__name__}")
-            counts[index] = counter.count(text)
-            sizes[index] = len(text.encode("utf-8"))
-        usage = Usage.model_construct(
-            input=counts[0], output=counts[1], cache_read=None, cache_write=None, reasoning=None
-        )
-        return usage, sizes[0], sizes[1], counter.provenance
+        return count_usage(model, prompt, artifact)
 
     def observe(
         self,
@@ -621,13 +484,12 @@ class InMemoryTokenTracker:
             pending = self._entries[start:]
         built: list[TokenRecord] = []
         errors: list[str] = []
-        for offset, entry in enumerate(pending):
-            made = _Entry._make(entry)
+        for seq, entry in enumerate(pending, start):
             try:
-                built.append(self._build(start + offset, made))
+                built.append(self._build(seq, entry))
             except Exception as exc:
                 errors.append(
-                    f"record {start + offset} (model {made.model!r}, {made.usage.total:,} "
+                    f"record {seq} (model {entry.model!r}, {entry.usage.total:,} "
                     f"tokens): {type(exc).__name__}: {exc}"
                 )
         with self._lock:
@@ -639,12 +501,12 @@ class InMemoryTokenTracker:
 
     def scope_runs(self) -> list[ScopeRun]:
         """Closed case and step scopes (and records that were steps of their own)."""
+        runs = self._scopes.runs()
         with self._lock:
-            runs = list(self._runs)
             entries = list(self._entries)
         runs.extend(
-            _Run("step", entry.scenario, entry.case, entry.step, entry.wall_ms)
-            for entry in map(_Entry._make, entries)
+            Run("step", entry.scenario, entry.case, entry.step, entry.wall_ms)
+            for entry in entries
             if entry.own_step
         )
         return [
@@ -659,7 +521,7 @@ class InMemoryTokenTracker:
             for run in runs
         ]
 
-    def _build(self, seq: int, entry: _Entry) -> TokenRecord:
+    def _build(self, seq: int, entry: Entry) -> TokenRecord:
         timestamp = datetime.fromtimestamp(entry.timestamp, UTC)
         price = self._prices.get(seq) or self._pricer_or_default().price(
             entry.model, entry.provider, entry.usage, timestamp

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from pytest_tokencost import InMemoryTokenTracker, Provenance, TokenTracker, Usage
+from pytest_tokencost.budget import BudgetScope, Channel
 from pytest_tokencost.summary import NO_STEP
 
 
@@ -156,3 +157,47 @@ def test_records_are_priced_once_and_cached() -> None:
     second = tracker.records()
     assert second[0] is first[0]
     assert second[1].cost_micro_usd == first[0].cost_micro_usd == 3_500
+
+
+def test_threads_recording_at_once_get_unique_contiguous_indices_and_exact_totals() -> None:
+    """Every record is charged under a dollar budget, so each is priced at once and its price
+    kept under the index its locked append gave it: a race would give two records one index,
+    or a record another's price."""
+    tracker = InMemoryTokenTracker(
+        budget=BudgetScope("test", {Channel.TOKENS: 10**12, Channel.MICRO_USD: 10**12})
+    )
+    per_thread = 500
+    barrier = threading.Barrier(6)
+
+    def work(k: int) -> None:
+        barrier.wait()  # all threads start recording together
+        for n in range(per_thread):
+            # gpt-4o: $2.50 / M input, $10 / M output -> 2,500 * k + 1,000 micro-USD a record
+            tracker.record(
+                model="gpt-4o",
+                usage=Usage(input=1_000 * k, output=100),
+                response_id=f"resp-{k}-{n}",
+            )
+            tracker.record(
+                model="gpt-4o",
+                usage=Usage(input=1_000 * k, output=100),
+                response_id=f"resp-{k}-{n}",
+            )  # the same response again: not counted
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = tracker.records()
+    assert [r.seq for r in records] == list(range(6 * per_thread))
+    assert tracker.duplicates == 6 * per_thread
+    for record in records:
+        assert record.cost_micro_usd == 2_500 * (record.usage.input // 1_000) + 1_000
+    expected_usd = 500 * (2_500 * 21 + 6 * 1_000)  # k = 1..6 sums to 21: 58,500 a round
+    assert tracker.summary().totals.cost_micro_usd == expected_usd
+    assert tracker.budget is not None
+    pools = tracker.budget.pools
+    assert pools[Channel.MICRO_USD].committed == expected_usd
+    assert pools[Channel.TOKENS].committed == 500 * (1_000 * 21 + 6 * 100)
+    tracker.budget.check()
