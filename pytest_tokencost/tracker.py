@@ -16,7 +16,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .budget import BudgetCharger, BudgetScope, UnpricedUnderBudget, limits_from_kwargs
+from .budget import (
+    BudgetCharger,
+    BudgetScope,
+    TokenBudgetExceeded,
+    UnpricedUnderBudget,
+    limits_from_kwargs,
+)
 from .entry import Entry
 from .errors import TokenCostError
 from .pricing import Price, Pricer
@@ -26,7 +32,7 @@ from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .scopes import Frame, Kind, Run, ScopeStack
 from .summary import TokenSummary
 
-__all__ = ["InMemoryTokenTracker", "TokenTracker", "UnpricedUnderBudget"]
+__all__ = ["InMemoryTokenTracker", "TokenBudgetExceeded", "TokenTracker", "UnpricedUnderBudget"]
 
 if TYPE_CHECKING:
     from .budget.charger import Charged

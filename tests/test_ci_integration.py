@@ -148,8 +148,8 @@ def test_a_fail_over_gate_over_the_priced_part_says_so(suite: pytest.Pytester) -
     result = suite.runpytest("--cost-fail-over=usd:0.05")
     result.stdout.fnmatch_lines(
         [
-            "ERROR: cost gate failed: --cost-fail-over=usd:0.05: the run's usd at least "
-            "$0.0648 (1 record(s) have no price) is over the limit of $0.05"
+            "ERROR: cost gate failed: --cost-fail-over=usd:0.05: the run's cost is at least "
+            "$0.0648 (1 record(s) have no price), over the limit of $0.05"
         ]
     )
 

@@ -212,3 +212,32 @@ def test_junit_xml_properties_per_test_and_for_the_run(
         "tokencost_output": "3460",
         "tokencost_cache_read": "2000",
     }
+
+
+def test_markdown_groups_a_models_dated_and_undated_names_as_the_section_does(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One model called by its alias and by its dated name is one row, with a names note."""
+    for name in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    plugin_pytester.makepyfile(
+        """
+        from pytest_tokencost import Usage
+
+        def test_alias(token_tracker):
+            token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input=1_000))
+
+        def test_dated(token_tracker):
+            token_tracker.record(
+                model="gpt-4o-2024-08-06", provider="openai", usage=Usage(input=2_000, output=10)
+            )
+        """
+    )
+    result = plugin_pytester.runpytest("--cost-report=markdown:cost.md")
+    result.assert_outcomes(passed=2)
+    markdown = (plugin_pytester.path / "cost.md").read_text()
+    models = _tables(markdown)[2]
+    assert models[0][0] == "model"
+    # 3,000 input x $2.50 + 10 output x $10 per MTok = 7,600 micro-USD, in one row
+    assert [row[:3] + row[5:6] for row in models[1:]] == [["`gpt-4o`", "2", "3,000", "10"]]
+    assert "Model names: `gpt-4o` = `gpt-4o` + `gpt-4o-2024-08-06`" in markdown

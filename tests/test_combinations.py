@@ -1012,7 +1012,7 @@ def test_ci_outputs_with_history_gates_page_and_reruns(
     markdown = (plugin_pytester.path / "cost.md").read_text()
     assert step_summary.read_text().count("## Token & Cost") == 2  # one per run, appended
     assert "| `--cost-compare-fail=tokens:0%` | PASS |" in markdown
-    assert "| `--cost-fail-over=usd:0.005` | **FAIL** | the run's usd $0.00925 is over" in markdown
+    assert "| `--cost-fail-over=usd:0.005` | **FAIL** | the run's cost is $0.00925, over" in markdown
     assert f"Baseline: run `{runs[1].run_id}`" in markdown
     assert "### Compared with the previous run" in markdown
     assert "Tests: no changes (3 unchanged)" in markdown
@@ -1020,8 +1020,8 @@ def test_ci_outputs_with_history_gates_page_and_reruns(
     for line in (
         "::warning title=token budget::test test_ci.py::test_budget: tokens budget warn: "
         "900 of 1,000 (90%25)",
-        "::error title=cost gate::cost gate failed: --cost-fail-over=usd:0.005: the run's usd "
-        "$0.00925 is over the limit of $0.005",
+        "::error title=cost gate::cost gate failed: --cost-fail-over=usd:0.005: the run's cost "
+        "is $0.00925, over the limit of $0.005",
     ):
         assert line in out
     junit = (plugin_pytester.path / "junit.xml").read_text()

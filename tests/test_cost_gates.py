@@ -223,8 +223,8 @@ def test_fail_over(
     assert over.ret == pytest.ExitCode.TESTS_FAILED
     over.stdout.fnmatch_lines(
         [
-            "ERROR: cost gate failed: --cost-fail-over=tokens:12100: the run's tokens 12,101 "
-            "tokens is over the limit of 12,100 tokens"
+            "ERROR: cost gate failed: --cost-fail-over=tokens:12100: the run's total is 12,101 "
+            "tokens, over the limit of 12,100 tokens"
         ]
     )
 
@@ -236,7 +236,7 @@ def test_fail_over_from_the_ini_file(
     result = _run(suite, monkeypatch, 10_000)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["ERROR: cost gate failed: --cost-fail-over=usd:0.01: the run's usd $0.0385*"]
+        ["ERROR: cost gate failed: --cost-fail-over=usd:0.01: the run's cost is $0.0385, over*"]
     )
     assert [v["status"] for v in _report(suite)["gates"]] == ["no-baseline", "fail"]
 
@@ -331,8 +331,8 @@ def test_fail_over_on_a_partly_unpriced_run_says_at_least(
     priced = format_usd(int(price.total_price * 1_000_000 + Decimal("0.5")))
     result.stdout.fnmatch_lines(
         [
-            "ERROR: cost gate failed: --cost-fail-over=usd:0.001: the run's usd at least "
-            f"{priced} (1 record(s) have no price) is over the limit of $0.001"
+            "ERROR: cost gate failed: --cost-fail-over=usd:0.001: the run's cost is at least "
+            f"{priced} (1 record(s) have no price), over the limit of $0.001"
         ]
     )
     gates = {v["gate"]: v["status"] for v in _report(plugin_pytester)["gates"]}

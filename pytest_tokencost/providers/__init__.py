@@ -48,6 +48,10 @@ _HOME = {
     "usage_from": "bodies",
     "usage_from_body": "bodies",
     "usage_from_stream": "bodies",
+    # The errors the readers raise, importable from here as before the package split.
+    "MissingUsageError": ".errors",
+    "UnreadablePayloadError": ".errors",
+    "UsageNotReadyError": ".errors",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOME, __all__, globals())

@@ -54,6 +54,10 @@ __all__ = [
     "report_schema",
 ]
 
+# ReportFileError: importable from here as before the package split.
 __getattr__, __dir__ = lazy_exports(
-    __name__, dict.fromkeys(__all__, "document"), __all__, globals()
+    __name__,
+    {**dict.fromkeys(__all__, "document"), "ReportFileError": ".errors"},
+    __all__,
+    globals(),
 )

@@ -185,8 +185,20 @@ def _models_lines(report: TokenReport) -> list[str]:
         return []
     headers = ["model", "calls", "input", "cache read", "cache write", "output", "reasoning"]
     headers.append("cost")
-    rows = [_model_row(name, t) for name, t in by_model.items()]
-    return ["### Per model", "", *_table(headers, rows), ""]
+    from .render import rows_by_model_id  # the terminal's grouping: one row per model
+
+    grouped, aliases = rows_by_model_id(report.summary)
+    rows = [_model_row(name, t) for name, t in grouped.items()]
+    notes = [
+        f"Model names: {_code(model_id)} = {' + '.join(_code(name) for name in names)}  "
+        for model_id, names in aliases.items()
+    ]
+    return ["### Per model", "", *_table(headers, rows), "", *notes, *([""] if notes else [])]
+
+
+def _code(name: str) -> str:
+    """A model name as a Markdown code span (a backtick in it cannot end the span early)."""
+    return "`" + name.replace("`", "'") + "`"
 
 
 def _budget_row(entry: BudgetEntry) -> list[str]:

@@ -195,9 +195,8 @@ def evaluate_fail_over(gate: Gate, head: Amounts) -> GateVerdict:
         base=None,
         head=value,
         limit=limit,
-        message=f"{gate.describe()}: the run's {gate.metric} "
-        f"{at_least or _show(gate, value)} {'is over' if over else 'is within'} the limit of "
-        f"{limit}",
+        message=f"{gate.describe()}: the run's {'cost' if gate.is_usd else 'total'} is "
+        f"{at_least or _show(gate, value)}, {'over' if over else 'within'} the limit of {limit}",
     )
 
 
