@@ -385,29 +385,28 @@ class _Call:
         self.path = str(getattr(request.url, "path", ""))
         self.request_body = _request_body(request)
         self.chunks: list[bytes] = []
-        self.complete_pass = False  # a pass over the stream reached its end (see `restart`)
         self.headers: Any = {}
         self.body: bytes | None = None  # the decoded body, once read
         self.replayed = False  # set by Capture._watch from the response (see replay.py)
         self.done = False
         self.deferred = False  # waiting to be recorded off the event loop (see `finish`)
 
-    def restart(self) -> list[bytes]:
-        """A new pass over the response's stream begins: the list its chunks go to.
+    def restart(self) -> int:
+        """A new pass over the response's stream begins: where its chunks start in `chunks`."""
+        return len(self.chunks)
 
-        A re-iterable stream (vcrpy's replayed `ByteStream`) may be read again from its start;
-        each pass holds the whole body, so the passes must not add up. The chunks kept are the
-        last complete pass's (set by the tee when a pass ends), or, before any pass completed,
-        the current one's, so a stream abandoned part way still has what it read.
+    def completed(self, start: int) -> None:
+        """The pass that began at `start` reached the stream's end.
+
+        A pass usually continues the one before it (an SDK stops at the end event; a later
+        read drains the rest). But a re-iterable stream (vcrpy's replayed `ByteStream`) is read
+        again from its start, each pass holding the whole body: a pass that repeats everything
+        read before it replaces it, so the body is counted once.
         """
-        chunks: list[bytes] = []
-        if not self.complete_pass:
-            self.chunks = chunks
-        return chunks
-
-    def completed(self, chunks: list[bytes]) -> None:
-        """A pass over the stream reached its end: its chunks are the body."""
-        self.chunks, self.complete_pass = chunks, True
+        if start:
+            this = b"".join(self.chunks[start:])
+            if this.startswith(b"".join(self.chunks[:start])):
+                self.chunks = self.chunks[start:]
 
     def finish(self, headers: Any, raw: bytes | None = None, *, last_chance: bool = False) -> None:
         """Read the usage from the (decoded) body and record it; never raises.
@@ -469,11 +468,11 @@ def _tee_classes(httpx2: Any) -> tuple[type, type]:
             self.inner, self.call, self.headers = inner, call, headers
 
         def __iter__(self) -> Iterator[bytes]:
-            chunks = self.call.restart()
+            start = self.call.restart()
             for chunk in self.inner:
-                chunks.append(chunk)
+                self.call.chunks.append(chunk)
                 yield chunk
-            self.call.completed(chunks)
+            self.call.completed(start)
 
         def close(self) -> None:
             try:
@@ -488,11 +487,11 @@ def _tee_classes(httpx2: Any) -> tuple[type, type]:
             self.inner, self.call, self.headers = inner, call, headers
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            chunks = self.call.restart()
+            start = self.call.restart()
             async for chunk in self.inner:
-                chunks.append(chunk)
+                self.call.chunks.append(chunk)
                 yield chunk
-            self.call.completed(chunks)
+            self.call.completed(start)
 
         async def aclose(self) -> None:
             try:
