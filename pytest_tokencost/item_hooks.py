@@ -243,6 +243,6 @@ def _result_note(tracker: InMemoryTokenTracker) -> str:
     except Exception:  # the line is a courtesy: the export reports any real problem
         return f"{len(tracker)} record(s)"
     cost = format_usd(totals.cost_micro_usd)
-    if totals.cost_micro_usd is not None and totals.unpriced_records:
+    if totals.cost_micro_usd is not None and totals.live_unpriced_records:
         cost += " + not recorded"
     return f"{totals.usage.total:,} tokens, {cost}"

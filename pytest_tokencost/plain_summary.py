@@ -67,7 +67,7 @@ class Totals:
         self.output_cost_micro_usd: int | None = None
         self.price_sources: dict[PriceSourceName, int] = {}
         self.provenance: dict[str, int] = {}
-        self.replayed_records = self.replayed_tokens = 0
+        self.replayed_records = self.replayed_tokens = self.replayed_unpriced_records = 0
         self.replayed_cost_micro_usd: int | None = None
 
     @classmethod
@@ -112,6 +112,7 @@ class Totals:
         self.output_cost_micro_usd = self.output_cost_micro_usd or 0
         priced = [r["cost_micro_usd"] for r in replayed if r["cost_micro_usd"] is not None]
         self.replayed_cost_micro_usd = sum(priced) if priced else None
+        self.replayed_unpriced_records = len(replayed) - len(priced)
 
     def __add__(self, other: Totals) -> Totals:
         """Exact sum of two groups (as `TokenTotals.__add__`)."""
@@ -128,6 +129,9 @@ class Totals:
         result.replayed_tokens = self.replayed_tokens + other.replayed_tokens
         result.replayed_cost_micro_usd = _add(
             self.replayed_cost_micro_usd, other.replayed_cost_micro_usd
+        )
+        result.replayed_unpriced_records = (
+            self.replayed_unpriced_records + other.replayed_unpriced_records
         )
         return result
 
@@ -157,6 +161,11 @@ class Totals:
         return self.price_sources.get(PriceSourceName.NOT_RECORDED, 0)
 
     @property
+    def live_unpriced_records(self) -> int:
+        """Unpriced records that were not replayed (`summary.TokenTotals`'s)."""
+        return self.unpriced_records - self.replayed_unpriced_records
+
+    @property
     def includes_estimates(self) -> bool:
         """True when some of these tokens were estimated (or calibrated estimates)."""
         return any(self.provenance.get(kind, 0) > 0 for kind in _ESTIMATES)
@@ -178,6 +187,7 @@ class Totals:
             "replayed_records": self.replayed_records,
             "replayed_tokens": self.replayed_tokens,
             "replayed_cost_micro_usd": self.replayed_cost_micro_usd,
+            "replayed_unpriced_records": self.replayed_unpriced_records,
         }
 
 

@@ -65,11 +65,21 @@ class TokenTotals(BaseModel):
         description="Recorded cost: what the replayed records' calls would cost live, not spent "
         "in this run and not in cost_micro_usd; null when none of them was priced.",
     )
+    replayed_unpriced_records: NonNegativeInt = Field(
+        default=0,
+        description="Replayed records without a known price (counted in records_by_price_source"
+        "'s not-recorded, and in neither cost).",
+    )
 
     @property
     def unpriced_records(self) -> int:
         """Records whose cost is "not recorded" (left out of `cost_micro_usd`)."""
         return self.records_by_price_source.get(PriceSource.NOT_RECORDED, 0)
+
+    @property
+    def live_unpriced_records(self) -> int:
+        """Unpriced records that were not replayed: the money spent they leave out."""
+        return self.unpriced_records - self.replayed_unpriced_records
 
     @property
     def includes_estimates(self) -> bool:
@@ -104,6 +114,8 @@ class TokenTotals(BaseModel):
             replayed_cost_micro_usd=_add_optional(
                 self.replayed_cost_micro_usd, other.replayed_cost_micro_usd
             ),
+            replayed_unpriced_records=self.replayed_unpriced_records
+            + other.replayed_unpriced_records,
         )
 
 
@@ -126,6 +138,7 @@ class _Accumulator:
         "replayed",
         "replayed_cost",
         "replayed_tokens",
+        "replayed_unpriced",
         "steps",
         "wall_ms",
         "web_searches",
@@ -144,7 +157,7 @@ class _Accumulator:
         self.output_cost: int | None = None
         self.wall_ms = 0.0
         self.provenance: dict[Provenance, int] = {}
-        self.replayed = self.replayed_tokens = 0
+        self.replayed = self.replayed_tokens = self.replayed_unpriced = 0
         self.replayed_cost: int | None = None
 
     def add_record(self, record: TokenRecord) -> None:
@@ -169,6 +182,8 @@ class _Accumulator:
             self.output_cost = self.output_cost or 0
             if record.cost_micro_usd is not None:
                 self.replayed_cost = (self.replayed_cost or 0) + record.cost_micro_usd
+            else:
+                self.replayed_unpriced += 1
         elif record.cost_micro_usd is not None:
             self.cost = (self.cost or 0) + record.cost_micro_usd
             self.input_cost = (self.input_cost or 0) + (record.input_cost_micro_usd or 0)
@@ -201,6 +216,7 @@ class _Accumulator:
             replayed_records=self.replayed,
             replayed_tokens=self.replayed_tokens,
             replayed_cost_micro_usd=self.replayed_cost,
+            replayed_unpriced_records=self.replayed_unpriced,
         )
 
 

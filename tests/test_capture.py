@@ -339,3 +339,80 @@ def test_a_session_budget_stops_the_run_under_capture(
     result.assert_outcomes(passed=2, failed=1, skipped=2)
     result.stdout.fnmatch_lines(["ERROR: session token budget exhausted*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+# -- a stream read again from its start counts its body once --------------------------------------
+
+REREAD = """
+import asyncio, json
+import httpx2
+
+ANSWER = ["Your refund", " was sent", " on Monday."]
+CHUNK = {"id": "chatcmpl-re", "object": "chat.completion.chunk", "created": 1,
+         "model": "gpt-4o-mini", "system_fingerprint": "fp_1"}
+BODY = "".join(
+    "data: " + json.dumps({**CHUNK, "choices": [
+        {"index": 0, "delta": {"content": text}, "finish_reason": None}]}) + "\\n\\n"
+    for text in ANSWER
+) + "data: " + json.dumps({**CHUNK, "choices": [
+    {"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\\n\\ndata: [DONE]\\n\\n"
+REQUEST = {"model": "gpt-4o-mini", "stream": True,
+           "messages": [{"role": "user", "content": "Where is my refund?"}]}
+
+
+def replayed(request):
+    # What vcrpy's replay hands back: the whole recorded body in one re-iterable ByteStream.
+    return httpx2.Response(200, headers={"content-type": "text/event-stream"},
+                           stream=httpx2.ByteStream(BODY.encode()))
+
+
+class Replay(httpx2.AsyncBaseTransport):
+    async def handle_async_request(self, request):
+        return replayed(request)
+
+
+def test_sync_read_twice():
+    with httpx2.Client(transport=httpx2.MockTransport(replayed)) as client:
+        request = client.build_request("POST", "https://api.openai.com/v1/chat/completions",
+                                       json=REQUEST)
+        response = client.send(request, stream=True)
+        first, second = b"".join(response.stream), b"".join(response.stream)
+        response.close()
+    assert first == second == BODY.encode()
+
+
+def test_async_read_twice():
+    async def main():
+        async with httpx2.AsyncClient(transport=Replay()) as client:
+            request = client.build_request("POST", "https://api.openai.com/v1/chat/completions",
+                                           json=REQUEST)
+            response = await client.send(request, stream=True)
+            first = b"".join([chunk async for chunk in response.stream])
+            second = b"".join([chunk async for chunk in response.stream])
+            await response.aclose()
+            return first, second
+    first, second = asyncio.run(main())
+    assert first == second == BODY.encode()
+"""
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_a_stream_read_twice_counts_its_answer_once(
+    plugin_pytester: pytest.Pytester, workers: str | None
+) -> None:
+    from pytest_tokencost.counting import count_tokens
+
+    plugin_pytester.makepyfile(test_reread=REREAD)
+    args = ["--cost-capture", "-p", "no:cacheprovider"] + (["-n", workers] if workers else [])
+    plugin_pytester.runpytest_subprocess(*args).assert_outcomes(passed=2)
+    lines = (plugin_pytester.path / ".tokencost" / "records.jsonl").read_text().splitlines()
+    records = sorted((json.loads(line) for line in lines), key=lambda r: r["test_id"])
+    answer = count_tokens("Your refund was sent on Monday.", "gpt-4o-mini")
+    assert answer == 7  # o200k_base: Your| refund| was| sent| on| Monday|.
+    assert [
+        (r["test_id"].split("::")[1], r["provenance"], r["partial"], r["usage"]["output"])
+        for r in records
+    ] == [
+        ("test_async_read_twice", "estimated", False, answer),
+        ("test_sync_read_twice", "estimated", False, answer),
+    ]

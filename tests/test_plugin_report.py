@@ -91,7 +91,7 @@ def test_report_files_are_written_and_git_ignored(suite: pytest.Pytester) -> Non
         (out / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
     )
     report = _report(suite)
-    assert report["schema_version"] == 4
+    assert report["schema_version"] == 5
     assert report["summary"]["totals"]["records"] == 4
     assert report["summary"]["totals"]["cost_micro_usd"] == 141_015
     assert report["prices"]["genai_prices_version"]

@@ -312,3 +312,155 @@ def test_a_mocked_transport_is_replayed(
     totals = _report(plugin_pytester)["summary"]["totals"]
     assert totals["cost_micro_usd"] == 0
     assert totals["replayed_cost_micro_usd"] == _oracle_micro_usd("o3-mini", 7, 87)
+
+
+# -- Bedrock through botocore: vcrpy swaps botocore's connections, not httpx's -------------------
+
+CONVERSE = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "Hello there!"}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 7, "outputTokens": 39, "serverToolUsage": {}, "totalTokens": 46},
+    "metrics": {"latencyMs": 300},
+}
+
+
+def _converse_cassette(uri: str) -> str:
+    """A vcrpy cassette of one Converse call, as vcrpy writes them (a YAML document)."""
+    import yaml
+
+    interaction = {
+        "request": {"method": "POST", "uri": uri, "body": "{}", "headers": {}},
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {
+                "Content-Type": ["application/json"],
+                "x-amzn-RequestId": ["5f0c1b7e-0000-4f7e-9d0a-1f2b3c4d5e6f"],
+            },
+            "body": {"string": json.dumps(CONVERSE)},
+        },
+    }
+    return str(yaml.safe_dump({"interactions": [interaction], "version": 1}))
+
+
+BEDROCK_SUITE = """
+import boto3
+import pytest
+
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {"match_on": ["method", "host", "path"]}
+
+
+@pytest.mark.vcr
+def test_converse():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    response = client.converse(modelId="amazon.nova-micro-v1:0",
+                               messages=[{"role": "user", "content": [{"text": "Hello!"}]}])
+    assert response["usage"]["outputTokens"] == 39
+"""
+
+_NOVA_URI = (
+    "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.nova-micro-v1%3A0/converse"
+)
+
+
+def _aws_oracle(model: str, input_tokens: int, output_tokens: int) -> int:
+    from datetime import UTC, datetime
+    from decimal import ROUND_HALF_UP, Decimal
+
+    import genai_prices
+
+    price = genai_prices.calc_price(
+        genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+        model,
+        provider_id="aws",
+        genai_request_timestamp=datetime.now(UTC),
+    )
+    return int((price.total_price * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_a_bedrock_converse_replayed_by_vcrpy_is_replayed(
+    plugin_pytester: pytest.Pytester, workers: str | None
+) -> None:
+    pytest.importorskip("boto3", reason="boto3 is a test dependency (pip install -e .[test])")
+    plugin_pytester.makepyfile(test_bedrock=BEDROCK_SUITE)
+    cassette = plugin_pytester.path / "cassettes" / "test_bedrock" / "test_converse.yaml"
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text(_converse_cassette(_NOVA_URI))
+    args = [*ARGS, "--record-mode=none"] + (["-n", workers] if workers else [])
+    result = plugin_pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=1)
+    recorded = _aws_oracle("amazon.nova-micro-v1:0", 7, 39)
+    (record,) = _records(plugin_pytester)
+    assert (record["provider"], record["model"], record["replayed"]) == (
+        "aws",
+        "amazon.nova-micro-v1:0",
+        True,
+    )
+    assert (record["usage"]["input"], record["usage"]["output"]) == (7, 39)
+    assert record["cost_micro_usd"] == recorded  # what the call would cost live
+    totals = _report(plugin_pytester)["summary"]["totals"]
+    assert (totals["cost_micro_usd"], totals["replayed_cost_micro_usd"]) == (0, recorded)
+    result.stdout.fnmatch_lines(
+        [
+            "Total: * 46 tokens ($0.00 spent, recorded $0.000006)",
+            "Replayed: 1 call(s), 46 tokens, recorded cost $0.000006*",
+        ]
+    )
+    assert recorded == 6  # 7 x $0.035/M + 39 x $0.14/M = $5.705e-6
+
+
+def test_a_bedrock_call_vcrpy_records_is_live(tmp_path: Path) -> None:
+    """While vcrpy records a cassette (the call reaches the server), the call was live; played
+    back from that cassette, it is replayed. The server stands in for Bedrock's Converse
+    endpoint: a JSON body with its length, on 127.0.0.1."""
+    boto3 = pytest.importorskip("boto3", reason="boto3 is a test dependency")
+    vcr = pytest.importorskip("vcr", reason="vcrpy is a test dependency")
+    from pytest_tokencost.providers.replay import is_replayed_botocore
+
+    body = json.dumps(CONVERSE).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    seen: list[bool] = []
+    try:
+        for mode in ("all", "none"):
+            config = vcr.VCR(record_mode=mode, match_on=["method", "path"])
+            with config.use_cassette(str(tmp_path / "converse.yaml")):
+                client = boto3.client(
+                    "bedrock-runtime",
+                    region_name="us-east-1",
+                    endpoint_url=f"http://127.0.0.1:{httpd.server_address[1]}",
+                    aws_access_key_id="test",
+                    aws_secret_access_key="test",
+                )
+                client.meta.events.register(
+                    "after-call.bedrock-runtime",
+                    lambda http_response=None, **_: seen.append(
+                        is_replayed_botocore(http_response)
+                    ),
+                )
+                client.converse(modelId="amazon.nova-micro-v1:0", messages=[])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert seen == [False, True]
+    assert not is_replayed_botocore(object())

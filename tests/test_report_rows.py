@@ -166,3 +166,109 @@ def test_records_outside_steps_beside_steps_have_no_wall_clock(
             "plan * 1 * 1,000 * 50 * 1,050 * $0.00300 * *s",
         ]
     )
+
+
+# -- unpriced replayed calls are beside the recorded cost, never the money spent -----------------
+
+REPLAYED_UNPRICED = """
+from pytest_tokencost import Usage
+
+def test_live(token_tracker):
+    token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input=2_000, output=50))
+
+def test_replayed(token_tracker):
+    # A cassette replay: a priced model, and one genai-prices has no price for (groq/compound).
+    token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input=1_000, output=50),
+                         replayed=True)
+    for _ in range(2):
+        token_tracker.record(model="groq/compound", provider="groq",
+                             usage=Usage(input=100, output=10), replayed=True)
+"""
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_unpriced_replays_go_with_the_recorded_cost(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: str | None
+) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    plugin_pytester.makepyfile(test_replays=REPLAYED_UNPRICED)
+    args = ["--cost-report", "-p", "no:cacheprovider"] + (["-n", workers] if workers else [])
+    result = plugin_pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=2)
+    # gpt-4o at $2.50/$10 per MTok: live 2,000 x 2.5 + 50 x 10 = 5,500; replayed 3,000.
+    assert _oracle("gpt-4o", "openai", 2_000, 50) == 5_500
+    assert _oracle("gpt-4o", "openai", 1_000, 50) == 3_000
+    result.stdout.fnmatch_lines(
+        [
+            "Total: * 3,320 tokens ($0.00550 spent, recorded $0.00300 + 2 not recorded)",
+            "Per test avg: * 1,660 tokens ($0.00275 spent)",  # 5,500 / 2 tests
+        ]
+    )
+    out = result.stdout.str()
+    assert "not recorded spent" not in out
+    # No test opened a step: no step average (each record still counts in by_step).
+    assert "Per step avg" not in out
+    totals = _report(plugin_pytester)["summary"]["totals"]
+    assert (totals["cost_micro_usd"], totals["replayed_cost_micro_usd"]) == (5_500, 3_000)
+    assert (totals["replayed_records"], totals["replayed_unpriced_records"]) == (3, 2)
+    assert totals["records_by_price_source"]["not-recorded"] == 2
+    compound = _report(plugin_pytester)["summary"]["by_model"]["groq/compound"]
+    assert (compound["cost_micro_usd"], compound["replayed_cost_micro_usd"]) == (0, None)
+    assert compound["replayed_unpriced_records"] == 2
+    # The model's row: nothing spent on it; its recorded cost is not known.
+    result.stdout.fnmatch_lines(["groq/compound * 200 * 20 * $0.00 (recorded not recorded) *"])
+
+
+def test_a_step_average_when_a_test_opened_a_step(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile(
+        test_steps="""
+        from pytest_tokencost import Usage
+
+        def test_a(token_tracker):
+            with token_tracker.step("plan"):
+                token_tracker.record(model="gpt-4o", usage=Usage(input=1_000, output=50))
+            token_tracker.record(model="gpt-4o", usage=Usage(input=2_000, output=50))
+        """
+    )
+    result = plugin_pytester.runpytest("--cost-report", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    # Two step runs (the step, and the record outside it): 3,100 tokens, $0.00850, halved.
+    result.stdout.fnmatch_lines(["Per step avg: * 1,550 tokens ($0.00425)"])
+
+
+# -- distinct model names stay distinct in a narrow terminal --------------------------------------
+
+SIMILAR_MODELS = """
+from pytest_tokencost import Usage
+
+def test_models(token_tracker):
+    # Names that differ only in their middle, beside costs that need a wide cost column.
+    for model, provider in (("google/gemini-2.0-flash-001", "openrouter"),
+                            ("google/gemini-2.5-flash-001", "openrouter"),
+                            ("openai/gpt-4o-mini", "openrouter"),
+                            ("openai/gpt-5-mini", "openrouter"),
+                            ("groq/compound", "groq")):
+        token_tracker.record(model=model, provider=provider, usage=Usage(input=1_000, output=100),
+                             replayed=True)
+        token_tracker.record(model=model, provider=provider, usage=Usage(input=1_000, output=100))
+"""
+
+
+def test_distinct_model_names_stay_distinct_at_80_columns(
+    plugin_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    plugin_pytester.makepyfile(test_similar=SIMILAR_MODELS)
+    result = plugin_pytester.runpytest_subprocess("--cost-report", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    lines = result.stdout.lines
+    start = lines.index("Per model:")
+    table = lines[start + 3 : start + 8]  # after the title, header and rule: one row a model
+    assert all(len(line) <= 80 for line in lines[start:]), lines[start:]
+    names = [line.split("  ")[0] for line in table]
+    assert len(set(names)) == 5, table
+    # Every shown name is its model's (whole, or its middle replaced by "...").
+    models = sorted(_report(plugin_pytester)["summary"]["by_model"])
+    for name in names:
+        head, _, tail = name.partition("...")
+        assert [m for m in models if m.startswith(head) and m.endswith(tail)], name

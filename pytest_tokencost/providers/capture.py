@@ -391,6 +391,23 @@ class _Call:
         self.done = False
         self.deferred = False  # waiting to be recorded off the event loop (see `finish`)
 
+    def restart(self) -> int:
+        """A new pass over the response's stream begins: where its chunks start in `chunks`."""
+        return len(self.chunks)
+
+    def completed(self, start: int) -> None:
+        """The pass that began at `start` reached the stream's end.
+
+        A pass usually continues the one before it (an SDK stops at the end event; a later
+        read drains the rest). But a re-iterable stream (vcrpy's replayed `ByteStream`) is read
+        again from its start, each pass holding the whole body: a pass that repeats everything
+        read before it replaces it, so the body is counted once.
+        """
+        if start:
+            this = b"".join(self.chunks[start:])
+            if this.startswith(b"".join(self.chunks[:start])):
+                self.chunks = self.chunks[start:]
+
     def finish(self, headers: Any, raw: bytes | None = None, *, last_chance: bool = False) -> None:
         """Read the usage from the (decoded) body and record it; never raises.
 
@@ -451,9 +468,11 @@ def _tee_classes(httpx2: Any) -> tuple[type, type]:
             self.inner, self.call, self.headers = inner, call, headers
 
         def __iter__(self) -> Iterator[bytes]:
+            start = self.call.restart()
             for chunk in self.inner:
                 self.call.chunks.append(chunk)
                 yield chunk
+            self.call.completed(start)
 
         def close(self) -> None:
             try:
@@ -468,9 +487,11 @@ def _tee_classes(httpx2: Any) -> tuple[type, type]:
             self.inner, self.call, self.headers = inner, call, headers
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
+            start = self.call.restart()
             async for chunk in self.inner:
                 self.call.chunks.append(chunk)
                 yield chunk
+            self.call.completed(start)
 
         async def aclose(self) -> None:
             try:

@@ -37,6 +37,7 @@ from ..errors import TokenCostError, UnreadablePayloadError
 from ..tracker import InMemoryTokenTracker
 from .bedrock import METRICS, converse_usage, invoke_payload
 from .capture import Exchange, in_event_loop, record_for
+from .replay import is_replayed_botocore
 
 __all__ = ["BotocoreCapture", "converse_usage"]
 
@@ -77,6 +78,7 @@ class _Call:
         self.context = contextvars.copy_context()
         self.events: list[Any] = []
         self.request_id: str | None = None
+        self.replayed = False  # played back from a cassette (see `replay.is_replayed_botocore`)
         self.done = False
 
     @property
@@ -99,6 +101,7 @@ class _Call:
                 f"/model/{self.model or ''}/{self.operation}",
                 b"",
                 {"x-amzn-requestid": self.request_id} if self.request_id else {},
+                replayed=self.replayed,
                 data=data(),
                 model=self.model,
                 provider="aws",
@@ -261,6 +264,7 @@ class BotocoreCapture:
             model_id = context.get(_MODEL_KEY) if isinstance(context, Mapping) else None
             call = _Call(tracker, str(getattr(model, "name", "call")), _model_name(model_id))
             call.request_id = _request_id(parsed)
+            call.replayed = is_replayed_botocore(http_response)
             self._read(call, parsed)
         except Exception as exc:  # never raise into botocore, which would fail the call
             if call is not None:

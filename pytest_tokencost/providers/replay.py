@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["NETWORK_EXTENSIONS", "is_replayed"]
+__all__ = ["NETWORK_EXTENSIONS", "is_replayed", "is_replayed_botocore"]
 
 #: The response extensions only a response read from a connection carries (httpcore sets both).
 NETWORK_EXTENSIONS = ("network_stream", "http_version")
@@ -36,3 +36,24 @@ def is_replayed(response: Any) -> bool:
     if not isinstance(extensions, Mapping):
         return False
     return not any(name in extensions for name in NETWORK_EXTENSIONS)
+
+
+def is_replayed_botocore(http_response: Any) -> bool:
+    """Whether botocore's `http_response` (an ``AWSResponse``) was played back by vcrpy.
+
+    True only when its raw response is one of the responses the current cassette holds (see
+    the module's docstring); a real connection, a response vcrpy is recording, or anything this
+    cannot inspect is taken as live: never call money unspent without evidence.
+    """
+    try:
+        raw = getattr(http_response, "raw", None)
+        recorded = getattr(raw, "recorded_response", None)
+        if recorded is None:  # not vcrpy's stub response: read from a connection
+            return False
+        cassette = getattr(
+            getattr(getattr(raw, "_pool", None), "ConnectionCls", None), "cassette", None
+        )
+        responses = getattr(cassette, "responses", None)
+        return isinstance(responses, list) and any(item is recorded for item in responses)
+    except Exception:  # a vcrpy whose internals differ: no evidence of a replay
+        return False

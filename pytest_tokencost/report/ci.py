@@ -60,10 +60,13 @@ def _cost(totals: TokenTotals) -> str:
     if totals.records == 0:
         return "-"
     text = format_usd(totals.cost_micro_usd)
-    if totals.cost_micro_usd is not None and totals.unpriced_records:
-        text += f" + {totals.unpriced_records} not recorded"
+    if totals.cost_micro_usd is not None and totals.live_unpriced_records:
+        text += f" + {totals.live_unpriced_records} not recorded"
     if totals.replayed_records:  # replayed calls: recorded cost, beside the money spent
-        text += f" spent (recorded {format_usd(totals.replayed_cost_micro_usd)})"
+        recorded = format_usd(totals.replayed_cost_micro_usd)
+        if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
+            recorded += f" + {totals.replayed_unpriced_records} not recorded"
+        text += f" spent (recorded {recorded})"
     return text
 
 

@@ -38,10 +38,13 @@ M = TypeVar("M", bound=BaseModel)
 #: gates' verdicts, the override file's hash and the run ids a combined report was made from
 #: (`run.combined_from`); version 4 replayed records (`replayed` on a record;
 #: `replayed_records`, `replayed_tokens` and `replayed_cost_micro_usd` in every totals, whose
-#: `cost_micro_usd` is the money spent, replayed cost left out) and `summary.model_ids`.
-#: Documents of earlier versions still read (they have no replayed records).
-SCHEMA_VERSION = 4
-_READABLE_VERSIONS = (1, 2, 3, 4)
+#: `cost_micro_usd` is the money spent, replayed cost left out) and `summary.model_ids`;
+#: version 5 `replayed_unpriced_records` in every totals (which "not recorded" records were
+#: replayed, so they are shown beside the recorded cost, not the money spent).
+#: Documents of earlier versions still read (they have no replayed records, or count none of
+#: them as unpriced).
+SCHEMA_VERSION = 5
+_READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 
 class PriceInfo(BaseModel):
@@ -184,7 +187,7 @@ class TokenReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1, 2, 3, 4] = 4
+    schema_version: Literal[1, 2, 3, 4, 5] = 5
     run: RunInfo
     prices: PriceInfo
     summary: TokenSummary

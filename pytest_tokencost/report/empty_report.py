@@ -24,7 +24,7 @@ NO_TOKENS = "No tokens recorded."
 
 #: `SCHEMA_VERSION` of `document.py`, repeated here so the empty path imports no model;
 #: `tests/test_empty_report.py` checks that the two agree.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def describe_rate(text: str) -> str:
@@ -66,6 +66,7 @@ def _empty_summary() -> dict[str, Any]:
             "replayed_records": 0,
             "replayed_tokens": 0,
             "replayed_cost_micro_usd": None,
+            "replayed_unpriced_records": 0,
         },
         "by_test": {},
         "by_case": {},

@@ -47,14 +47,16 @@ _MIN_NAME = 12
 Line = tuple[str, str | None]
 
 
-def shorten_middle(text: str, width: int) -> str:
+def shorten_middle(text: str, width: int, head: int | None = None) -> str:
     """`text` in at most `width` characters, its middle replaced by ``...`` when too long
-    (a test id keeps its file and its name's end)."""
+    (a test id keeps its file and its name's end); `head` characters kept before the ``...``
+    (by default about half)."""
     if len(text) <= width:
         return text
     if width <= 3:
         return text[:width]
-    head = (width - 3 + 1) // 2
+    if head is None or not 0 <= head <= width - 3:
+        head = (width - 3 + 1) // 2
     tail = width - 3 - head
     return text[:head] + "..." + (text[-tail:] if tail else "")
 
@@ -80,12 +82,15 @@ def _cost(totals: TokenTotals, micro_usd: int | None, *, label: bool = False) ->
     if totals.records == 0:
         return "-"
     text = format_usd(micro_usd)
-    if micro_usd is not None and totals.unpriced_records:
-        text += f" + {totals.unpriced_records} not recorded"
+    # Unpriced replayed calls go with the recorded cost: no money was spent on them.
+    if micro_usd is not None and totals.live_unpriced_records:
+        text += f" + {totals.live_unpriced_records} not recorded"
     if not totals.replayed_records:
         return text
     # The cost of replayed calls, beside the money spent and never added to it.
     recorded = f"recorded {format_usd(totals.replayed_cost_micro_usd)}"
+    if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
+        recorded += f" + {totals.replayed_unpriced_records} not recorded"
     return f"{text} spent, {recorded}" if label else f"{text} ({recorded})"
 
 
@@ -100,11 +105,12 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
     if cost is None:
         return tokens, "not recorded"
     text = format_usd(int((Decimal(cost) / count).quantize(Decimal(1), ROUND_HALF_UP)))
-    return tokens, _spent(totals, text + (" + not recorded" if totals.unpriced_records else ""))
+    unpriced = " + not recorded" if totals.live_unpriced_records else ""
+    return tokens, _spent(totals, text + unpriced)
 
 
 def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
-    from ..summary import TokenTotals
+    from ..summary import NO_STEP, TokenTotals
 
     summary = report.summary
     totals = summary.totals
@@ -125,7 +131,8 @@ def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
     elif summary.by_test:
         # Every record is in exactly one test's entry: their sum is the run's totals.
         rows.append((f"Per {labels['test']} avg:", *_average(totals, len(summary.by_test))))
-    if totals.steps:
+    # Steps are counted per record outside any step too: without a step, no step average.
+    if totals.steps and any(name != NO_STEP for name in summary.by_step):
         rows.append((f"Per {labels['step']} avg:", *_average(totals, totals.steps)))
     width = max(len(f"{count:,}") for _, count, _ in rows)
     pad = max(17, *(len(label) + 1 for label, _, _ in rows))
@@ -269,6 +276,79 @@ class Column(NamedTuple):
     drop: int = 0
 
 
+def _distinct_width(names: Sequence[str], size: int, full: int) -> int:
+    """The least width from `size` (at most `full`) at which `names` shortened in their
+    middle are as many as the distinct names: ``gemini-2.0-flash`` and ``gemini-2.5-flash``
+    must not both read ``gemini...-flash``."""
+    distinct = len(set(names))
+    for candidate in range(size, full):
+        if len({shorten_middle(name, candidate) for name in names}) == distinct:
+            return candidate
+    return max(size, full)
+
+
+def _distinct_head(names: Sequence[str], size: int) -> int | None:
+    """Where to cut `names` shortened to `size` so that distinct names stay distinct: the
+    default middle (None) if it does, else the cut nearest to it that does (None if none)."""
+    distinct = len(set(names))
+    middle = (size - 3 + 1) // 2
+    for offset in range(size - 2):
+        for head in (middle - offset, middle + offset):
+            if not 0 <= head <= size - 3:
+                continue
+            if len({shorten_middle(name, size, head) for name in names}) == distinct:
+                return None if head == middle else head
+    return None
+
+
+class _Fit:
+    """Column widths of a table that fits a terminal width (see `_table`)."""
+
+    def __init__(self, columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+        self.columns, self.rows = columns, rows
+        self.keep = list(range(len(columns)))
+        self.droppable = sorted((c.drop, i) for i, c in enumerate(columns) if c.drop)
+
+    def widths(self, indices: list[int], first: int | None = None) -> list[int]:
+        out = [
+            max([len(self.columns[i].header), *(len(row[i]) for row in self.rows)]) for i in indices
+        ]
+        if first is not None and out:
+            out[0] = min(out[0], first)
+        return out
+
+    @staticmethod
+    def total(sizes: list[int]) -> int:
+        return sum(sizes) + 2 * (len(sizes) - 1)
+
+    def drop_until(self, first: int, width: int) -> None:
+        """Drop columns, least needed first, until the table fits with `first` for names."""
+        while self.total(self.widths(self.keep, first)) > width and self.droppable:
+            self.keep.remove(self.droppable.pop()[1])
+
+    def sizes(self, width: int | None) -> tuple[list[int], list[int]]:
+        """The columns kept and their widths."""
+        keep, total = self.keep, self.total
+        sizes = self.widths(keep)
+        if width is None or total(sizes) <= width:
+            return keep, sizes
+        # Names first give up their middle, down to a readable size; then columns go, least
+        # needed first; then names shrink further.
+        first = max(max(24, width * 2 // 5), sizes[0] - (total(sizes) - width))
+        self.drop_until(first, width)
+        sizes = self.widths(keep, first)
+        if total(sizes) > width:
+            sizes = self.widths(keep, max(_MIN_NAME, sizes[0] - (total(sizes) - width)))
+        # Distinct names must stay distinct once shortened: more room for them, taken from
+        # the columns least needed.
+        needed = _distinct_width([row[0] for row in self.rows], sizes[0], self.widths([0])[0])
+        if needed > sizes[0]:
+            self.drop_until(needed, width)
+            room = width - total(self.widths(keep, sizes[0]))
+            sizes = self.widths(keep, min(needed, sizes[0] + max(0, room)))
+        return keep, sizes
+
+
 def _table(
     columns: Sequence[Column],
     rows: Sequence[Sequence[str]],
@@ -277,37 +357,15 @@ def _table(
 ) -> list[Line]:
     """A plain table (header, rule, rows; two spaces between columns) that fits `width`:
     columns are dropped by priority, then the first column is shortened in its middle."""
-    keep = list(range(len(columns)))
+    keep, sizes = _Fit(columns, rows).sizes(width)
 
-    def widths(indices: list[int], first: int | None = None) -> list[int]:
-        out = []
-        for i in indices:
-            cells = [len(columns[i].header), *(len(row[i]) for row in rows)]
-            out.append(max(cells))
-        if first is not None and out:
-            out[0] = min(out[0], first)
-        return out
-
-    def total(sizes: list[int]) -> int:
-        return sum(sizes) + 2 * (len(sizes) - 1)
-
-    sizes = widths(keep)
-    if width is not None and total(sizes) > width:
-        # Names first give up their middle, down to a readable size; then columns go, least
-        # needed first; then names shrink further.
-        soft = max(24, width * 2 // 5)
-        first = max(soft, sizes[0] - (total(sizes) - width))
-        droppable = sorted((c.drop, i) for i, c in enumerate(columns) if c.drop)
-        while total(widths(keep, first)) > width and droppable:
-            keep.remove(droppable.pop()[1])
-        sizes = widths(keep, first)
-        if total(sizes) > width:
-            sizes = widths(keep, max(_MIN_NAME, sizes[0] - (total(sizes) - width)))
+    # Names that still collide at this width are cut elsewhere than in their middle.
+    head = _distinct_head([row[0] for row in rows], sizes[0]) if rows else None
 
     def line(cells: Sequence[str]) -> str:
         parts = []
         for size, i in zip(sizes, keep, strict=True):
-            cell = shorten_middle(cells[i], size)
+            cell = shorten_middle(cells[i], size, head if i == 0 else None)
             parts.append(f"{cell:{columns[i].align}{size}}")
         return "  ".join(parts).rstrip()
 
