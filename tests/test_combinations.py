@@ -1012,7 +1012,8 @@ def test_ci_outputs_with_history_gates_page_and_reruns(
     markdown = (plugin_pytester.path / "cost.md").read_text()
     assert step_summary.read_text().count("## Token & Cost") == 2  # one per run, appended
     assert "| `--cost-compare-fail=tokens:0%` | PASS |" in markdown
-    assert "| `--cost-fail-over=usd:0.005` | **FAIL** | the run's cost is $0.00925, over" in markdown
+    gate_row = "| `--cost-fail-over=usd:0.005` | **FAIL** | the run's cost is $0.00925, over"
+    assert gate_row in markdown
     assert f"Baseline: run `{runs[1].run_id}`" in markdown
     assert "### Compared with the previous run" in markdown
     assert "Tests: no changes (3 unchanged)" in markdown
