@@ -25,6 +25,7 @@ from .report.render import (
     _table,
     _wrap,
     format_duration,
+    top_by_cost,
 )
 
 __all__ = ["plain_section_lines"]
@@ -140,15 +141,7 @@ def _tables(
     summary: PlainSummary, labels: Mapping[str, str], width: int | None, top: int
 ) -> list[Line]:
     lines: list[Line] = []
-    tests = sorted(
-        summary.by_test.items(),
-        key=lambda item: (
-            -(item[1].cost_micro_usd or 0),
-            -(item[1].replayed_cost_micro_usd or 0),
-            -item[1].usage.total,
-            item[0],
-        ),
-    )[:top]
+    tests = top_by_cost(summary.by_test, top)
     if tests:
         shown = f"{len(tests)} of {len(summary.by_test)}"
         title = f"Top {labels['test']}s by cost ({shown}):"

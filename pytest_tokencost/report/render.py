@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..money import format_usd, format_usd_exact
 from .empty_report import NO_TOKENS
@@ -16,6 +16,8 @@ from .empty_report import NO_TOKENS
 if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
     from ..summary import TokenSummary, TokenTotals
     from .document import TokenReport
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DEFAULT_WIDTH",
@@ -32,6 +34,7 @@ __all__ = [
     "render_report",
     "rows_by_model_id",
     "shorten_middle",
+    "top_by_cost",
     "verdict_label",
 ]
 
@@ -411,15 +414,7 @@ def _tables(
 
     summary = report.summary
     lines: list[Line] = []
-    tests = sorted(
-        summary.by_test.items(),
-        key=lambda item: (
-            -(item[1].cost_micro_usd or 0),
-            -(item[1].replayed_cost_micro_usd or 0),
-            -item[1].usage.total,
-            item[0],
-        ),
-    )[:top]
+    tests = top_by_cost(summary.by_test, top)
     if tests:
         shown = f"{len(tests)} of {len(summary.by_test)}"
         lines += [("", None), (f"Top {labels['test']}s by cost ({shown}):", None)]
@@ -447,6 +442,18 @@ def _tables(
             for model_id, names in aliases.items()
         ]
     return lines
+
+
+def top_by_cost(by_test: Mapping[str, _T], top: int) -> list[tuple[str, _T]]:
+    """The `top` groups that cost most: money spent, then recorded (replayed) cost, then
+    tokens, then name (the order of the section's top tests, in both kinds of summary)."""
+
+    def order(item: tuple[str, Any]) -> tuple[int, int, int, str]:
+        name, totals = item
+        spent, recorded = totals.cost_micro_usd or 0, totals.replayed_cost_micro_usd or 0
+        return (-spent, -recorded, -totals.usage.total, name)
+
+    return sorted(by_test.items(), key=order)[:top]
 
 
 def rows_by_model_id(
