@@ -645,3 +645,24 @@ def test_the_history_footnote_explains_only_what_the_table_shows(
     lines = history_table({"runs": [_run_row("20261123T040300Z-a1", commit, dirty)]}, 200)
     assert [line for line in lines if line.startswith("(") and "change:" in line] == [footnote]
     assert ("*" in lines[2]) is bool(dirty)
+
+
+def test_removed_tests_are_listed_in_number_order(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile(
+        test_slow="""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.parametrize("n", [10, 2, 11, 3])
+        def test_slow(token_tracker, n):
+            token_tracker.record(usage=Usage(input=n, output=1), model="gpt-4o")
+        """
+    )
+    plugin_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+    (plugin_pytester.path / "test_slow.py").unlink()
+    plugin_pytester.makepyfile(test_b="def test_new(token_tracker):\n    pass\n")
+    result = plugin_pytester.runpytest("-p", "no:cacheprovider", "--cost-compare")
+    names = "test_slow.py::test_slow"
+    result.stdout.fnmatch_lines(
+        [f"Removed tests: {names}[[]2], {names}[[]3], {names}[[]10], {names}[[]11]"]
+    )
