@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..summary import TokenTotals
 from .document import BudgetEntry, TokenReport
-from .render import TITLE, format_duration, format_usd, verdict_label
+from .render import TITLE, budget_label, format_duration, format_usd, verdict_label
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -209,7 +209,7 @@ def _budget_row(entry: BudgetEntry) -> list[str]:
     show = format_usd if usd else (lambda value: f"{value:,}")
     status = entry.status.value
     return [
-        entry.scope,
+        budget_label(entry),
         "usd" if usd else entry.channel.value,
         show(entry.limit),
         show(entry.used),

@@ -15,7 +15,7 @@ from .empty_report import NO_TOKENS
 
 if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
     from ..summary import TokenSummary, TokenTotals
-    from .document import TokenReport
+    from .document import BudgetEntry, TokenReport
 
 _T = TypeVar("_T")
 
@@ -25,6 +25,7 @@ __all__ = [
     "TITLE",
     "Column",
     "Line",
+    "budget_label",
     "fit_lines",
     "fit_table",
     "format_duration",
@@ -523,6 +524,17 @@ def _model_table(by_model: Mapping[str, TokenTotals], width: int | None) -> list
 _STATUS_STYLE = {"exceeded": "red", "warn": "yellow"}
 
 
+def budget_label(entry: BudgetEntry) -> str:
+    """A budget's row name: its scope, with the test of a step or case budget and the attempt
+    of a rerun, so that rows of one step in two tests, or of two attempts, are told apart."""
+    label = entry.scope
+    if entry.test_id and entry.scope.startswith(("step ", "case ")):
+        label += f" in {entry.test_id.rpartition('::')[2]}"
+    if entry.attempt and entry.attempt > 1:
+        label += f" (attempt {entry.attempt})"
+    return label
+
+
 def _budgets(report: TokenReport, width: int | None) -> list[Line]:
     if not report.budgets:
         return []
@@ -536,7 +548,7 @@ def _budgets(report: TokenReport, width: int | None) -> list[Line]:
 
         rows.append(
             [
-                entry.scope,
+                budget_label(entry),
                 "usd" if usd else entry.channel.value,
                 show(entry.limit),
                 show(entry.used),
