@@ -35,6 +35,7 @@ from .stash import (
     GATE_PLUGIN_NAME,
     PER_RUN_PLUGINS,
     PYTEST_HTML_PLUGIN_NAME,
+    RESULT_LINE_PLUGIN_NAME,
     RUN_PLUGIN_NAME,
     SIGTERM_KEY,
     SIGTERM_SEEN_KEY,
@@ -386,6 +387,8 @@ def _register_role_hooks(config: pytest.Config, state: RunState) -> None:
     writer = _WriterHooks(state, config)
     writer.history = _history_of(config, state)
     config.pluginmanager.register(writer, RUN_PLUGIN_NAME)
+    if config.get_verbosity() > 0:
+        config.pluginmanager.register(_ResultLineHooks(writer), RESULT_LINE_PLUGIN_NAME)
     if state.role is Role.CONTROLLER:
         controller = _ControllerHooks(state, config)
         writer.before_finish = controller.drain_interrupted
@@ -765,22 +768,6 @@ class _WriterHooks:
                 )
         return problems
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_report_teststatus(
-        self, report: pytest.TestReport, config: pytest.Config
-    ) -> Generator[None, Any, Any]:
-        """With -v: the test's tokens and cost on its result line."""
-        result = yield
-        note = getattr(report, "tokencost_line", None)
-        if not self.results_running or not note or not isinstance(result, tuple):
-            return result
-        if len(result) != 3:
-            return result
-        category, letter, word = result
-        if isinstance(word, tuple):
-            return category, letter, (f"{word[0]} ({note})", word[1])
-        return category, letter, f"{word} ({note})" if word else word
-
     @pytest.hookimpl(trylast=True)  # the section and its ERROR lines close the summary
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the Token & Cost section, where reports were written, the run's ERROR lines
@@ -841,6 +828,30 @@ class _WriterHooks:
                 terminalreporter.write_line(f"tokencost: JSON report written to {path}")
         for what, path in self.written:
             terminalreporter.write_line(f"tokencost: {what} written to {path}")
+
+
+class _ResultLineHooks:
+    """With -v (only then registered: a hook wrapper on every result line costs every test):
+    the test's tokens and cost on its result line, while the results are printed."""
+
+    def __init__(self, writer: _WriterHooks) -> None:
+        self.writer = writer
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> Generator[None, Any, Any]:
+        """The note the record carrier put on the call report, after the status word."""
+        result = yield
+        note = getattr(report, "tokencost_line", None)
+        if not self.writer.results_running or not note or not isinstance(result, tuple):
+            return result
+        if len(result) != 3:
+            return result
+        category, letter, word = result
+        if isinstance(word, tuple):
+            return category, letter, (f"{word[0]} ({note})", word[1])
+        return category, letter, f"{word} ({note})" if word else word
 
 
 class _ControllerHooks:
