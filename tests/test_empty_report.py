@@ -94,19 +94,26 @@ def test_an_empty_run_writes_a_valid_report_without_the_heavy_modules(
     )
 
 
-# Each process (an xdist worker too) writes its own list when it is done.
+# Each process writes its own list when it is done: the main one after its report and section,
+# an xdist worker at the end of its session (its controller may be gone before it unconfigures).
 CONFTEST_RECORDING = """
 import json
 import sys
 
-import pytest
-from pytest_tokencost import Usage
+
+def _dump(name):
+    with open(f"imported-{name}.json", "w") as handle:
+        json.dump(sorted(sys.modules), handle)
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        _dump(session.config.workerinput["workerid"])
 
 
 def pytest_unconfigure(config):
-    name = getattr(config, "workerinput", {}).get("workerid", "main")
-    with open(f"imported-{name}.json", "w") as handle:
-        json.dump(sorted(sys.modules), handle)
+    if not hasattr(config, "workerinput"):
+        _dump("main")
 """
 RECORDING_TEST = """
 from pytest_tokencost import Usage
