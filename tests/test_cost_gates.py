@@ -66,7 +66,7 @@ def test_gate_passes_unchanged_and_fails_on_20_percent_growth(
     assert grown.ret == pytest.ExitCode.TESTS_FAILED
     grown.stdout.fnmatch_lines(
         [
-            "Baseline: run *",
+            "Baseline: run * (????-??-?? ??:?? UTC; from history)",  # outside git: no branch@commit
             "Gate FAIL: --cost-compare-fail=test-tokens:10%: 1 test(s) grew past the limit of "
             "10% against base *: test_suite.py::test_big: 11,000 tokens -> 13,200 tokens (+20.0%)",
             # the run total grew 2,200 / 12,100 = 18.2%: within 50%

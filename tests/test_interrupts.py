@@ -84,6 +84,11 @@ def test_an_interrupted_run_writes_its_report_with_the_running_tests_records(
     assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout
     assert "INTERNALERROR" not in run.stdout
     assert "Token & Cost" in run.stdout and "Total:           7,700 tokens" in run.stdout
+    note = (
+        "Note: the run was interrupted: these are its figures until then; 1 test(s) were still "
+        "running, their records so far are included."
+    )
+    assert note in " ".join(run.stdout.split())  # the note wraps at the terminal's width
     out = plugin_pytester.path / ".tokencost"
     report = json.loads((out / "token-report.json").read_text())
     assert report["run"]["status"] == "interrupted"

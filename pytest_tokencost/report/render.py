@@ -165,6 +165,21 @@ def _replay_notes(report: TokenReport) -> list[Line]:
     ]
 
 
+def _interrupt_notes(report: TokenReport) -> list[Line]:
+    """An interrupted run's figures are what was recorded before it stopped."""
+    if report.run.status != "interrupted":
+        return []
+    running = report.run.interrupted_tests
+    partial = (
+        f"; {len(running)} test(s) were still running, their records so far are included"
+        if running
+        else ""
+    )
+    return [
+        (f"Note: the run was interrupted: these are its figures until then{partial}.", "yellow")
+    ]
+
+
 def _count_notes(report: TokenReport) -> list[Line]:
     from ..records import Provenance
 
@@ -250,6 +265,7 @@ def _total_check_notes(report: TokenReport) -> list[Line]:
 
 #: The notes under the totals, in the order they are shown.
 _NOTE_MAKERS: tuple[Callable[[TokenReport], list[Line]], ...] = (
+    _interrupt_notes,
     _replay_notes,
     _count_notes,
     _price_notes,
@@ -641,9 +657,11 @@ def render_gates(report: TokenReport) -> list[str]:
         if baseline.run_id is None:
             lines.append(f"Baseline: none ({baseline.note})")
         else:
-            where = f"{baseline.git_branch or '?'}@{(baseline.git_commit or '?')[:9]}"
-            when = f"{baseline.started:%Y-%m-%d %H:%M} UTC, " if baseline.started else ""
-            lines.append(f"Baseline: run {baseline.run_id} ({when}{where}; from {baseline.source})")
+            parts = [f"{baseline.started:%Y-%m-%d %H:%M} UTC"] if baseline.started else []
+            if baseline.git_branch or baseline.git_commit:  # outside git: neither
+                parts.append(f"{baseline.git_branch or '?'}@{(baseline.git_commit or '?')[:9]}")
+            where = f"{', '.join(parts)}; " if parts else ""
+            lines.append(f"Baseline: run {baseline.run_id} ({where}from {baseline.source})")
     lines += [f"Gate {verdict_label(v.status, v.would_be)}: {v.message}" for v in report.gates]
     return ["", *lines] if lines else []
 
