@@ -35,6 +35,7 @@ from .stash import (
     GATE_PLUGIN_NAME,
     PER_RUN_PLUGINS,
     PYTEST_HTML_PLUGIN_NAME,
+    RESULT_LINE_PLUGIN_NAME,
     RUN_PLUGIN_NAME,
     SIGTERM_KEY,
     SIGTERM_SEEN_KEY,
@@ -381,13 +382,19 @@ def _register_role_hooks(config: pytest.Config, state: RunState) -> None:
     from .session import Role
 
     if state.role is Role.WORKER:
-        config.pluginmanager.register(_WorkerHooks(state, config), RUN_PLUGIN_NAME)
+        from .xdist_hooks import WorkerHooks
+
+        config.pluginmanager.register(WorkerHooks(state, config), RUN_PLUGIN_NAME)
         return
     writer = _WriterHooks(state, config)
     writer.history = _history_of(config, state)
     config.pluginmanager.register(writer, RUN_PLUGIN_NAME)
+    if config.get_verbosity() > 0:
+        config.pluginmanager.register(_ResultLineHooks(writer), RESULT_LINE_PLUGIN_NAME)
     if state.role is Role.CONTROLLER:
-        controller = _ControllerHooks(state, config)
+        from .xdist_hooks import ControllerHooks
+
+        controller = ControllerHooks(state, config)
         writer.before_finish = controller.drain_interrupted
         config.pluginmanager.register(controller, CONTROLLER_PLUGIN_NAME)
 
@@ -465,7 +472,9 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
         dsession = config.pluginmanager.get_plugin("dsession")
         if dsession is not None:
             dsession.shouldstop = "interrupted by SIGTERM"
-            _signal_workers(dsession, signum)
+            from .xdist_hooks import signal_workers
+
+            signal_workers(dsession, signum)
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -475,28 +484,6 @@ def _interrupt_on_sigterm(config: pytest.Config) -> Callable[[], None] | None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     return restore
-
-
-#: How long an interrupted xdist controller waits for its workers' last payloads.
-WORKER_LAST_WORDS_S = 3.0
-
-
-def _signal_workers(dsession: Any, signum: int) -> None:
-    """Pass a SIGTERM the xdist controller alone received on to its local workers at once.
-
-    Otherwise execnet interrupts them only after waiting 5 s, and the controller kills them
-    10 s later: on a busy machine a worker's last words (its running test's records) were
-    lost in between. Best effort: only local popen workers have a pid here.
-    """
-    import contextlib
-    import os
-
-    group = getattr(getattr(dsession, "nodemanager", None), "group", None)
-    for gateway in list(group or ()):
-        pid = getattr(getattr(getattr(gateway, "_io", None), "popen", None), "pid", None)
-        if isinstance(pid, int) and pid != os.getpid():
-            with contextlib.suppress(OSError):  # already gone
-                os.kill(pid, signum)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -765,22 +752,6 @@ class _WriterHooks:
                 )
         return problems
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_report_teststatus(
-        self, report: pytest.TestReport, config: pytest.Config
-    ) -> Generator[None, Any, Any]:
-        """With -v: the test's tokens and cost on its result line."""
-        result = yield
-        note = getattr(report, "tokencost_line", None)
-        if not self.results_running or not note or not isinstance(result, tuple):
-            return result
-        if len(result) != 3:
-            return result
-        category, letter, word = result
-        if isinstance(word, tuple):
-            return category, letter, (f"{word[0]} ({note})", word[1])
-        return category, letter, f"{word} ({note})" if word else word
-
     @pytest.hookimpl(trylast=True)  # the section and its ERROR lines close the summary
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the Token & Cost section, where reports were written, the run's ERROR lines
@@ -843,109 +814,25 @@ class _WriterHooks:
             terminalreporter.write_line(f"tokencost: {what} written to {path}")
 
 
-class _ControllerHooks:
-    """xdist controller only: the run id goes down to workers, interrupted payloads come up."""
+class _ResultLineHooks:
+    """With -v (only then registered: a hook wrapper on every result line costs every test):
+    the test's tokens and cost on its result line, while the results are printed."""
 
-    def __init__(self, state: RunState, config: pytest.Config) -> None:
-        self.state = state
-        self.config = config
+    def __init__(self, writer: _WriterHooks) -> None:
+        self.writer = writer
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        """Workers share the controller's run id (and so its run folder and budget ledger)."""
-        node.workerinput["tokencost_run_id"] = self.state.run_id
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """Take the payloads of tests a worker was running when the run was interrupted."""
-        self._take_interrupted(node)
-
-    def _take_interrupted(self, node: Any) -> None:
-        output = getattr(node, "workeroutput", None) or {}
-        if self.state.collector is None:
-            return
-        for data in output.get("tokencost_interrupted", ()):
-            self.state.collector.add_data(
-                data, "a test on an interrupted xdist worker", resent=True
-            )
-
-    @pytest.hookimpl(tryfirst=True)  # before pytest-xdist tears its workers down
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """After an interrupt, give the workers a moment to send their last words.
-
-        A Ctrl-C or SIGTERM sent to the whole process group reaches the workers and this
-        process at once; pytest-xdist's teardown closes their channels right away, and a
-        worker's interrupted payload arriving after that was lost.
-        """
-        if int(exitstatus) == pytest.ExitCode.INTERRUPTED or self.config.stash.get(
-            SIGTERM_SEEN_KEY, False
-        ):
-            self.drain_interrupted(wait=WORKER_LAST_WORDS_S)
-
-    def drain_interrupted(self, wait: float = 0.0) -> None:
-        """After an interrupt, take the payloads still queued in pytest-xdist's controller.
-
-        A signal stops xdist's event loop wherever it is: reports that workers had already
-        sent, and the interrupted payloads of workers that stopped since, may still wait in its
-        queue. They are read from it (never processed twice: the collector counts each test
-        attempt once). With `wait`, up to that many seconds are spent waiting for the workers
-        still active to finish.
-        """
-        import time
-        from queue import Empty
-
-        dsession = self.config.pluginmanager.get_plugin("dsession")
-        events = getattr(dsession, "queue", None)
-        collector = self.state.collector
-        if events is None or collector is None:
-            return
-        active = len(getattr(dsession, "_active_nodes", ())) if wait else 0
-        deadline = time.monotonic() + wait
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                if active > 0 and remaining > 0:
-                    name, kwargs = events.get(timeout=remaining)
-                else:
-                    name, kwargs = events.get_nowait()
-            except Empty:
-                return
-            except (TypeError, ValueError):
-                continue
-            if name == "testreport":
-                report = kwargs.get("rep")
-                data = getattr(report, "tokencost", None)
-                if data is not None:
-                    collector.add_data(data, getattr(report, "nodeid", "a test"))
-            elif name in ("workerfinished", "errordown"):
-                active -= 1
-                if name == "workerfinished":
-                    self._take_interrupted(kwargs.get("node"))
-
-
-class _WorkerHooks:
-    """xdist worker: payloads ride on test reports; nothing is written or printed here."""
-
-    def __init__(self, state: RunState, config: pytest.Config) -> None:
-        self.state = state
-        self.config = config
-
-    @pytest.hookimpl(trylast=True)  # after pytest-xdist sent the report to the controller
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """A test's payload is on its way: its tracker is done."""
-        data: Any = getattr(report, "tokencost", None)
-        if data is not None:
-            self.state.delivered(data)
-
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Send the controller the records of tests cut short by an interrupt, and again the
-        last payloads already sent: an interrupted controller may have stopped reading before
-        they arrived, or in the middle of handling one, even when this worker ended normally.
-        The controller takes each test attempt once, so the copies cost nothing more."""
-        pending = [
-            *self.state.recent,
-            *(p.model_dump(mode="json") for p in self.state.export_live()),
-        ]
-        workeroutput = getattr(self.config, "workeroutput", None)
-        if pending and workeroutput is not None:
-            workeroutput["tokencost_interrupted"] = pending
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> Generator[None, Any, Any]:
+        """The note the record carrier put on the call report, after the status word."""
+        result = yield
+        note = getattr(report, "tokencost_line", None)
+        if not self.writer.results_running or not note or not isinstance(result, tuple):
+            return result
+        if len(result) != 3:
+            return result
+        category, letter, word = result
+        if isinstance(word, tuple):
+            return category, letter, (f"{word[0]} ({note})", word[1])
+        return category, letter, f"{word} ({note})" if word else word

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -174,6 +173,8 @@ def load_price_overrides(path: Path) -> dict[str, Rate]:
         raise PriceFileError(
             f"price file {path} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8"
         ) from exc
+    import tomllib  # only runs with a price file read it
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -51,6 +51,7 @@ CARRIER_PLUGIN_NAME = "tokencost-carrier"
 GATE_PLUGIN_NAME = "tokencost-budget-gate"
 CAPTURE_PLUGIN_NAME = "tokencost-capture"
 PYTEST_HTML_PLUGIN_NAME = "tokencost-pytest-html"
+RESULT_LINE_PLUGIN_NAME = "tokencost-result-line"
 PER_RUN_PLUGINS = (
     RUN_PLUGIN_NAME,
     CONTROLLER_PLUGIN_NAME,
@@ -58,4 +59,5 @@ PER_RUN_PLUGINS = (
     GATE_PLUGIN_NAME,
     CAPTURE_PLUGIN_NAME,
     PYTEST_HTML_PLUGIN_NAME,
+    RESULT_LINE_PLUGIN_NAME,
 )

@@ -119,6 +119,48 @@ class TokenTotals(BaseModel):
         )
 
 
+_NO_OPTIONAL = (None, None, None, None, None)
+
+
+class _RecordSums:
+    """What the accumulators add of one record, read from it once (a record is added to the
+    total and to its test's, step's, model's and case's groups)."""
+
+    __slots__ = (
+        "cost",
+        "input",
+        "input_cost",
+        "optional",
+        "output",
+        "output_cost",
+        "provenance",
+        "replayed",
+        "source",
+        "total",
+    )
+
+    def __init__(self, record: TokenRecord) -> None:
+        usage = record.usage
+        self.input = usage.input
+        self.output = usage.output
+        self.total = usage.total
+        optional = (
+            usage.cache_read,
+            usage.cache_write,
+            usage.reasoning,
+            usage.cache_write_1h,
+            usage.web_searches,
+        )
+        #: The optional usage fields, None when all of them are (most records).
+        self.optional = None if optional == _NO_OPTIONAL else optional
+        self.provenance = record.provenance
+        self.source = record.price_source
+        self.replayed = record.replayed
+        self.cost = record.cost_micro_usd
+        self.input_cost = record.input_cost_micro_usd or 0
+        self.output_cost = record.output_cost_micro_usd or 0
+
+
 class _Accumulator:
     """Mutable integer sums behind one `TokenTotals`; avoids building models per record."""
 
@@ -160,34 +202,38 @@ class _Accumulator:
         self.replayed = self.replayed_tokens = self.replayed_unpriced = 0
         self.replayed_cost: int | None = None
 
-    def add_record(self, record: TokenRecord) -> None:
-        usage = record.usage
+    def add(self, sums: _RecordSums) -> None:
+        """Add one record's sums."""
         self.records += 1
-        self.input += usage.input
-        self.output += usage.output
-        self.cache_read = _add_optional(self.cache_read, usage.cache_read)
-        self.cache_write = _add_optional(self.cache_write, usage.cache_write)
-        self.reasoning = _add_optional(self.reasoning, usage.reasoning)
-        self.cache_write_1h = _add_optional(self.cache_write_1h, usage.cache_write_1h)
-        self.web_searches = _add_optional(self.web_searches, usage.web_searches)
-        self.provenance[record.provenance] = self.provenance.get(record.provenance, 0) + usage.total
-        source = record.price_source
-        self.price_sources[source] = self.price_sources.get(source, 0) + 1
-        if record.replayed:
+        self.input += sums.input
+        self.output += sums.output
+        if sums.optional is not None:
+            self._add_optional_usage(sums.optional)
+        self.provenance[sums.provenance] = self.provenance.get(sums.provenance, 0) + sums.total
+        self.price_sources[sums.source] = self.price_sources.get(sums.source, 0) + 1
+        if sums.replayed:
             # Not spent: the money spent stays what the live records cost (0 without any).
             self.replayed += 1
-            self.replayed_tokens += usage.total
+            self.replayed_tokens += sums.total
             self.cost = self.cost or 0
             self.input_cost = self.input_cost or 0
             self.output_cost = self.output_cost or 0
-            if record.cost_micro_usd is not None:
-                self.replayed_cost = (self.replayed_cost or 0) + record.cost_micro_usd
+            if sums.cost is not None:
+                self.replayed_cost = (self.replayed_cost or 0) + sums.cost
             else:
                 self.replayed_unpriced += 1
-        elif record.cost_micro_usd is not None:
-            self.cost = (self.cost or 0) + record.cost_micro_usd
-            self.input_cost = (self.input_cost or 0) + (record.input_cost_micro_usd or 0)
-            self.output_cost = (self.output_cost or 0) + (record.output_cost_micro_usd or 0)
+        elif sums.cost is not None:
+            self.cost = (self.cost or 0) + sums.cost
+            self.input_cost = (self.input_cost or 0) + sums.input_cost
+            self.output_cost = (self.output_cost or 0) + sums.output_cost
+
+    def _add_optional_usage(self, optional: tuple[int | None, ...]) -> None:
+        cache_read, cache_write, reasoning, cache_write_1h, web_searches = optional
+        self.cache_read = _add_optional(self.cache_read, cache_read)
+        self.cache_write = _add_optional(self.cache_write, cache_write)
+        self.reasoning = _add_optional(self.reasoning, reasoning)
+        self.cache_write_1h = _add_optional(self.cache_write_1h, cache_write_1h)
+        self.web_searches = _add_optional(self.web_searches, web_searches)
 
     def add_step_run(self, run: ScopeRun) -> None:
         self.steps += 1
@@ -330,12 +376,13 @@ class _Grouping:
         return acc
 
     def add_record(self, record: TokenRecord) -> None:
-        self.total.add_record(record)
-        self.bucket("by_test", record.test_id or OUTSIDE_TESTS).add_record(record)
+        sums = _RecordSums(record)
+        self.total.add(sums)
+        self.bucket("by_test", record.test_id or OUTSIDE_TESTS).add(sums)
         if record.case_id is not None:
-            self.bucket("by_case", case_key(record.scenario, record.case_id)).add_record(record)
-        self.bucket("by_step", record.step or NO_STEP).add_record(record)
-        self.bucket("by_model", record.model or NO_MODEL).add_record(record)
+            self.bucket("by_case", case_key(record.scenario, record.case_id)).add(sums)
+        self.bucket("by_step", record.step or NO_STEP).add(sums)
+        self.bucket("by_model", record.model or NO_MODEL).add(sums)
         if record.cost_micro_usd is None:
             self.unpriced.add(record.model or NO_MODEL)
         elif record.price_source is PriceSource.GENAI_PRICES and record.model:

@@ -94,6 +94,94 @@ def test_an_empty_run_writes_a_valid_report_without_the_heavy_modules(
     )
 
 
+# Each process writes its own list when it is done: the main one after its report and section,
+# an xdist worker at the end of its session (its controller may be gone before it unconfigures).
+CONFTEST_RECORDING = """
+import json
+import sys
+
+
+def _dump(name):
+    with open(f"imported-{name}.json", "w") as handle:
+        json.dump(sorted(sys.modules), handle)
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        _dump(session.config.workerinput["workerid"])
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        _dump("main")
+"""
+RECORDING_TEST = """
+from pytest_tokencost import Usage
+
+
+def test_asks(token_tracker):
+    token_tracker.record(model="gpt-4o", usage=Usage(input=1_200, output=80))
+"""
+# What a run that records one priced record, and prints no section, has no use for: the
+# price data (once price-cache.json knows the model), the tokenizers, the section, the
+# Markdown / GitHub outputs, the HTML page, capture, and xdist's hooks in a serial run.
+UNUSED_BY_A_SMALL_RUN = (
+    "genai_prices",
+    "tiktoken",
+    "pytest_tokencost.report.render",
+    "pytest_tokencost.report.ci",
+    "pytest_tokencost.html",
+    "pytest_tokencost.capture_all",
+    "pytest_tokencost.counting",
+)
+
+
+def _imported(folder: Path) -> dict[str, set[str]]:
+    found = {
+        path.stem.removeprefix("imported-"): set(json.loads(path.read_text()))
+        for path in folder.glob("imported-*.json")
+    }
+    for path in folder.glob("imported-*.json"):
+        path.unlink()
+    return found
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_small_recording_run_imports_only_what_it_uses(
+    plugin_pytester: pytest.Pytester, args: tuple[str, ...]
+) -> None:
+    plugin_pytester.makeconftest(CONFTEST_RECORDING)
+    plugin_pytester.makepyfile(test_small=RECORDING_TEST)
+    # genai-prices answers the first runs; price-cache.json keeps its answer once the output
+    # folder exists (the first run creates it only when its records are written)
+    for _ in range(2):
+        plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider", *args).assert_outcomes(
+            passed=1
+        )
+    _imported(plugin_pytester.path)
+
+    result = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=1)
+    imported = _imported(plugin_pytester.path)
+    assert sorted(imported) == (["gw0", "gw1", "main"] if args else ["main"])
+    for process, modules in imported.items():
+        unused = [name for name in UNUSED_BY_A_SMALL_RUN if name in modules]
+        assert unused == [], process
+    assert ("pytest_tokencost.xdist_hooks" in imported["main"]) == bool(args)
+    # it did record, price and write: what it imported it used
+    lines = (plugin_pytester.path / ".tokencost" / "records.jsonl").read_text().splitlines()
+    (record,) = [json.loads(line) for line in lines]
+    assert (record["cost_micro_usd"], record["price_source"]) == (3_800, "genai-prices")
+
+    # the section asked for, its module comes in, and nothing else of the list
+    shown = plugin_pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cost-report", *args)
+    shown.assert_outcomes(passed=1)
+    modules = _imported(plugin_pytester.path)["main"]
+    assert [name for name in UNUSED_BY_A_SMALL_RUN if name in modules] == [
+        "pytest_tokencost.report.render"
+    ]
+
+
 def _state(tmp_path: Path, **settings: object) -> RunState:
     return RunState(
         Settings(output_dir=tmp_path / ".tokencost", **settings),  # type: ignore[arg-type]
