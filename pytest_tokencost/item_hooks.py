@@ -167,21 +167,11 @@ def _fail_over_budget(report: pytest.TestReport, tracker: InMemoryTokenTracker |
 
 
 class RecordCarrier:
-    """Enforces budgets crossed out of sight, and puts each attempt's payload on its teardown
-    report, which carries it through xdist."""
+    """Fails tests whose budgets were crossed out of sight, and puts each attempt's payload on
+    its teardown report, which carries it through xdist."""
 
     def __init__(self, state: RunState) -> None:
         self.state = state
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        """Fail a test whose records crossed a budget even if its code caught the exception
-        (an agent loop that swallows errors) or never saw it (a call --cost-capture recorded)."""
-        result = yield
-        tracker = item.stash.get(TRACKER_KEY, None)
-        if tracker is not None and tracker.crossed is not None:
-            raise tracker.crossed
-        return result
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -191,9 +181,10 @@ class RecordCarrier:
         properties); the next attempt starts anew. With -v, the call report carries the
         tokens and cost so far for the result line.
 
-        A call that passed although its records crossed a budget fails here when the call
-        wrapper above could not see it (the tracker, and so this carrier, was made during the
-        call: `getfixturevalue`, a calibration case).
+        A call that passed although its records crossed a budget fails here, in one line
+        naming the budget: its code caught the exception (an agent loop that swallows errors)
+        or never saw it (a call --cost-capture recorded: raising inside the SDK would make it
+        retry). Re-raising the kept exception would show the plugin's frames, not the test's.
         """
         report = yield
         tracker = item.stash.get(TRACKER_KEY, None)

@@ -183,6 +183,8 @@ def pytest_runtest_logreport(report):
         entry["message"] = crash.message
     elif isinstance(report.longrepr, tuple):
         entry["message"] = report.longrepr[2]
+    elif isinstance(report.longrepr, str):  # a budget crossed out of the test's sight
+        entry["message"] = report.longrepr
     OUTCOMES.setdefault(report.nodeid, []).append(entry)
 
 
@@ -569,6 +571,9 @@ def test_capture_fails_the_first_test_to_cross_without_the_fixture(
     )
     result = double.runpytest_subprocess(*PYTEST_ARGS, "--cost-capture")
     result.assert_outcomes(failed=2)
+    # one line naming the budget: none of the plugin's or the SDK's frames
+    for frame in ("item_hooks.py", "providers/capture.py", "site-packages/openai"):
+        assert frame not in result.stdout.str()
     outcomes = json.loads((double.path / "outcomes.json").read_text())
     for n in (1, 2):
         (call,) = [e for e in outcomes[f"test_first.py::test_call[{n}]"] if e["when"] == "call"]
