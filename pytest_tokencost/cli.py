@@ -350,24 +350,19 @@ COMMANDS_GROUP = "pytest_tokencost.commands"
 BUILTIN_COMMANDS = frozenset(
     ("report", "combine", "ingest", "html", "history", "compare", "schema")
 )
-#: Commands that other distributions of this project add, and the distribution to install.
-ADD_ON_COMMANDS = {"ratio": "pytest-tokencost-calibrate"}
 
 
 def _missing_add_on(command: str | None) -> str | None:
     """Why `command` is not there, when it is an add-on command whose package is not installed."""
+    from .addons import ADD_ON_COMMANDS, not_installed
+
     if command not in ADD_ON_COMMANDS:
         return None
     from importlib.metadata import entry_points
 
     if entry_points(group=COMMANDS_GROUP, name=command):
         return None
-    package = ADD_ON_COMMANDS[command]
-    return (
-        f"`tokencost {command}` comes with {package} (the calibration harness), which is not "
-        f"installed: pip install {package} (from a clone of the repository: "
-        "python -m pip install -e ./harness)"
-    )
+    return not_installed(f"`tokencost {command}`")
 
 
 def _installed_commands(commands: Any) -> None:

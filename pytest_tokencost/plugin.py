@@ -59,6 +59,24 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """An option of the calibration harness when the harness is not there: say which
+    distribution to install (or which -p blocked it), not argparse's "unrecognized arguments".
+
+    Runs once entry-point plugins are loaded and before the command line is checked."""
+    from .addons import HARNESS_PLUGIN, harness_option_in, not_installed
+
+    option = harness_option_in(args)
+    if option is None or early_config.pluginmanager.has_plugin(HARNESS_PLUGIN):
+        return
+    if early_config.pluginmanager.is_blocked(HARNESS_PLUGIN):
+        raise pytest.UsageError(
+            f"{option} is an option of the calibration harness, which -p no:{HARNESS_PLUGIN} "
+            f"disabled; drop -p no:{HARNESS_PLUGIN}, or drop {option}"
+        )
+    raise pytest.UsageError(not_installed(option))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the `--cost-*` options and `tokencost_*` ini keys."""
     group = parser.getgroup("tokencost", "token and cost accounting (pytest-tokencost)")

@@ -26,6 +26,10 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from pytest_tokencost.addons import harness_option_in, not_installed
+
 from .conftest import REPO
 
 PACKAGES = {"pytest_tokencost": REPO, "calibrate": REPO / "harness"}  # name: its source root
@@ -281,17 +285,22 @@ def test_pytest_and_the_command_run_without_the_harness(tmp_path: Path) -> None:
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "= Token & Cost =" in tested.stdout
     assert "--adapter" not in run("-m", "pytest", "--help").stdout  # no harness options
+    for args in (["--adapter=stub"], ["--cost-transcripts", "logs", "test_one.py"]):
+        refused = run("-m", "pytest", "-p", "no:cacheprovider", *args)
+        assert refused.returncode == pytest.ExitCode.USAGE_ERROR, refused.stdout
+        option = args[0].partition("=")[0]
+        assert refused.stderr.strip() == (
+            f"ERROR: {option} comes with pytest-tokencost-calibrate (the calibration harness), "
+            "which is not installed: pip install pytest-tokencost-calibrate (from a clone of the "
+            "repository: python -m pip install -e ./harness)"
+        )
     helped = run("-c", "import sys; from pytest_tokencost.cli import main; sys.exit(main())", "-h")
     assert helped.returncode == 0 and "report" in helped.stdout
     assert "ratio" not in helped.stdout  # the harness's command is not there
     command = "import sys; from pytest_tokencost.cli import main; sys.exit(main())"
     ratio = run("-c", command, "ratio")
     assert ratio.returncode == 2 and ratio.stdout == ""
-    assert ratio.stderr == (
-        "tokencost: error: `tokencost ratio` comes with pytest-tokencost-calibrate (the "
-        "calibration harness), which is not installed: pip install pytest-tokencost-calibrate "
-        "(from a clone of the repository: python -m pip install -e ./harness)\n"
-    )
+    assert ratio.stderr == f"tokencost: error: {not_installed('`tokencost ratio`')}\n"
     shown = run(
         "-c", "import sys; from pytest_tokencost.cli import main; sys.exit(main())", "report"
     )
@@ -318,3 +327,19 @@ def test_the_core_distribution_ships_no_part_of_the_harness() -> None:
         "schema/*.json",
     ]
     assert (REPO / "harness" / "calibrate" / "schema" / "request.schema.json").is_file()
+
+
+def test_a_harness_option_with_the_harness_blocked_says_which_p_blocked_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("-p", "no:tokencost-calibrate", "--adapter", "stub")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines == [
+        "ERROR: --adapter is an option of the calibration harness, which -p "
+        "no:tokencost-calibrate disabled; drop -p no:tokencost-calibrate, or drop --adapter",
+        "",
+    ]
+    # after a lone "--" it is no option of pytest's: not refused
+    assert harness_option_in(["-q", "--", "--adapter=stub"]) is None
+    assert harness_option_in(["--adapter-model", "x"]) == "--adapter-model"
