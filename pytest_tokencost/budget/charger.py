@@ -91,6 +91,22 @@ class BudgetCharger:
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         if record.late or scope is None:
             scope = self.root
+        if scope is not None and self._ledger is None and not scope.limits_usd:
+            # Token budgets only, in this process: add the counts; no pricing, no mapping.
+            usage = record.usage
+            given, taken = usage.input, usage.output
+            try:
+                scope.charge(given + taken, given, taken, 0)
+            except TokenBudgetExceeded as exc:
+                if self.crossed is None:
+                    self.crossed = exc
+                raise
+            return
+        self._charge_priced(record, key, scope)
+
+    def _charge_priced(self, record: Charged, key: int, scope: BudgetScope | None) -> None:
+        """`charge` when a dollar budget covers the record or the session ledger is open."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         usage = record.usage
         given, taken = usage.input, usage.output
         spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
@@ -100,7 +116,7 @@ class BudgetCharger:
         crossed = self._charge_ledger(spent) if self._ledger is not None else None
         if scope is not None:
             try:
-                scope.observe(spent)
+                scope.charge(given + taken, given, taken, spent.get(_USD, 0))
             except TokenBudgetExceeded as exc:
                 crossed = exc
         failure = failure or crossed
