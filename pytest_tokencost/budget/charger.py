@@ -96,7 +96,7 @@ class BudgetCharger:
             usage = record.usage
             given, taken = usage.input, usage.output
             try:
-                scope.charge(given + taken, given, taken, 0)
+                scope.charge(given, taken)
             except TokenBudgetExceeded as exc:
                 if self.crossed is None:
                     self.crossed = exc
@@ -116,7 +116,7 @@ class BudgetCharger:
         crossed = self._charge_ledger(spent) if self._ledger is not None else None
         if scope is not None:
             try:
-                scope.charge(given + taken, given, taken, spent.get(_USD, 0))
+                scope.charge(given, taken, spent.get(_USD, 0))
             except TokenBudgetExceeded as exc:
                 crossed = exc
         failure = failure or crossed

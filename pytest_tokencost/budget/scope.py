@@ -87,7 +87,9 @@ class BudgetScope:
         self.pools = {
             ch: _Pool(ch, limit, limit * self.warn_at) for ch, limit in self.limits.items()
         }
-        # What was spent in this very scope, by slot (`own` reads it per channel).
+        # What was spent in this very scope, by slot (`own` reads it per channel), except that
+        # slot 0 holds only the tokens beyond input + output (a record's tokens are their sum,
+        # so the hot path adds two numbers, not three; `observe({TOKENS: n})` adds n there).
         self._own = [0, 0, 0, 0]
         # Nested scopes, so that `children` is summed when read, not at every charge.
         self._kids: list[BudgetScope] = []
@@ -112,7 +114,11 @@ class BudgetScope:
     def own(self) -> dict[Channel, int]:
         """What was spent in this very scope, per channel (its children's spend is `children`)."""
         with self._lock:
-            return {channel: self._own[slot] for channel, slot in _SLOTS.items()}
+            return {channel: self._own_of(slot) for channel, slot in _SLOTS.items()}
+
+    def _own_of(self, slot: int) -> int:
+        own = self._own
+        return own[0] + own[1] + own[2] if slot == 0 else own[slot]
 
     def child(self, name: str, limits: Mapping[Channel, int] | None = None) -> BudgetScope:
         """A nested scope charged to this one."""
@@ -174,11 +180,11 @@ class BudgetScope:
         with self._lock:
             self._commit(spent)
 
-    def charge(self, tokens: int, given: int, taken: int, micro_usd: int) -> None:
-        """Commit one record: its `tokens` (``given + taken``), its input (`given`) and output
-        (`taken`) tokens, and its cost (0 when no dollar budget priced it); raise if it crossed
-        a limit. `observe` for the hot path: no mapping to build or read, the amounts are
-        trusted non-negative (a `Usage`'s counts and a price are).
+    def charge(self, given: int, taken: int, micro_usd: int = 0, extra: int = 0) -> None:
+        """Commit one record: its input (`given`) and output (`taken`) tokens, its cost (0 when
+        no dollar budget priced it) and `extra` tokens beyond input + output (0 for a record);
+        raise if it crossed a limit. `observe` for the hot path: no mapping to build or read,
+        the amounts are trusted non-negative (a `Usage`'s counts and a price are).
 
         The lock stays: two threads charging one pool at once would otherwise lose one
         update (``+=`` on an attribute is a read and a write), and the budget be overspent
@@ -186,16 +192,17 @@ class BudgetScope:
         tells a crossing. One flat function: it runs at every budgeted record.
         """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        amounts = (tokens, given, taken, micro_usd)
+        amounts = (given + taken + extra, given, taken, micro_usd)
         crossed: tuple[BudgetScope, _Pool] | None = None
         lock = self._lock
         lock.acquire()  # acquire/release: cheaper than `with` on the hot path of every record
         try:
             own = self._own
-            own[0] += tokens
             own[1] += given
             own[2] += taken
-            own[3] += micro_usd
+            if micro_usd or extra:
+                own[0] += extra
+                own[3] += micro_usd
             for scope, pool, slot in self._plan:
                 amount = amounts[slot]
                 pool.committed += amount
@@ -222,7 +229,9 @@ class BudgetScope:
         for channel, amount in spent.items():
             if amount < 0:
                 raise ValueError(f"spend cannot be negative ({channel.value}: {amount})")
-        self.charge(*(spent.get(channel, 0) for channel in _SLOTS))
+        given, taken = spent.get(Channel.INPUT, 0), spent.get(Channel.OUTPUT, 0)
+        extra = spent.get(Channel.TOKENS, 0) - given - taken
+        self.charge(given, taken, spent.get(Channel.MICRO_USD, 0), extra)
 
     def _look(self, pool: _Pool, amount: int) -> bool:
         """A charge reached `pool`'s alarm: warn if it reached the warn line (once; a spend
@@ -249,7 +258,7 @@ class BudgetScope:
     def total_spent(self, channel: Channel) -> int:
         """Everything charged to this scope: its own spend plus its children's."""
         with self._lock:
-            own = self._own[_SLOTS[channel]]
+            own = self._own_of(_SLOTS[channel])
             return own + sum(kid.total_spent(channel) for kid in self._kids)
 
     def statuses(self) -> list[BudgetStatus]:
@@ -270,8 +279,8 @@ class BudgetScope:
                         remaining=pool.free,
                         percent=round(percent, 2),
                         status=status,
-                        own=self._own[_SLOTS[channel]],
-                        children=self.total_spent(channel) - self._own[_SLOTS[channel]],
+                        own=self._own_of(_SLOTS[channel]),
+                        children=self.total_spent(channel) - self._own_of(_SLOTS[channel]),
                     )
                 )
             return result
