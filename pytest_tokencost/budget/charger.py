@@ -89,14 +89,23 @@ class BudgetCharger:
         record raises `UnpricedUnderBudget` first, then the scope's crossing, then the session's.
         """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        if record.late or scope is None:
+        self.charge_made(record.usage, record.late, scope, record, key)
+
+    def charge_made(
+        self, usage: Usage, late: bool, scope: BudgetScope | None, record: Charged, key: int
+    ) -> None:
+        """`charge`, given the record's usage and lateness: the tracker's call on the hot path
+        of every budgeted record, with the two values it holds, not read back from the record.
+
+        Token budgets alone, in this process (no session ledger): the scope adds the counts,
+        nothing is priced and no mapping is built.
+        """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
+        if late or scope is None:
             scope = self.root
         if scope is not None and self._ledger is None and not scope.limits_usd:
-            # Token budgets only, in this process: add the counts; no pricing, no mapping.
-            usage = record.usage
-            given, taken = usage.input, usage.output
             try:
-                scope.charge(given, taken)
+                scope.charge_record(usage.input, usage.output)
             except TokenBudgetExceeded as exc:
                 if self.crossed is None:
                     self.crossed = exc

@@ -109,6 +109,15 @@ class BudgetScope:
             for scope in self._chain
             for channel, pool in scope.pools.items()
         )
+        # When every limited pool of the chain counts tokens (the common budget), a record
+        # adds one number to each: `charge_record` is chosen once, here.
+        self._token_plan = tuple((scope, pool) for scope, pool, _ in self._plan)
+        only_tokens = all(slot == 0 for _, _, slot in self._plan)
+        #: Commits one record's ``(given, taken)`` input and output tokens, unpriced; raises
+        #: at a crossing. What the charger calls when no dollar budget covers the record.
+        self.charge_record: Callable[[int, int], None] = (
+            self._charge_tokens if only_tokens else self.charge
+        )
 
     @property
     def own(self) -> dict[Channel, int]:
@@ -207,6 +216,28 @@ class BudgetScope:
                 amount = amounts[slot]
                 pool.committed += amount
                 if pool.committed >= pool.alarm and scope._look(pool, amount) and not crossed:
+                    crossed = (scope, pool)
+        finally:
+            lock.release()
+        if crossed is not None:
+            scope, pool = crossed
+            raise TokenBudgetExceeded(scope.name, pool.channel, pool.committed, pool.total)
+
+    def _charge_tokens(self, given: int, taken: int) -> None:
+        """`charge` of a record when every pool of the chain limits tokens: no amounts to
+        pick per pool, the record's total goes to each."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
+        tokens = given + taken
+        crossed: tuple[BudgetScope, _Pool] | None = None
+        lock = self._lock
+        lock.acquire()
+        try:
+            own = self._own
+            own[1] += given
+            own[2] += taken
+            for scope, pool in self._token_plan:
+                pool.committed += tokens
+                if pool.committed >= pool.alarm and scope._look(pool, tokens) and not crossed:
                     crossed = (scope, pool)
         finally:
             lock.release()
