@@ -34,6 +34,8 @@ class _Pool:
     ``total == free + reserved + committed`` holds by construction and a charge touches one
     number per pool."""
 
+    #: The scope whose pool this is (it names the pool in warnings and failures).
+    owner: BudgetScope
     channel: Channel
     total: int
     #: ``total * warn_at``, worked out once: the warn line.
@@ -52,6 +54,10 @@ class _Pool:
     def free(self) -> int:
         """What is neither reserved nor committed (negative on overspend)."""
         return self.total - self.reserved - self.committed
+
+    def exceeded(self) -> TokenBudgetExceeded:
+        """The failure of a charge that reached this pool's limit."""
+        return TokenBudgetExceeded(self.owner.name, self.channel, self.committed, self.total)
 
     def rearm(self) -> None:
         """Work out `alarm` again after `reserved` or `warned` changed."""
@@ -85,7 +91,7 @@ class BudgetScope:
             raise ValueError(f"warn_at must be in (0, 1], got {self.warn_at}")
         self._lock: threading.RLock = self.parent._lock if self.parent else threading.RLock()
         self.pools = {
-            ch: _Pool(ch, limit, limit * self.warn_at) for ch, limit in self.limits.items()
+            ch: _Pool(self, ch, limit, limit * self.warn_at) for ch, limit in self.limits.items()
         }
         # What was spent in this very scope, by slot (`own` reads it per channel), except that
         # slot 0 holds only the tokens beyond input + output (a record's tokens are their sum,
@@ -105,14 +111,14 @@ class BudgetScope:
         #: Every limited pool of this scope and its ancestors, in order, with the slot of the
         #: amount it counts: what a charge walks.
         self._plan = tuple(
-            (scope, pool, _SLOTS[channel])
+            (pool, _SLOTS[channel])
             for scope in self._chain
             for channel, pool in scope.pools.items()
         )
         # When every limited pool of the chain counts tokens (the common budget), a record
         # adds one number to each: `charge_record` is chosen once, here.
-        self._token_plan = tuple((scope, pool) for scope, pool, _ in self._plan)
-        only_tokens = all(slot == 0 for _, _, slot in self._plan)
+        self._token_plan = tuple(pool for pool, _ in self._plan)
+        only_tokens = all(slot == 0 for _, slot in self._plan)
         #: Commits one record's ``(given, taken)`` input and output tokens, unpriced; raises
         #: at a crossing. What the charger calls when no dollar budget covers the record.
         self.charge_record: Callable[[int, int], None] = (
@@ -202,7 +208,7 @@ class BudgetScope:
         """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         amounts = (given + taken + extra, given, taken, micro_usd)
-        crossed: tuple[BudgetScope, _Pool] | None = None
+        crossed: _Pool | None = None
         lock = self._lock
         lock.acquire()  # acquire/release: cheaper than `with` on the hot path of every record
         try:
@@ -212,38 +218,36 @@ class BudgetScope:
             if micro_usd or extra:
                 own[0] += extra
                 own[3] += micro_usd
-            for scope, pool, slot in self._plan:
+            for pool, slot in self._plan:
                 amount = amounts[slot]
                 pool.committed += amount
-                if pool.committed >= pool.alarm and scope._look(pool, amount) and not crossed:
-                    crossed = (scope, pool)
+                if pool.committed >= pool.alarm and _look(pool, amount) and crossed is None:
+                    crossed = pool
         finally:
             lock.release()
         if crossed is not None:
-            scope, pool = crossed
-            raise TokenBudgetExceeded(scope.name, pool.channel, pool.committed, pool.total)
+            raise crossed.exceeded()
 
     def _charge_tokens(self, given: int, taken: int) -> None:
         """`charge` of a record when every pool of the chain limits tokens: no amounts to
         pick per pool, the record's total goes to each."""
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         tokens = given + taken
-        crossed: tuple[BudgetScope, _Pool] | None = None
+        crossed: _Pool | None = None
         lock = self._lock
         lock.acquire()
         try:
             own = self._own
             own[1] += given
             own[2] += taken
-            for scope, pool in self._token_plan:
+            for pool in self._token_plan:
                 pool.committed += tokens
-                if pool.committed >= pool.alarm and scope._look(pool, tokens) and not crossed:
-                    crossed = (scope, pool)
+                if pool.committed >= pool.alarm and _look(pool, tokens) and crossed is None:
+                    crossed = pool
         finally:
             lock.release()
         if crossed is not None:
-            scope, pool = crossed
-            raise TokenBudgetExceeded(scope.name, pool.channel, pool.committed, pool.total)
+            raise crossed.exceeded()
 
     def _release(self, reservation: Reservation) -> None:
         if reservation.settled:
@@ -263,16 +267,6 @@ class BudgetScope:
         given, taken = spent.get(Channel.INPUT, 0), spent.get(Channel.OUTPUT, 0)
         extra = spent.get(Channel.TOKENS, 0) - given - taken
         self.charge(given, taken, spent.get(Channel.MICRO_USD, 0), extra)
-
-    def _look(self, pool: _Pool, amount: int) -> bool:
-        """A charge reached `pool`'s alarm: warn if it reached the warn line (once; a spend
-        that goes straight to 100% only stops); whether it crossed the limit."""
-        if not pool.warned and pool.committed + pool.reserved >= pool.warn_line:
-            pool.warned = True
-            pool.rearm()
-            if self.on_warn is not None and pool.committed < pool.total:
-                self.on_warn(self, pool.channel, pool.committed + pool.reserved, pool.total)
-        return bool(amount) and pool.committed >= pool.total
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -325,3 +319,15 @@ class BudgetScope:
                 raise AssertionError(
                     f"{self.name}/{channel}: pool {pool} does not hold the {spent} spent here"
                 )
+
+
+def _look(pool: _Pool, amount: int) -> bool:
+    """A charge of `amount` reached `pool`'s alarm: warn if it reached the warn line (once; a
+    spend that goes straight to 100% only stops); whether it crossed the limit."""
+    if not pool.warned and pool.committed + pool.reserved >= pool.warn_line:
+        pool.warned = True
+        pool.rearm()
+        scope = pool.owner
+        if scope.on_warn is not None and pool.committed < pool.total:
+            scope.on_warn(scope, pool.channel, pool.committed + pool.reserved, pool.total)
+    return bool(amount) and pool.committed >= pool.total
