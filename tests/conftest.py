@@ -20,13 +20,22 @@ import pytest_tokencost.report.render
 import pytest_tokencost.session
 import pytest_tokencost.tracker
 
-try:  # the core's test files also run in an install without the harness (.ci/run)
+try:  # the core's tests also run in an install without the harness (.ci/run)
     import calibrate.items
     import calibrate.report
 
     _HARNESS: tuple[object, ...] = (calibrate.report, calibrate.items)
 except ModuleNotFoundError:
     _HARNESS = ()
+
+HARNESS_INSTALLED = bool(_HARNESS)
+_NO_HARNESS = (
+    "needs the calibration harness, which is not installed: "
+    "python -m pip install -e ./harness (pytest-tokencost-calibrate)"
+)
+# The harness's own tests import it at module level: without it they are not collected at all
+# (the report header says so); core test files mark their harness tests `harness` (skipped).
+collect_ignore = [] if HARNESS_INSTALLED else ["harness"]
 
 pytest_plugins = ["pytester"]
 
@@ -57,6 +66,21 @@ _KEEP = (
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TOKENCOST_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"
+
+
+def pytest_report_header() -> str | None:
+    """Say when the harness's tests are left out, and why."""
+    return None if HARNESS_INSTALLED else f"tests/harness not collected: it {_NO_HARNESS}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the core's tests marked `harness` when the harness is not installed, saying why."""
+    if HARNESS_INSTALLED:
+        return
+    skip = pytest.mark.skip(reason=f"this test {_NO_HARNESS}")
+    for item in items:
+        if item.get_closest_marker("harness"):
+            item.add_marker(skip)
 
 
 @pytest.fixture

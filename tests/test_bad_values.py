@@ -110,11 +110,20 @@ def test_bad_ini_budgets_name_the_ini_key(
         ("--cost-budget-usd=-inf", "argument --cost-budget-usd: '-inf' is not a positive"),
         ("--cost-budget-tokens=inf", "argument --cost-budget-tokens: 'inf' is not a positive"),
         ("--cost-warn-at=nan", "argument --cost-warn-at: 'nan' is not a fraction in (0, 1]"),
-        ("--adapter-timeout=inf", "argument --adapter-timeout: 'inf' is not a positive finite"),
-        ("--adapter-timeout=nan", "argument --adapter-timeout: 'nan' is not a positive finite"),
-        (
+        pytest.param(
+            "--adapter-timeout=inf",
+            "argument --adapter-timeout: 'inf' is not a positive finite",
+            marks=pytest.mark.harness,
+        ),
+        pytest.param(
+            "--adapter-timeout=nan",
+            "argument --adapter-timeout: 'nan' is not a positive finite",
+            marks=pytest.mark.harness,
+        ),
+        pytest.param(
             "--adapter-timeout=1e300",
             "argument --adapter-timeout: '1e300' seconds is too long; give at most 1,000,000",
+            marks=pytest.mark.harness,
         ),
     ],
 )
@@ -270,6 +279,7 @@ def test_a_price_file_that_is_not_utf8_is_a_usage_error(plugin_pytester: pytest.
     )
 
 
+@pytest.mark.harness
 def test_a_scenario_file_that_is_not_utf8_is_a_collection_error(
     plugin_pytester: pytest.Pytester,
 ) -> None:
@@ -286,6 +296,7 @@ def test_a_scenario_file_that_is_not_utf8_is_a_collection_error(
 # -- the harness without the plugin -------------------------------------------------------------
 
 
+@pytest.mark.harness
 def test_the_harness_without_the_plugin_says_it_needs_it(
     plugin_pytester: pytest.Pytester,
 ) -> None:

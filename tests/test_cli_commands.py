@@ -37,6 +37,7 @@ def _with_entry_points(monkeypatch: pytest.MonkeyPatch, *values: tuple[str, str]
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
 
 
+@pytest.mark.harness
 def test_the_harness_registers_ratio() -> None:
     found = importlib.metadata.entry_points(group=cli.COMMANDS_GROUP)
     assert [(e.name, e.value) for e in found] == [("ratio", "calibrate.ratio_command:register")]

@@ -157,17 +157,20 @@ def test_capture_records_a_cohere_call_as_cohere_with_the_requested_model(path: 
 
 CONFTEST = r'''
 """A local server standing in for api.cohere.com (its DNS too): /v2/chat answers the JSON or
-the server-sent events Cohere sends, written in small flushed chunks as a real server's arrive."""
+the server-sent events Cohere sends, written in small flushed chunks as a real server's arrive,
+each answer with an id of its own as Cohere's have."""
 
 import json
 import socket
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 RESPONSE = %(response)s
 STREAM = %(stream)r
+STREAM_ID = json.loads(STREAM.split("data: ")[1].split("\n")[0])["id"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -175,7 +178,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        body = STREAM.encode() if request.get("stream") else json.dumps(RESPONSE).encode()
+        answer = str(uuid.uuid4())
+        if request.get("stream"):
+            body = STREAM.replace(json.dumps(STREAM_ID), json.dumps(answer)).encode()
+        else:
+            body = json.dumps({**RESPONSE, "id": answer}).encode()
         self.send_response(200)
         kind = "text/event-stream" if request.get("stream") else "application/json"
         self.send_header("Content-Type", kind)

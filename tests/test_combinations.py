@@ -1031,3 +1031,150 @@ def test_ci_outputs_with_history_gates_page_and_reruns(
     page = (folder / "token-report.html").read_text()
     assert ">$0.00925<" in page and ">$0.00350<" in page  # the one money rule
     assert "(1,100 tokens, $0.00350)" in out  # test_a's -v result line
+
+
+COHERE_GROQ_HOST = '''
+
+@pytest.fixture
+def groq_url(cohere_port, monkeypatch):
+    """api.groq.com on the same local server: reached through urllib.request and aiohttp, which
+    --cost-capture does not record (it names them in a warning)."""
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        return resolve("127.0.0.1" if host == "api.groq.com" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return f"http://api.groq.com:{cohere_port}/openai/v1/chat/completions"
+'''
+
+COHERE_SUITE = """
+import asyncio
+import json
+import urllib.request
+
+import httpx
+import pytest
+
+REQUEST = {"model": "command-a-03-2025", "messages": [{"role": "user", "content": "Refund?"}]}
+ATTEMPTS = []
+
+
+def chat(url):
+    with httpx.Client() as client:
+        return client.post(url, json=REQUEST).json()
+
+
+def stream(url):
+    with httpx.Client() as client:
+        with client.stream("POST", url, json={**REQUEST, "stream": True}) as response:
+            return b"".join(response.iter_bytes())
+
+
+@pytest.mark.flaky(reruns=1)
+def test_flaky_chat(cohere_url):
+    chat(cohere_url)
+    ATTEMPTS.append(1)
+    assert len(ATTEMPTS) > 1  # the first attempt fails after its call: both attempts spent
+
+
+def test_captured_and_observed(cohere_url, token_tracker):
+    token_tracker.observe(chat(cohere_url))  # the same response as the captured one
+
+
+@pytest.mark.token_budget(max_tokens=50)
+def test_two_streams_cross_the_marker_budget(cohere_url):
+    stream(cohere_url)
+    stream(cohere_url)
+
+
+def test_a_step_budget(cohere_url, token_tracker):
+    with token_tracker.step("answer", max_tokens=40):
+        chat(cohere_url)
+
+
+def test_uncaptured_clients(groq_url):
+    import aiohttp
+
+    body = json.dumps({"model": "llama-3.3-70b-versatile", "messages": []}).encode()
+    request = urllib.request.Request(groq_url, data=body, method="POST")
+    with urllib.request.urlopen(request) as response:
+        response.read()
+
+    async def post():
+        async with aiohttp.ClientSession() as session:
+            async with session.post(groq_url, data=body) as response:
+                return await response.read()
+
+    asyncio.run(post())
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_cohere_and_uncaptured_clients_with_reruns_budgets_and_observe(
+    plugin_pytester: pytest.Pytester, workers: str
+) -> None:
+    # Cohere's billed units through classic httpx (its SDK's transport) under --cost-capture, in
+    # combination: a rerun, observe() of a captured response, a marker budget crossed by two
+    # streams, a step budget, a session budget, and calls through urllib.request and aiohttp to
+    # an LLM host (named once each, never recorded); serial and under xdist.
+    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    from .test_cohere import CONFTEST as COHERE_CONFTEST
+    from .test_cohere import V2_RESPONSE, V2_STREAM
+    from .test_cohere import _oracle as cohere_oracle
+    from .test_uncaptured import _message as uncaptured_message
+
+    conftest = COHERE_CONFTEST % {"response": repr(V2_RESPONSE), "stream": V2_STREAM}
+    plugin_pytester.makeconftest(conftest + COHERE_GROQ_HOST)
+    plugin_pytester.makepyfile(test_cohere_mix=COHERE_SUITE)
+    result = plugin_pytester.runpytest_subprocess(
+        *PYTEST_ARGS, "--cost-capture", "--cost-budget-tokens=10000", "-n", workers
+    )
+    outcomes = result.parseoutcomes()
+    assert {k: outcomes.get(k, 0) for k in ("passed", "failed", "rerun")} == {
+        "passed": 3,
+        "failed": 2,
+        "rerun": 1,
+    }
+    for crossed in (
+        "test test_cohere_mix.py::test_two_streams_cross_the_marker_budget spent 64 of its 50 "
+        "tokens budget",
+        "step answer spent 84 of its 40 tokens budget",
+    ):
+        result.stdout.fnmatch_lines([f"*TokenBudgetExceeded: token budget exceeded: {crossed}"])
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "token-report.json").read_text())
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    seen = sorted(
+        (r["test_id"].split("::")[1], r["attempt"], r["usage"]["input"], r["usage"]["output"])
+        for r in records
+    )
+    assert seen == [
+        ("test_a_step_budget", 1, 23, 61),
+        ("test_captured_and_observed", 1, 23, 61),
+        ("test_flaky_chat", 1, 23, 61),
+        ("test_flaky_chat", 2, 23, 61),
+        ("test_two_streams_cross_the_marker_budget", 1, 23, 9),
+        ("test_two_streams_cross_the_marker_budget", 1, 23, 9),
+    ]
+    assert {(r["provider"], r["model"], r["provenance"]) for r in records} == {
+        ("cohere", "command-a-03-2025", "reported")
+    }
+    chat_cost = cohere_oracle("command-a-03-2025", (23, 61))
+    stream_cost = cohere_oracle("command-a-03-2025", (23, 9))
+    assert chat_cost is not None and stream_cost is not None
+    assert sorted(r["cost_micro_usd"] for r in records) == sorted(
+        [chat_cost] * 4 + [stream_cost] * 2
+    )
+    totals = report["summary"]["totals"]
+    assert totals["cost_micro_usd"] == 4 * chat_cost + 2 * stream_cost
+    assert report["duplicates_dropped"] == 1
+    assert sorted((b["scope"], b["used"], b["limit"], b["status"]) for b in report["budgets"]) == [
+        ("session", 4 * 84 + 2 * 32, 10_000, "ok"),
+        ("step answer", 84, 40, "exceeded"),
+        ("test test_cohere_mix.py::test_two_streams_cross_the_marker_budget", 64, 50, "exceeded"),
+    ]
+    assert sorted(w for w in report["warnings"] if w.startswith("capture:")) == [
+        uncaptured_message("api.groq.com", "aiohttp", "groq"),
+        uncaptured_message("api.groq.com", "urllib.request", "groq"),
+    ]

@@ -416,6 +416,7 @@ def test_git_commit_branch_and_dirty(
     assert len(read_runs(suite.path / ".tokencost", branch="feature-x")) == 2
 
 
+@pytest.mark.harness
 def test_calibration_run_keeps_m18_and_pass_rate(plugin_pytester: pytest.Pytester) -> None:
     scenario = copy_scenario(plugin_pytester.path, cases=2)
     result = plugin_pytester.runpytest(

@@ -192,6 +192,7 @@ def test_an_unwritable_page_is_an_error_line_not_a_crash(plugin_pytester: pytest
     assert (plugin_pytester.path / ".tokencost" / "token-report.json").is_file()
 
 
+@pytest.mark.harness
 def test_a_calibration_run_has_its_section(plugin_pytester: pytest.Pytester) -> None:
     from .conftest import copy_scenario
 

@@ -9,9 +9,11 @@ Two rules:
 - **The core never imports the harness**: no import of `calibrate` anywhere in
   `pytest_tokencost`, not even under ``TYPE_CHECKING`` (mypy would need the harness then).
 
-And the core works in an install without the harness (tests/without_calibrate makes one; .ci/run
-runs the core's test files that way). It reads the harness's calibration reports as plain data
-(tests/test_calibration_data.py checks that what the harness writes, the core reads).
+The harness is its own distribution (`harness/`, pytest-tokencost-calibrate). The core works in
+an install without it: .ci/run installs the core alone and runs its tests there; here
+tests/without_calibrate hides the installed harness from a subprocess. The core reads the
+harness's calibration reports as plain data (tests/harness/test_calibration_data.py checks that
+what the harness writes, the core reads).
 """
 
 from __future__ import annotations
@@ -20,21 +22,22 @@ import ast
 import os
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 from .conftest import REPO
 
-PACKAGES = ("pytest_tokencost", "calibrate")
+PACKAGES = {"pytest_tokencost": REPO, "calibrate": REPO / "harness"}  # name: its source root
 WITHOUT_CALIBRATE = REPO / "tests" / "without_calibrate"
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
     """Every module of both packages by dotted name: (its file, whether it is a package)."""
     found = {}
-    for package in PACKAGES:
-        for path in sorted((REPO / package).rglob("*.py")):
-            parts = list(path.relative_to(REPO).with_suffix("").parts)
+    for package, root in PACKAGES.items():
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
             is_package = parts[-1] == "__init__"
             found[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
     return found
@@ -198,14 +201,18 @@ def test_the_harness_uses_only_public_names_of_the_core(tmp_path: Path) -> None:
 
 
 def _core_test_files() -> list[Path]:
-    """The test files .ci/run runs in an install without the harness."""
-    listed = (WITHOUT_CALIBRATE / "core-tests.txt").read_text(encoding="utf-8").splitlines()
-    return [REPO / line.strip() for line in listed if line.strip() and not line.startswith("#")]
+    """The core's test files: everything under tests/ but the harness's folder."""
+    return [
+        path
+        for path in sorted((REPO / "tests").glob("*.py"))
+        if path.name != "conftest.py"  # imports the harness only if it is there
+    ]
 
 
 def test_the_core_test_files_do_not_import_the_harness() -> None:
+    """The core's tests run without the harness: only tests/harness/ may import it."""
     files = _core_test_files()
-    assert len(files) >= 10 and all(path.is_file() for path in files), files
+    assert len(files) >= 40, files
     for path in files:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -282,3 +289,24 @@ def test_pytest_and_the_command_run_without_the_harness(tmp_path: Path) -> None:
     )
     assert shown.returncode == 0, shown.stderr
     assert "Token & Cost" in shown.stdout
+
+
+def test_the_core_distribution_ships_no_part_of_the_harness() -> None:
+    """Two distributions: the core's declares no harness package or entry point; the harness's
+    (harness/pyproject.toml) declares its pytest plugin, its command and its schema file."""
+    core = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    harness = tomllib.loads((REPO / "harness" / "pyproject.toml").read_text(encoding="utf-8"))
+    core_points = core["project"]["entry-points"]
+    assert core_points == {"pytest11": {"tokencost": "pytest_tokencost.plugin"}}
+    assert core["tool"]["setuptools"]["packages"]["find"]["include"] == ["pytest_tokencost*"]
+    assert "calibrate" not in core["tool"]["setuptools"]["package-data"]
+    assert harness["project"]["entry-points"] == {
+        "pytest11": {"tokencost-calibrate": "calibrate.plugin"},
+        "pytest_tokencost.commands": {"ratio": "calibrate.ratio_command:register"},
+    }
+    assert f"pytest-tokencost=={core['project']['version']}" in harness["project"]["dependencies"]
+    assert harness["tool"]["setuptools"]["package-data"]["calibrate"] == [
+        "py.typed",
+        "schema/*.json",
+    ]
+    assert (REPO / "harness" / "calibrate" / "schema" / "request.schema.json").is_file()

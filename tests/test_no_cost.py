@@ -50,6 +50,7 @@ def test_the_ini_switch_and_xdist(plugin_pytester: pytest.Pytester) -> None:
     assert "tokencost_" not in (plugin_pytester.path / "j.xml").read_text()
 
 
+@pytest.mark.harness
 def test_the_harness_needs_accounting(plugin_pytester: pytest.Pytester) -> None:
     copy_scenario(plugin_pytester.path, cases=1)
     result = plugin_pytester.runpytest("--no-cost", "--adapter=stub")
@@ -62,6 +63,7 @@ def test_the_harness_needs_accounting(plugin_pytester: pytest.Pytester) -> None:
     )
 
 
+@pytest.mark.harness
 def test_p_no_tokencost_leaves_the_harness_off(plugin_pytester: pytest.Pytester) -> None:
     copy_scenario(plugin_pytester.path, cases=1)
     plugin_pytester.makepyfile("def test_a(): pass")

@@ -1,12 +1,13 @@
 """Makes this Python an install of pytest-tokencost without the calibration harness.
 
 Put this folder on PYTHONPATH (Python imports `sitecustomize` at start-up, and the variable
-reaches pytester's subprocesses and xdist workers): `import calibrate` then fails as it would
-were the package absent, and the pytest-tokencost distribution no longer declares the entry
-points that name it (the `tokencost-calibrate` pytest plugin, the `tokencost ratio` command),
-as a distribution built without it would not. In-process pytester runs see the same.
+reaches pytester's subprocesses): `import calibrate` then fails as it would were the
+pytest-tokencost-calibrate distribution not installed, and no installed distribution declares
+the entry points that name it (the `tokencost-calibrate` pytest plugin, the `tokencost ratio`
+command).
 
-Used by .ci/run (the core's test files without calibrate) and tests/test_import_graph.py.
+Used by tests/test_import_graph.py, in the suite's own environment where the harness is
+installed; .ci/run also runs the core's tests in a real install of the core alone.
 """
 
 from __future__ import annotations

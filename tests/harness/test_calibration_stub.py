@@ -9,7 +9,7 @@ import pytest
 
 from calibrate.cli import run_scenario
 
-from .conftest import PTP_MOCK, copy_scenario
+from ..conftest import PTP_MOCK, copy_scenario
 
 
 def _json(path: Path) -> dict:  # type: ignore[type-arg]

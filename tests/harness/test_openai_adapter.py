@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import copy_scenario
+from ..conftest import copy_scenario
 
 RECORDED = [  # (corpus file, interaction): non-streaming Chat Completions with real usage
     ("openai/pydantic-ai__chat_prompt_cache_e2e.yaml", 0),

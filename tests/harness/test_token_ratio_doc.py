@@ -12,7 +12,7 @@ import pytest
 
 from calibrate.ratio import RatioError, load_ratios
 
-from .conftest import PTP_MOCK, REPO
+from ..conftest import PTP_MOCK, REPO
 
 TOKENCOST = str(Path(sys.executable).with_name("tokencost"))
 DOC = REPO / "docs" / "token-ratio.md"

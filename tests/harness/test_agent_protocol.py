@@ -25,7 +25,7 @@ from calibrate.dispatch import (
 from calibrate.protocol import SCHEMA_FILE, AgentRequest, request_schema
 from calibrate.scenario import load_scenario
 
-from .conftest import copy_scenario
+from ..conftest import copy_scenario
 
 RESPONDER = Path(__file__).with_name("agent_responder.py")
 
@@ -55,7 +55,7 @@ def _log_line(log: Path, expected_prefix: str, within_s: float = 30.0) -> str:
 
 def test_the_committed_schema_is_current() -> None:
     assert json.loads(SCHEMA_FILE.read_text()) == request_schema(), (
-        "regenerate with: python -m calibrate schema > calibrate/schema/request.schema.json"
+        "regenerate with: python -m calibrate schema > harness/calibrate/schema/request.schema.json"
     )
 
 

@@ -23,7 +23,7 @@ from calibrate.adapters import _ChatCompletions, missing_key
 from calibrate.dispatch import DispatchError, DispatchRequest
 from calibrate.retry import RetryPolicy, retry_after_s
 
-from .conftest import copy_scenario
+from ..conftest import copy_scenario
 
 API_KEY = "sk-test-do-not-leak-0123456789"
 

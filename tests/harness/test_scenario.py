@@ -11,7 +11,7 @@ import pytest
 from calibrate.runner import score_artifact
 from calibrate.scenario import ScenarioError, load_scenario, parse_fields
 
-from .conftest import REPO
+from ..conftest import REPO
 
 PTP_MOCK = REPO / "fixtures" / "ptp-mock"
 

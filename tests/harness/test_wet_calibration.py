@@ -23,7 +23,7 @@ import pytest
 
 from calibrate.scenario import load_scenario
 
-from .conftest import copy_scenario
+from ..conftest import copy_scenario
 
 RESPONDER = Path(__file__).with_name("agent_responder.py")
 SONNET = "claude-sonnet-4-5-20250929"

@@ -15,7 +15,7 @@ from calibrate.report import CalibrationReport
 from calibrate.runner import CaseResult, StepResult
 from pytest_tokencost import Provenance, TokenSummary
 
-from .conftest import copy_scenario
+from ..conftest import copy_scenario
 
 TOKENCOST = str(Path(sys.executable).with_name("tokencost"))
 

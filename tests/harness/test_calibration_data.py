@@ -9,7 +9,7 @@ from typing import Any
 from calibrate.cli import run_scenario
 from pytest_tokencost.calibration_data import CALIBRATION_REPORT_NAME, read_calibration_data
 
-from .conftest import PTP_MOCK
+from ..conftest import PTP_MOCK
 
 
 def _shown_part(full: Any, shown: Any) -> Any:

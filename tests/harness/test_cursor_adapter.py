@@ -13,7 +13,7 @@ import pytest
 
 from calibrate.dispatch import DispatchError, DispatchRequest, FileDispatcher
 
-from .conftest import copy_scenario
+from ..conftest import copy_scenario
 
 RESPONDER = Path(__file__).with_name("agent_responder.py")
 

@@ -1,0 +1,1 @@
+"""Tests of the calibration harness (the `pytest-tokencost-calibrate` distribution)."""
