@@ -13,6 +13,7 @@ negative on overspend, which is the exhaustion signal.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,8 +45,10 @@ class _Pool:
     committed: int = 0
     warned: bool = False
     #: Where a charge must look closer (the warn line less what is reserved, until warned;
-    #: then the limit): below it, a charge only adds.
-    alarm: float = 0.0
+    #: then the limit): below it, a charge only adds. A whole number, so that the hot path
+    #: compares two ints (``committed + reserved >= warn_line`` for whole tokens is
+    #: ``committed >= ceil(warn_line) - reserved``).
+    alarm: int = 0
 
     def __post_init__(self) -> None:
         self.rearm()
@@ -61,7 +64,8 @@ class _Pool:
 
     def rearm(self) -> None:
         """Work out `alarm` again after `reserved` or `warned` changed."""
-        self.alarm = self.total if self.warned else min(self.total, self.warn_line - self.reserved)
+        line = math.ceil(self.warn_line) - self.reserved
+        self.alarm = self.total if self.warned else min(self.total, line)
 
 
 @dataclass
