@@ -29,14 +29,14 @@ __all__ = ["BudgetScope", "Reservation", "WarnHook"]
 _SLOTS = {Channel.TOKENS: 0, Channel.INPUT: 1, Channel.OUTPUT: 2, Channel.MICRO_USD: 3}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Pool:
     """One limited channel of one scope. ``free`` is worked out when read, so the law
     ``total == free + reserved + committed`` holds by construction and a charge touches one
     number per pool."""
 
     #: The scope whose pool this is (it names the pool in warnings and failures).
-    owner: BudgetScope
+    owner: BudgetScope = field(repr=False)
     channel: Channel
     total: int
     #: ``total * warn_at``, worked out once: the warn line.
