@@ -350,6 +350,24 @@ COMMANDS_GROUP = "pytest_tokencost.commands"
 BUILTIN_COMMANDS = frozenset(
     ("report", "combine", "ingest", "html", "history", "compare", "schema")
 )
+#: Commands that other distributions of this project add, and the distribution to install.
+ADD_ON_COMMANDS = {"ratio": "pytest-tokencost-calibrate"}
+
+
+def _missing_add_on(command: str | None) -> str | None:
+    """Why `command` is not there, when it is an add-on command whose package is not installed."""
+    if command not in ADD_ON_COMMANDS:
+        return None
+    from importlib.metadata import entry_points
+
+    if entry_points(group=COMMANDS_GROUP, name=command):
+        return None
+    package = ADD_ON_COMMANDS[command]
+    return (
+        f"`tokencost {command}` comes with {package} (the calibration harness), which is not "
+        f"installed: pip install {package} (from a clone of the repository: "
+        "python -m pip install -e ./harness)"
+    )
 
 
 def _installed_commands(commands: Any) -> None:
@@ -430,6 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tokencost`; returns the exit status (2 for unreadable input)."""
     words = sys.argv[1:] if argv is None else list(argv)
     command = next((word for word in words if not word.startswith("-")), None)
+    missing = _missing_add_on(command)
+    if missing is not None:
+        print(f"tokencost: error: {missing}", file=sys.stderr)
+        return 2
     # A built-in command does not look for the others (importlib.metadata costs a start-up).
     args = _parser(installed=command not in BUILTIN_COMMANDS).parse_args(words)
     try:

@@ -284,6 +284,14 @@ def test_pytest_and_the_command_run_without_the_harness(tmp_path: Path) -> None:
     helped = run("-c", "import sys; from pytest_tokencost.cli import main; sys.exit(main())", "-h")
     assert helped.returncode == 0 and "report" in helped.stdout
     assert "ratio" not in helped.stdout  # the harness's command is not there
+    command = "import sys; from pytest_tokencost.cli import main; sys.exit(main())"
+    ratio = run("-c", command, "ratio")
+    assert ratio.returncode == 2 and ratio.stdout == ""
+    assert ratio.stderr == (
+        "tokencost: error: `tokencost ratio` comes with pytest-tokencost-calibrate (the "
+        "calibration harness), which is not installed: pip install pytest-tokencost-calibrate "
+        "(from a clone of the repository: python -m pip install -e ./harness)\n"
+    )
     shown = run(
         "-c", "import sys; from pytest_tokencost.cli import main; sys.exit(main())", "report"
     )
