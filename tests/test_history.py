@@ -609,3 +609,60 @@ def test_history_test_names_the_node_ids_a_short_name_matches(
     assert status == 2 and err.strip().endswith("(node ids look like tests/test_x.py::test_name)")
     status, out, _ = _cli(capsys, "history", "--dir", folder, "--test", "test_suite.py::test_big")
     assert status == 0 and "test_suite.py::test_big" in out
+
+
+def _run_row(run_id: str, commit: str | None, dirty: bool | None) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "started": "2026-11-23T04:03:00+00:00",
+        "git": {"commit": commit, "branch": "main" if commit else None, "dirty": dirty},
+        "tests": 2,
+        "totals": {
+            "total": 1_200,
+            "cost_micro_usd": 4_500,
+            "replayed_records": 0,
+            "replayed_cost_micro_usd": 0,
+        },
+        "change": None,
+        "budget_status": None,
+        "status": "passed",
+    }
+
+
+@pytest.mark.parametrize(
+    ("commit", "dirty", "footnote"),
+    [
+        (None, None, "(change: against the run before)"),  # outside git: no "*" to explain
+        ("0123456789abcdef", False, "(change: against the run before)"),
+        ("0123456789abcdef", True, "(* uncommitted changes; change: against the run before)"),
+    ],
+)
+def test_the_history_footnote_explains_only_what_the_table_shows(
+    commit: str | None, dirty: bool | None, footnote: str
+) -> None:
+    from pytest_tokencost.report.history_view import history_table
+
+    lines = history_table({"runs": [_run_row("20261123T040300Z-a1", commit, dirty)]}, 200)
+    assert [line for line in lines if line.startswith("(") and "change:" in line] == [footnote]
+    assert ("*" in lines[2]) is bool(dirty)
+
+
+def test_removed_tests_are_listed_in_number_order(plugin_pytester: pytest.Pytester) -> None:
+    plugin_pytester.makepyfile(
+        test_slow="""
+        import pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.parametrize("n", [10, 2, 11, 3])
+        def test_slow(token_tracker, n):
+            token_tracker.record(usage=Usage(input=n, output=1), model="gpt-4o")
+        """
+    )
+    plugin_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+    (plugin_pytester.path / "test_slow.py").unlink()
+    plugin_pytester.makepyfile(test_b="def test_new(token_tracker):\n    pass\n")
+    result = plugin_pytester.runpytest("-p", "no:cacheprovider", "--cost-compare")
+    names = "test_slow.py::test_slow"
+    result.stdout.fnmatch_lines(
+        [f"Removed tests: {names}[[]2], {names}[[]3], {names}[[]10], {names}[[]11]"]
+    )

@@ -394,8 +394,19 @@ def resolve_side(ref: str, output_dir: Path, label: str) -> Snapshot:
 # -- comparing ----------------------------------------------------------------------------------
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sorts ``test_slow[2]`` before ``test_slow[10]``: runs of digits compare as numbers."""
+    return tuple(
+        (1, int(part)) if part.isdigit() else (0, part) for part in _DIGITS.split(name) if part
+    )
+
+
 def _deltas(base: Mapping[str, Amounts], head: Mapping[str, Amounts]) -> list[Delta]:
-    return [Delta(key, base.get(key), head.get(key)) for key in sorted(base.keys() | head.keys())]
+    keys = sorted(base.keys() | head.keys(), key=natural_key)
+    return [Delta(key, base.get(key), head.get(key)) for key in keys]
 
 
 def head_pricer(head: Snapshot) -> tuple[Pricer | None, str | None]:
@@ -621,7 +632,9 @@ def _table(
         # in Markdown a blank line first: a line right after the list would join its last item
         said = f"{what}: no changes ({len(deltas)} unchanged)"
         return ["", said] if fmt == "markdown" else [said]
-    changed.sort(key=lambda d: (-abs(d.cost_change or 0), -abs(d.tokens_change), d.key))
+    changed.sort(
+        key=lambda d: (-abs(d.cost_change or 0), -abs(d.tokens_change), natural_key(d.key))
+    )
     shown = changed if limit is None else changed[:limit]
     name = _md if fmt == "markdown" else str
     rows = [_delta_row(d, name) for d in shown]

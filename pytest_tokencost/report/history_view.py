@@ -113,8 +113,10 @@ def _change_text(change: dict[str, Any] | None) -> str:
     return text
 
 
-#: Under the runs table (each line fits 80 columns); the second when "recorded" is shown.
-_FOOTNOTE = "(* uncommitted changes; change: against the run before)"
+#: Under the runs table (each line fits 80 columns), each when its column is shown: "*" only
+#: when a commit shown has uncommitted changes (never outside git), "recorded" when shown.
+_DIRTY_NOTE = "* uncommitted changes"
+_CHANGE_NOTE = "change: against the run before"
 _RECORDED_NOTE = "(cost: money spent; recorded: what replayed calls would cost live)"
 
 
@@ -207,8 +209,19 @@ def history_table(document: dict[str, Any], width: int | None = None) -> list[st
     drops = ("when (UTC)", "branch", "commit", "budget", "tests", "recorded", "change")
     headers += ["change", "budget", "status"]
     table = _tabulate(rows, headers, "llllrrrrrll", width, drops)
-    notes = [_FOOTNOTE, _RECORDED_NOTE] if " recorded " in f" {table[0]} " else [_FOOTNOTE]
-    return [*table, *notes]
+    return [*table, *_notes(table, any(row[2].endswith("*") for row in rows))]
+
+
+def _notes(table: list[str], dirty: bool) -> list[str]:
+    """The footnotes of the columns `table` shows (its first line holds the headers)."""
+    shown = f" {table[0]} "
+    first = [
+        note
+        for note, column in ((_DIRTY_NOTE, " commit "), (_CHANGE_NOTE, " change "))
+        if column in shown and (note != _DIRTY_NOTE or dirty)
+    ]
+    notes = [f"({'; '.join(first)})"] if first else []
+    return notes + ([_RECORDED_NOTE] if " recorded " in shown else [])
 
 
 def test_table(document: dict[str, Any], width: int | None = None) -> list[str]:
