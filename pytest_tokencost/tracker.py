@@ -336,7 +336,7 @@ class InMemoryTokenTracker:
         finally:
             lock.release()
         if self._budgeted:
-            self._charger.charge(entry, index, budget)
+            self._charger.charge_made(usage, late, budget, entry, index)
 
     def _price_now(self, charged: Charged, index: int) -> int | None:
         """The charger's price callback (a dollar budget covers entry `index`): price it now."""

@@ -89,8 +89,33 @@ class BudgetCharger:
         record raises `UnpricedUnderBudget` first, then the scope's crossing, then the session's.
         """
         __tracebackhide__ = True  # a budget failure shows the test's line, not ours
-        if record.late or scope is None:
+        self.charge_made(record.usage, record.late, scope, record, key)
+
+    def charge_made(
+        self, usage: Usage, late: bool, scope: BudgetScope | None, record: Charged, key: int
+    ) -> None:
+        """`charge`, given the record's usage and lateness: the tracker's call on the hot path
+        of every budgeted record, with the two values it holds, not read back from the record.
+
+        Token budgets alone, in this process (no session ledger): the scope adds the counts,
+        nothing is priced and no mapping is built.
+        """
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
+        if late or scope is None:
             scope = self.root
+        if scope is not None and self._ledger is None and not scope.limits_usd:
+            try:
+                scope.charge_record(usage.input, usage.output)
+            except TokenBudgetExceeded as exc:
+                if self.crossed is None:
+                    self.crossed = exc
+                raise
+            return
+        self._charge_priced(record, key, scope)
+
+    def _charge_priced(self, record: Charged, key: int, scope: BudgetScope | None) -> None:
+        """`charge` when a dollar budget covers the record or the session ledger is open."""
+        __tracebackhide__ = True  # a budget failure shows the test's line, not ours
         usage = record.usage
         given, taken = usage.input, usage.output
         spent = {_TOKENS: given + taken, _INPUT: given, _OUTPUT: taken}
@@ -100,7 +125,7 @@ class BudgetCharger:
         crossed = self._charge_ledger(spent) if self._ledger is not None else None
         if scope is not None:
             try:
-                scope.observe(spent)
+                scope.charge(given, taken, spent.get(_USD, 0))
             except TokenBudgetExceeded as exc:
                 crossed = exc
         failure = failure or crossed
