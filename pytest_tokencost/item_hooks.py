@@ -209,12 +209,11 @@ class RecordCarrier:
                 if extensions is not None:
                     del item.stash[EXTENSIONS_KEY]
                 try:
-                    payload = self.state.export(tracker, extensions=extensions)
-                    data = self.state.payload_data(payload)
+                    data = self.state.export_data(tracker, extensions=extensions)
                     if item.config.option.xmlpath:
                         from .junit import usage_properties
 
-                        report.user_properties.extend(usage_properties(payload.records))
+                        report.user_properties.extend(usage_properties(tracker.records()))
                 except Exception as exc:  # a broken export must not break the session
                     data = {
                         "test_id": item.nodeid,

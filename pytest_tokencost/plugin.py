@@ -672,10 +672,8 @@ class _WriterHooks:
         interrupted = int(exitstatus) == pytest.ExitCode.INTERRUPTED
         if interrupted and self.before_finish is not None:
             self.before_finish()
-        for payload in state.export_live():
-            if not interrupted:
-                payload = payload.model_copy(update={"interrupted": False})
-            state.add(payload)
+        for data in state.export_live(interrupted=interrupted):
+            state.add(data)
         status = self._history_before_report(session, int(exitstatus), interrupted)
         before = len(state.write_problems())
         state.write_report(status)

@@ -9,6 +9,7 @@ run state is three parts: what a tracker needs (settings, run id, prices, the bu
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import deque
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from .collect import Collector
     from .compare import PricingInfo
     from .ledger import BudgetLedger
-    from .payload import TestPayload
     from .pricing import Pricer
     from .records import ScopeRun, TokenRecord
     from .report import Baseline, GateVerdict, TokenReport
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from .tracker import InMemoryTokenTracker
 
 __all__ = ["RECORDS_NAME", "REPORT_NAME", "Role", "RunState", "exit_status_name"]
+
+#: One record document as a `records.jsonl` line, as pydantic's `model_dump_json` writes it.
+_json_line = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 #: How many of its last payloads an interrupted xdist worker sends again.
 RESEND_AFTER_INTERRUPT = 64
@@ -259,33 +262,24 @@ class RunState:
         self.live[(test_id, attempt)] = tracker
         return tracker
 
-    def export(
+    def export_data(
         self,
         tracker: InMemoryTokenTracker,
         *,
         interrupted: bool = False,
         extensions: dict[str, Any] | None = None,
-    ) -> TestPayload:
-        """The tracker's payload (it stays live until `delivered`)."""
-        from .payload import export_tracker
-
-        return export_tracker(tracker, interrupted=interrupted, extensions=extensions)
-
-    def export_data(
-        self, tracker: InMemoryTokenTracker, *, extensions: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The tracker's payload as plain JSON types, as it rides on the test's report.
+        """The tracker's payload as plain JSON types, as it rides on the test's report (the
+        tracker stays live until `delivered`).
 
         A process that collects (no xdist) gets this very object back on the report and takes
         the payload as made, without validating it again.
         """
-        return self.payload_data(self.export(tracker, extensions=extensions))
+        from .payload import export_data
 
-    def payload_data(self, payload: TestPayload) -> dict[str, Any]:
-        """`payload` as plain JSON types, as it rides on the test's report (see `export_data`)."""
-        data = payload.model_dump(mode="json")
+        data = export_data(tracker, interrupted=interrupted, extensions=extensions)
         if self.collector is not None:
-            self.collector.expect(data, payload)
+            self.collector.expect(data)
         return data
 
     def delivered(self, data: Any) -> None:
@@ -300,11 +294,11 @@ class RunState:
             if self.role is Role.WORKER:
                 self.recent.append(data)
 
-    def export_live(self) -> list[TestPayload]:
-        """Payloads of the trackers not delivered when the run ended (flagged interrupted)."""
+    def export_live(self, *, interrupted: bool = True) -> list[dict[str, Any]]:
+        """Payloads of the trackers not delivered when the run ended (flagged `interrupted`)."""
         pending = [tracker for tracker in self.live.values() if len(tracker) or tracker.warnings]
         self.live.clear()
-        return [self.export(tracker, interrupted=True) for tracker in pending]
+        return [self.export_data(tracker, interrupted=interrupted) for tracker in pending]
 
     # -- collecting (not in workers) --------------------------------------------------------
 
@@ -328,10 +322,10 @@ class RunState:
         """The run's warnings so far."""
         return self._collector().warnings
 
-    def add(self, payload: TestPayload) -> None:
-        """Take one test's payload (made in this process)."""
-        self._collector().add(payload)
-        self.live.pop((payload.test_id, payload.attempt), None)
+    def add(self, data: dict[str, Any]) -> None:
+        """Take one test's payload made in this process (`export_data`)."""
+        self._collector().add_data(data, str(data.get("test_id")))
+        self.live.pop((data.get("test_id"), data.get("attempt")), None)  # type: ignore[arg-type]
 
     def add_records(self, records: list[TokenRecord], runs: Iterable[ScopeRun] = ()) -> None:
         """Take records (and scope runs) made outside a test payload."""
@@ -353,12 +347,13 @@ class RunState:
         """The harness's metrics per scenario, kept in the run history with the run."""
         self.calibration_metrics = list(metrics)
 
-    def _append_records(
-        self, records: list[TokenRecord], data: list[dict[str, Any]] | None = None
-    ) -> None:
+    def _append_records(self, records: list[Any]) -> None:
+        """Append records (documents, or models a harness added) to `records.jsonl`."""
         if self.files is None:
             return
-        self.files.append_records([record.model_dump_json() for record in records])
+        self.files.append_records(
+            [_json_line(r) if isinstance(r, dict) else r.model_dump_json() for r in records]
+        )
 
     # -- finishing --------------------------------------------------------------------------
 
@@ -378,7 +373,7 @@ class RunState:
         """Whether this run writes `token-report.json` (something recorded, or a report asked)."""
         collector = self._collector()
         return bool(
-            collector.records
+            collector.has_records()
             or collector.warnings
             or self.settings.reports
             or self.ledger
@@ -435,7 +430,7 @@ class RunState:
     def _recorded_nothing(self) -> bool:
         """No records, scope runs or budgets: the report is all zeros (see `empty_report`)."""
         collector = self._collector()
-        return not (collector.records or collector.runs or collector.budgets or self.ledger)
+        return not (collector.has_data() or self.ledger)
 
     def build_report(self, exit_status: int | None = None) -> TokenReport:
         """The report of everything collected so far."""

@@ -27,10 +27,9 @@ from .entry import Entry
 from .errors import TokenCostError
 from .pricing import Price, Pricer
 from .record_args import NAME_TYPES, check_arguments, utf8_size
-from .record_builder import record_fields
+from .record_builder import record_document, record_fields
 from .records import Provenance, ScopeRun, TokenRecord, Usage
 from .scopes import Frame, Kind, Run, ScopeStack
-from .summary import TokenSummary
 
 __all__ = ["InMemoryTokenTracker", "TokenBudgetExceeded", "TokenTracker", "UnpricedUnderBudget"]
 
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from .budget.charger import Charged
     from .budget.ledger import BudgetLedger
     from .providers import ObservedUsage
+    from .summary import TokenSummary
 
 
 @runtime_checkable
@@ -93,6 +93,14 @@ def _step_path(outer: str | None, name: str) -> str:
             "nest two step() scopes instead"
         )
     return name if outer is None else f"{outer}/{name}"
+
+
+def _build_error(seq: int, entry: Entry, exc: Exception) -> str:
+    """Why record `seq` could not be built, naming it."""
+    return (
+        f"record {seq} (model {entry.model!r}, {entry.usage.total:,} tokens): "
+        f"{type(exc).__name__}: {exc}"
+    )
 
 
 class InMemoryTokenTracker:
@@ -494,10 +502,7 @@ class InMemoryTokenTracker:
             try:
                 built.append(self._build(seq, entry))
             except Exception as exc:
-                errors.append(
-                    f"record {seq} (model {entry.model!r}, {entry.usage.total:,} "
-                    f"tokens): {type(exc).__name__}: {exc}"
-                )
+                errors.append(_build_error(seq, entry, exc))
         with self._lock:
             if self._built_upto == start:
                 self._built.extend(built)
@@ -505,8 +510,29 @@ class InMemoryTokenTracker:
                 self._built_upto = start + len(pending)
             return list(self._built)
 
-    def scope_runs(self) -> list[ScopeRun]:
-        """Closed case and step scopes (and records that were steps of their own)."""
+    def documents(self, *, interrupted: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every record so far as its JSON document (what ``TokenRecord.model_dump(mode="json")``
+        writes), priced, without building a model; and the errors of records that could not be
+        built (left out alone, as in `records`). `interrupted` flags them all.
+
+        A test's teardown exports its records this way: no pydantic on the way to the report.
+        """
+        with self._lock:
+            entries = list(self._entries)
+        documents: list[dict[str, Any]] = []
+        errors: list[str] = []
+        for seq, entry in enumerate(entries):
+            try:
+                document = record_document(self._fields(seq, entry))
+            except Exception as exc:
+                errors.append(_build_error(seq, entry, exc))
+                continue
+            if interrupted:
+                document["interrupted"] = True
+            documents.append(document)
+        return documents, errors
+
+    def _runs(self) -> list[Run]:
         runs = self._scopes.runs()
         with self._lock:
             entries = list(self._entries)
@@ -515,53 +541,65 @@ class InMemoryTokenTracker:
             for entry in entries
             if entry.own_step
         )
+        return runs
+
+    def scope_runs(self) -> list[ScopeRun]:
+        """Closed case and step scopes (and records that were steps of their own)."""
+        return [ScopeRun.model_validate(document) for document in self.run_documents()]
+
+    def run_documents(self) -> list[dict[str, Any]]:
+        """`scope_runs` as JSON documents (what ``ScopeRun.model_dump(mode="json")`` writes)."""
         return [
-            ScopeRun(
-                kind=run.kind,
-                test_id=self.test_id,
-                scenario=run.scenario,
-                case_id=run.case,
-                step=run.step,
-                wall_ms=run.wall_ms,
-            )
-            for run in runs
+            {
+                "kind": run.kind,
+                "test_id": self.test_id,
+                "scenario": run.scenario,
+                "case_id": run.case,
+                "step": run.step,
+                "wall_ms": None if run.wall_ms is None else float(run.wall_ms),
+            }
+            for run in self._runs()
         ]
 
-    def _build(self, seq: int, entry: Entry) -> TokenRecord:
+    def _fields(self, seq: int, entry: Entry) -> dict[str, Any]:
+        """The keyword arguments of record `seq`, priced (`record_builder.record_fields`)."""
         timestamp = datetime.fromtimestamp(entry.timestamp, UTC)
         price = self._prices.get(seq) or self._pricer_or_default().price(
             entry.model, entry.provider, entry.usage, timestamp
         )
-        return TokenRecord.model_validate(
-            record_fields(
-                seq=seq,
-                usage=entry.usage,
-                provenance=entry.provenance,
-                timestamp=timestamp,
-                price=price,
-                run_id=self.run_id,
-                test_id=self.test_id,
-                attempt=self.attempt,
-                scenario=entry.scenario,
-                case_id=entry.case,
-                step=entry.step,
-                provider=entry.provider,
-                model=entry.model,
-                prompt_bytes=entry.prompt_bytes,
-                artifact_bytes=entry.artifact_bytes,
-                wall_ms=entry.wall_ms,
-                reported_cost_micro_usd=entry.reported_cost,
-                partial=entry.partial,
-                reported_total_tokens=entry.reported_total,
-                response_id=entry.response_id,
-                request_id=entry.request_id,
-                late=entry.late,
-                replayed=entry.replayed,
-            )
+        return record_fields(
+            seq=seq,
+            usage=entry.usage,
+            provenance=entry.provenance,
+            timestamp=timestamp,
+            price=price,
+            run_id=self.run_id,
+            test_id=self.test_id,
+            attempt=self.attempt,
+            scenario=entry.scenario,
+            case_id=entry.case,
+            step=entry.step,
+            provider=entry.provider,
+            model=entry.model,
+            prompt_bytes=entry.prompt_bytes,
+            artifact_bytes=entry.artifact_bytes,
+            wall_ms=None if entry.wall_ms is None else float(entry.wall_ms),
+            reported_cost_micro_usd=entry.reported_cost,
+            partial=entry.partial,
+            reported_total_tokens=entry.reported_total,
+            response_id=entry.response_id,
+            request_id=entry.request_id,
+            late=entry.late,
+            replayed=entry.replayed,
         )
+
+    def _build(self, seq: int, entry: Entry) -> TokenRecord:
+        return TokenRecord.model_validate(self._fields(seq, entry))
 
     def summary(self) -> TokenSummary:
         """Totals and breakdowns of everything recorded so far, priced."""
+        from .summary import TokenSummary
+
         return TokenSummary.from_records(self.records(), self.scope_runs())
 
     def __len__(self) -> int:

@@ -142,7 +142,7 @@ class WorkerHooks:
         The controller takes each test attempt once, so the copies cost nothing more."""
         pending = [
             *self.state.recent,
-            *(p.model_dump(mode="json") for p in self.state.export_live()),
+            *self.state.export_live(),
         ]
         workeroutput = getattr(self.config, "workeroutput", None)
         if pending and workeroutput is not None:

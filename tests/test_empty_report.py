@@ -231,7 +231,7 @@ def test_a_run_with_a_step_or_a_budget_is_not_empty(tmp_path: Path) -> None:
     tracker = state.new_tracker("t.py::test_steps")
     with tracker.step("plan"):
         pass
-    state.add(state.export(tracker))
+    state.add(state.export_data(tracker))
     assert state.write_report(0)
     assert state.section_lines() == [NO_TOKENS]
     report = state.report

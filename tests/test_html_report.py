@@ -411,7 +411,7 @@ def test_a_page_never_pairs_with_another_runs_report(tmp_path: Path) -> None:
         state = RunState(settings, argv=[], pytest_version="9")
         tracker = state.new_tracker("test_a.py::test_a")
         tracker.record(model="gpt-4o", usage=Usage(input=100, output=10))
-        state.add(state.export(tracker))
+        state.add(state.export_data(tracker))
         state.finish(0)
         return state
 

@@ -7,14 +7,16 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 from pytest_tokencost import InMemoryTokenTracker, Usage
 from pytest_tokencost.budget import BudgetScope, Channel
 from pytest_tokencost.collect import Collector
-from pytest_tokencost.payload import export_tracker
+from pytest_tokencost.payload import export_data
+from pytest_tokencost.payload_model import TestPayload
 from pytest_tokencost.records import Provenance, TokenRecord
-from pytest_tokencost.session import RunState
+from pytest_tokencost.session import RunState, _json_line
 from pytest_tokencost.settings import Settings
 
 
@@ -56,29 +58,52 @@ def _tracker() -> InMemoryTokenTracker:
     return tracker
 
 
+def test_the_plain_export_is_what_the_models_write() -> None:
+    """The teardown builds a test's payload without pydantic: the documents are exactly what
+    the models dump, and each records.jsonl line reads back as what `model_dump_json` writes
+    (a tiny float may be spelled 1e-05 rather than 0.00001)."""
+    tracker = _tracker()
+    data = export_data(tracker)
+    from_models = TestPayload(
+        test_id=tracker.test_id or "",
+        attempt=tracker.attempt,
+        records=tracker.records(),
+        runs=tracker.scope_runs(),
+        budgets=TestPayload.model_validate(data).budgets,
+    )
+    assert from_models.model_dump(mode="json") == data
+    assert TestPayload.model_validate(data).model_dump(mode="json") == data
+    assert data["budgets"][0]["channel"] == "tokens" and data["budgets"][0]["status"] == "ok"
+    for document, record in zip(data["records"], tracker.records(), strict=True):
+        assert json.loads(_json_line(document)) == json.loads(record.model_dump_json())
+    interrupted = export_data(tracker, interrupted=True)
+    assert interrupted["interrupted"] and all(r["interrupted"] for r in interrupted["records"])
+
+
 def test_a_payload_made_here_is_taken_as_made_and_a_travelled_one_is_validated() -> None:
-    collected: list[list[TokenRecord]] = []
+    collected: list[list[Any]] = []
     collector = Collector(collected.append)
-    payload = export_tracker(_tracker())
-    data = payload.model_dump(mode="json")
-    collector.expect(data, payload)
+    tracker = _tracker()
+    data = export_data(tracker)
+    collector.expect(data)
     with patch("pytest_tokencost.payload.read_payload", side_effect=AssertionError("validated")):
-        assert collector.add_data(data, "here") is payload
-    assert collected[-1] == payload.records
+        assert collector.add_data(data, "here")
+    assert collected[-1] is data["records"]  # the documents themselves, not copies
 
     # The same payload as it arrives from an xdist worker: a new object, validated.
     travelled = copy.deepcopy(data)
     travelled["attempt"] = 3
-    taken = collector.add_data(travelled, "a worker")
-    assert taken is not None and taken.records == payload.records
-    assert taken is not payload
+    assert collector.add_data(travelled, "a worker")
+    assert all(isinstance(record, TokenRecord) for record in collected[-1])
 
     broken = copy.deepcopy(data)
     broken["attempt"] = 4
     broken["records"][0]["usage"]["input"] = -1
-    assert collector.add_data(broken, "t.py::test_broken") is None
+    assert not collector.add_data(broken, "t.py::test_broken")
     assert "the records of t.py::test_broken could not be read" in collector.warnings[-1]
     assert len(collector.records) == 12
+    assert collector.records[:6] == tracker.records()
+    assert collector.records[6:] == tracker.records()
 
 
 def test_the_run_states_export_is_collected_once_and_appended(tmp_path: Path) -> None:
@@ -88,10 +113,10 @@ def test_the_run_states_export_is_collected_once_and_appended(tmp_path: Path) ->
     tracker.record(model="gpt-4o", usage=Usage(input=10, output=2))
     data = state.export_data(tracker)
     assert state.collector is not None
-    assert state.collector.add_data(data, "t.py::test_one") is not None
+    assert state.collector.add_data(data, "t.py::test_one")
     state.finish(0)
     lines = (folder / ".tokencost" / "records.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == data["records"]
-    assert state.collector.add_data(data, "t.py::test_one") is not None  # again: refused
+    assert state.collector.add_data(data, "t.py::test_one")  # again: refused
     assert "arrived twice" in state.warnings[-1] and len(state.records) == 1
     assert [TokenRecord.model_validate_json(line) for line in lines] == state.records

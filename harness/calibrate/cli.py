@@ -90,7 +90,7 @@ def run_scenario(
             break
         tracker = state.new_tracker(f"{scenario.id}::{case.id}")
         result = run_case(config, case, tracker)
-        state.add(state.export(tracker))
+        state.add(state.export_data(tracker))
         collector.add({"scenario": scenario.id, "result": result.model_dump(mode="json")})
     if config.transcripts is not None:
         swept = collector.sweep(config.transcripts, state.started, state.pricer(), state.run_id)
