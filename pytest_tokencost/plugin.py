@@ -717,9 +717,10 @@ class _WriterHooks:
             return
         self.state.add_warnings(
             [
-                "some records arrived during pytest-xdist's teardown, after the report was "
-                "first written: this report and records.jsonl have them; the run history's "
-                "row and the summaries written before do not"
+                "some records were added after the report was first written (during "
+                "pytest-xdist's teardown, or by another plugin at the end of the session): "
+                "this report and records.jsonl have them; the run history's row and the "
+                "summaries written before do not"
             ]
         )
         before = len(self.state.write_problems())

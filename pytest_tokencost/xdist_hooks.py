@@ -90,7 +90,9 @@ class ControllerHooks:
 
             self.config.stash[FINISHING_KEY] = True  # a SIGTERM now must not cut the drain
             self.drain_interrupted(wait=WORKER_LAST_WORDS_S)
-            if self.finish_now is not None:
+            # Not in a calibration run: its harness adds records and metrics in its own
+            # `pytest_sessionfinish`, which runs after this one.
+            if self.finish_now is not None and self.state.adapter is None:
                 self.finish_now(session, exitstatus)
 
     def drain_interrupted(self, wait: float = 0.0) -> None:
