@@ -8,14 +8,17 @@ suite with both plugins disabled (`-p no:tokencost -p no:tokencost-calibrate`), 
   disabled and a conftest whose `token_tracker` fixture hands out an object whose `record()`
   does nothing: the same fixtures, the same test bodies.
 
-Measured with PYTHONDONTWRITEBYTECODE=1, as on this project's machines, where every module the
-plugin imports is compiled from its source on every run (no bytecode is kept): the plugin's
-one-time cost in a recording run is mostly its modules' compile and pydantic's model building.
-Two untimed runs of each plugin case come first, so that the timed ones find the output folder,
+Python's bytecode is cached (in a temporary `PYTHONPYCACHEPREFIX`, written by untimed runs), as
+it is for an installed package (pip byte-compiles a wheel at install) and for a suite's test
+files (pytest keeps their rewritten bytecode), even where PYTHONDONTWRITEBYTECODE is set, as on
+this project's machines. `--no-bytecode` measures the other case too: every module the runs
+import that has no bytecode beside it (this package's, installed editable; the test files) is
+compiled from source on every run, the plugin's one-time cost grows by its modules' compile.
+Two untimed runs of each case come first, so that the timed ones find the output folder,
 its history and `price-cache.json` as a project's suite does after its first runs (a first run
 also imports genai-prices). Runs interleaved (see `_timing`).
 
-    python benchmarks/bench_pytest_overhead.py [--tests 2000] [--runs 8]
+    python benchmarks/bench_pytest_overhead.py [--tests 2000] [--runs 8] [--no-bytecode]
 """
 
 from __future__ import annotations
@@ -88,12 +91,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tests", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="compile modules without cached bytecode from source on every run",
+    )
     args = parser.parse_args()
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ)
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     off = [*base, "-p", "no:tokencost", "-p", "no:tokencost-calibrate"]
     on = [*base, "--cost-report=term"]
     with tempfile.TemporaryDirectory() as folder:
+        if args.no_bytecode:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
         empty = Path(folder) / "empty"
         recording_off, recording_on = Path(folder) / "recording-off", Path(folder) / "recording"
         _suite(empty, args.tests, None)
@@ -105,16 +118,17 @@ def main() -> None:
             "off recording": [*off, str(recording_off)],
             "on recording": [*on, str(recording_on)],
         }
-        # Not timed: the plugin runs' first two, as a project's suite has run before (the
-        # output folder and its history made, genai-prices' answers in price-cache.json,
-        # which a run writes only into a folder that already exists).
+        # Not timed: every run's first two, as a project's suite has run before (the output
+        # folder and its history made, genai-prices' answers in price-cache.json, which a run
+        # writes only into a folder that already exists; the bytecode cached).
         for _ in range(2):
-            for name in ("on", "on recording"):
+            for name in commands:
                 subprocess.run(commands[name], env=env, cwd=folder, capture_output=True)
         times = command_times(commands, args.runs, env=env, cwd=folder)
+    bytecode = "compiled from source every run" if args.no_bytecode else "bytecode cached"
     print(
         f"{args.tests} tests, {args.runs} interleaved runs each, in ms; baseline is both plugins "
-        "disabled; the plugin runs use --cost-report"
+        f"disabled; the plugin runs use --cost-report; {bytecode}"
     )
     print("nothing recorded (target: <= 1.05x):")
     print(ratio_lines(times["off"], times["on"], 1000, "--cost-report"))

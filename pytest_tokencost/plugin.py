@@ -524,13 +524,34 @@ def run_state(config: pytest.Config) -> RunState:
     return state
 
 
+#: The test this process runs now (pytest runs one at a time per process).
+_running_item: pytest.Item | None = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Note the test that runs now, for `token_tracker`: a fixture that asked for `request`
+    instead would cost every test pytest's making of a `request` fixture definition (about
+    10 µs, a tenth of a recording test's plugin work). An inner session (pytester's inline
+    runs) restores the outer test when it ends."""
+    global _running_item
+    outer, _running_item = _running_item, item
+    try:
+        return (yield)
+    finally:
+        _running_item = outer
+
+
 @pytest.fixture
-def token_tracker(request: pytest.FixtureRequest) -> InMemoryTokenTracker:
+def token_tracker() -> InMemoryTokenTracker:
     """This test's token tracker: `record(...)`, `observe(response)`, `step(name)`, `case(id)`.
 
     Its records are priced, attributed to this test and added to the run's Token & Cost report.
     """
-    return tracker_for_item(request.node)
+    item = _running_item
+    if item is None:  # pragma: no cover - pytest asks for fixtures while a test runs
+        raise RuntimeError("token_tracker is available to tests only")
+    return tracker_for_item(item)
 
 
 def tracker_for_item(item: pytest.Item) -> InMemoryTokenTracker:

@@ -127,7 +127,10 @@ class InMemoryTokenTracker:
         self.attempt = attempt
         self._pricer = pricer
         self.budget = budget
-        self._charger = BudgetCharger(ledger=ledger, price=self._price_now, warn=self._warned)
+        self._ledger = ledger
+        # Made only when a budget applies: it refers back to the tracker (pricing, warnings),
+        # and a tracker without that cycle is freed as soon as its test is done with it.
+        self._charger: BudgetCharger | None = None
         # Only a tracker with a budget somewhere pays for charging on record().
         self._budgeted = ledger is not None or (budget is not None and budget.limited)
         self.budget_scopes: list[BudgetScope] = [budget] if budget and budget.pools else []
@@ -137,9 +140,11 @@ class InMemoryTokenTracker:
         self._seen: set[str] = set()
         self._prices: dict[int, Price] = {}  # records a dollar budget priced at once, by seq
         self._warn = warn
-        if budget is not None:
-            budget.on_warn = self._charger.scope_warned
-        self._charger.root = budget
+        if budget is not None or ledger is not None:
+            charger = self._budget_charger()
+            charger.root = budget
+            if budget is not None:
+                budget.on_warn = charger.scope_warned
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
         self._built: list[TokenRecord] = []
@@ -153,11 +158,19 @@ class InMemoryTokenTracker:
     def crossed(self) -> TokenCostError | None:
         """The first budget this tracker's records crossed (or a USD budget they could not
         price): kept even when the code under test catches the exception, so the test fails."""
-        return self._charger.crossed
+        return None if self._charger is None else self._charger.crossed
 
     @crossed.setter
     def crossed(self, error: TokenCostError | None) -> None:
-        self._charger.crossed = error
+        self._budget_charger().crossed = error
+
+    def _budget_charger(self) -> BudgetCharger:
+        """The budget charger, made on first need."""
+        if self._charger is None:
+            self._charger = BudgetCharger(
+                ledger=self._ledger, price=self._price_now, warn=self._warned
+            )
+        return self._charger
 
     def _warned(self, message: str) -> None:
         """The charger's warning callback: kept on the tracker and passed on."""
@@ -174,8 +187,9 @@ class InMemoryTokenTracker:
             return outer
         parsed = limits_from_kwargs(given, name)
         if outer is None:
-            outer = self.budget = self._charger.root = BudgetScope(
-                f"test {self.test_id}", on_warn=self._charger.scope_warned
+            charger = self._budget_charger()
+            outer = self.budget = charger.root = BudgetScope(
+                f"test {self.test_id}", on_warn=charger.scope_warned
             )
         scope = outer.child(name, parsed)
         self.budget_scopes.append(scope)
@@ -343,8 +357,9 @@ class InMemoryTokenTracker:
             index = len(self._entries) - 1
         finally:
             lock.release()
-        if self._budgeted:
-            self._charger.charge_made(usage, late, budget, entry, index)
+        charger = self._charger
+        if charger is not None and self._budgeted:
+            charger.charge_made(usage, late, budget, entry, index)
 
     def _price_now(self, charged: Charged, index: int) -> int | None:
         """The charger's price callback (a dollar budget covers entry `index`): price it now."""
