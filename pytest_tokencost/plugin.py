@@ -706,7 +706,7 @@ class _WriterHooks:
         from .stash import FINISHING_KEY
 
         self.config.stash[FINISHING_KEY] = True
-        self._early = ((), int(exitstatus))  # set first: a failure below is not retried
+        self._early = ((), int(exitstatus))  # set first: the session's end never writes all twice
         status = self._finish(session, exitstatus)
         self._early = (self._collected(), status)
 
