@@ -18,20 +18,29 @@ __all__ = ["main"]
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .projectconfig import project_report_path
+    from .projectconfig import project_output_dir
     from .render import render_lines
     from .report import read_report
+    from .report.rebuild import killed_run, rebuild
+    from .runfiles import RECORDS_NAME, REPORT_NAME
 
-    path, where = project_report_path(args.path, Path.cwd())
-    if not path.exists():
-        raise TokenCostError(
-            f"no report at {path} ({where}); run pytest first, or give a report or its folder"
-        )
-    report = read_report(path)
+    target, where = (args.path, "given") if args.path else project_output_dir(Path.cwd())
+    run_dir = killed_run(target)
+    rebuilt = f"; rebuilt from {run_dir / RECORDS_NAME}" if run_dir is not None else ""
+    if run_dir is not None:
+        report = rebuild(run_dir).report
+    else:
+        path = target / REPORT_NAME if target.is_dir() or args.path is None else target
+        if not path.exists():
+            raise TokenCostError(
+                f"no report at {path} ({where}); run pytest first, or give a report or its folder"
+            )
+        report = read_report(path)
     width = _width()
     lines = render_lines(report, tables=not args.brief, width=width, top=args.top)
     run = report.run
-    lines.insert(0, (f"Run {run.run_id} ({run.started:%Y-%m-%d %H:%M:%S} UTC, {run.status})", None))
+    head = f"Run {run.run_id} ({run.started:%Y-%m-%d %H:%M:%S} UTC, {run.status}{rebuilt})"
+    lines.insert(0, (head, None))
     _print_section(lines, width)
     return 0
 

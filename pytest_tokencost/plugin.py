@@ -414,6 +414,7 @@ def _register_role_hooks(config: pytest.Config, state: RunState) -> None:
 
         controller = ControllerHooks(state, config)
         writer.before_finish = controller.drain_interrupted
+        controller.finish_now = writer.finish_before_teardown
         config.pluginmanager.register(controller, CONTROLLER_PLUGIN_NAME)
 
 
@@ -605,6 +606,9 @@ class _WriterHooks:
         self.before_finish: Callable[[], None] | None = None
         #: The run history and cost gates (None: --cost-no-history and no gate).
         self.history: RunHistory | None = None
+        #: What was collected when an interrupted xdist controller wrote its outputs before
+        #: pytest-xdist's teardown (`finish_before_teardown`), and the report's exit status.
+        self._early: tuple[tuple[int, ...], int] | None = None
 
     def pytest_report_header(self) -> list[str]:
         """Where prices come from; where the output goes, with budgets and strictness."""
@@ -684,7 +688,70 @@ class _WriterHooks:
     @pytest.hookimpl(trylast=True)  # after pytest-xdist has stopped its workers
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Add the records of tests cut short by an interrupt, publish the report, then write
-        the Markdown targets and the GitHub step summary."""
+        the Markdown targets and the GitHub step summary (unless an interrupted xdist
+        controller did it before the teardown: then only what arrived since is added)."""
+        if self._early is not None:
+            self._after_early_finish()
+            return
+        self._finish(session, exitstatus)
+
+    def finish_before_teardown(self, session: pytest.Session, exitstatus: int) -> None:
+        """An interrupted xdist controller, its workers' last words in (or the wait over):
+        write the report, history and summaries now, before pytest-xdist's teardown.
+
+        That teardown waits up to 10 s for the workers' processes (execnet kills them after
+        that): on a loaded machine a CI cancel's SIGKILL, 10 s after its SIGINT, came first
+        and no report was written. A SIGTERM from here on no longer interrupts the writing.
+        """
+        from .stash import FINISHING_KEY
+
+        self.config.stash[FINISHING_KEY] = True
+        self._early = ((), int(exitstatus))  # set first: a failure below is not retried
+        status = self._finish(session, exitstatus)
+        self._early = (self._collected(), status)
+
+    def _collected(self) -> tuple[int, ...]:
+        """A fingerprint of what the collector holds: it changes when anything is taken."""
+        collector = self.state.collector
+        if collector is None:
+            return ()
+        return (
+            len(collector.records),
+            len(collector.runs),
+            len(collector.budgets),
+            len(collector.warnings),
+            len(collector.interrupted_tests),
+            collector.duplicates,
+        )
+
+    def _after_early_finish(self) -> None:
+        """After the teardown of a run whose report was written before it: take what
+        arrived during the teardown (a worker slower than the wait) and, if anything did,
+        write the report again with it (the history row and summaries stay as written)."""
+        assert self._early is not None
+        collected, status = self._early
+        if self.before_finish is not None:
+            self.before_finish()
+        for data in self.state.export_live(interrupted=True):
+            self.state.add(data)
+        if self._collected() == collected:
+            return
+        self.state.add_warnings(
+            [
+                "some records were added after the report was first written (during "
+                "pytest-xdist's teardown, or by another plugin at the end of the session): "
+                "this report and records.jsonl have them; the run history's row and the "
+                "summaries written before do not"
+            ]
+        )
+        before = len(self.state.write_problems())
+        self.state.write_report(status)
+        for message in self.state.write_problems()[before:]:
+            self._error(message)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> int:
+        """Publish the report and write every output of the run; returns the report's exit
+        status."""
         state = self.state
         if self.config.stash.get(SIGTERM_SEEN_KEY, False):
             # pytest-xdist may have stopped on `shouldstop` with the interrupt swallowed
@@ -713,6 +780,7 @@ class _WriterHooks:
                 self._error(message)
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return status
 
     def _history_before_report(
         self, session: pytest.Session, status: int, interrupted: bool

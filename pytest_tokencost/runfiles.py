@@ -32,6 +32,7 @@ __all__ = [
     "OutputDirError",
     "RunFiles",
     "check_output_dir",
+    "still_writing",
 ]
 
 REPORT_NAME = "token-report.json"
@@ -67,6 +68,39 @@ def check_output_dir(path: Path, option: str) -> None:
         raise OutputDirError(
             f"{option} {path} cannot be written ({probe} is not writable); choose another folder"
         )
+
+
+def _hold(fd: int) -> None:
+    """Mark `records.jsonl` as being written (a shared lock, released when the process ends,
+    even by SIGKILL): a reader tells a killed run's folder from a running one's by it."""
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except (ImportError, OSError):  # Windows, or a file system without locks: not told apart
+        pass
+
+
+def still_writing(records: Path) -> bool:
+    """Whether a live run still holds `records` open for appending (see `_hold`); False
+    where that cannot be told (no `fcntl`, no locks on the file system)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(records, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the probe's own lock
+    return False
 
 
 def _refuse_link(path: Path) -> None:
@@ -112,6 +146,7 @@ class RunFiles:
                 self.prepare_run_dir()
                 flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
                 self._records_fd = os.open(self.run_dir / RECORDS_NAME, flags, 0o666)
+                _hold(self._records_fd)
             pending = memoryview("".join(line + "\n" for line in lines).encode("utf-8"))
             while pending:
                 pending = pending[os.write(self._records_fd, pending) :]

@@ -445,7 +445,8 @@ class RunState:
 
     def build_report(self, exit_status: int | None = None) -> TokenReport:
         """The report of everything collected so far."""
-        from .report import BudgetEntry, CostCheck, PriceInfo, RunInfo, TokenReport, TotalCheck
+        from .report import BudgetEntry, PriceInfo, RunInfo, TokenReport
+        from .report.checks import cost_checks, total_checks
         from .summary import TokenSummary
 
         collector = self._collector()
@@ -460,28 +461,8 @@ class RunState:
             prices=PriceInfo(**self._price_fields()),
             summary=TokenSummary.from_records(records, collector.runs),
             budgets=session_budgets + collector.budgets,
-            cost_checks=[
-                CostCheck(
-                    test_id=r.test_id,
-                    model=r.model,
-                    computed_micro_usd=r.cost_micro_usd,
-                    reported_micro_usd=r.reported_cost_micro_usd,
-                    agrees=r.cost_micro_usd is not None
-                    and abs(r.cost_micro_usd - r.reported_cost_micro_usd) <= 1,
-                )
-                for r in records
-                if r.reported_cost_micro_usd is not None
-            ],
-            total_checks=[
-                TotalCheck(
-                    test_id=r.test_id,
-                    model=r.model,
-                    computed=r.usage.total,
-                    reported=r.reported_total_tokens,
-                )
-                for r in records
-                if r.reported_total_tokens is not None and r.reported_total_tokens != r.usage.total
-            ],
+            cost_checks=cost_checks(records),
+            total_checks=total_checks(records),
             duplicates_dropped=collector.duplicates,
             warnings=self._report_warnings(),
             baseline=self.baseline,

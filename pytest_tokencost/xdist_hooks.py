@@ -15,6 +15,8 @@ import pytest
 from .stash import SIGTERM_SEEN_KEY
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .session import RunState
 
 __all__ = ["WORKER_LAST_WORDS_S", "ControllerHooks", "WorkerHooks", "signal_workers"]
@@ -47,6 +49,9 @@ class ControllerHooks:
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+        #: Writes the run's outputs (the writer's `finish_before_teardown`), called once the
+        #: workers' last words are in after an interrupt.
+        self.finish_now: Callable[[pytest.Session, int], None] | None = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -69,16 +74,26 @@ class ControllerHooks:
 
     @pytest.hookimpl(tryfirst=True)  # before pytest-xdist tears its workers down
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """After an interrupt, give the workers a moment to send their last words.
+        """After an interrupt, give the workers a moment to send their last words, then
+        write the run's report at once.
 
         A Ctrl-C or SIGTERM sent to the whole process group reaches the workers and this
         process at once; pytest-xdist's teardown closes their channels right away, and a
-        worker's interrupted payload arriving after that was lost.
+        worker's interrupted payload arriving after that was lost. The teardown itself may
+        take 10 s on a loaded machine, longer than a CI runner waits before its SIGKILL:
+        the report is written before it (`finish_now`).
         """
         if int(exitstatus) == pytest.ExitCode.INTERRUPTED or self.config.stash.get(
             SIGTERM_SEEN_KEY, False
         ):
+            from .stash import FINISHING_KEY
+
+            self.config.stash[FINISHING_KEY] = True  # a SIGTERM now must not cut the drain
             self.drain_interrupted(wait=WORKER_LAST_WORDS_S)
+            # Not in a calibration run: its harness adds records and metrics in its own
+            # `pytest_sessionfinish`, which runs after this one.
+            if self.finish_now is not None and self.state.adapter is None:
+                self.finish_now(session, exitstatus)
 
     def drain_interrupted(self, wait: float = 0.0) -> None:
         """After an interrupt, take the payloads still queued in pytest-xdist's controller.

@@ -40,6 +40,7 @@ from .test_capture_event_loop import UsagelessReplay
 from .test_capture_hosts import CHAT_CALLS, HostReplay, oracle_micro_usd
 from .test_capture_hosts import CLIENTS as CAPTURE_CLIENTS
 from .test_capture_hosts import SUITE as HOSTS_SUITE
+from .test_killed_runs import kill_after, tokencost
 
 # Recorded responses the server replays (numbers from ../shared/corpus/SOURCES.md).
 PLAIN = ("openai/pydantic-ai__chat_max_completion_tokens_o3-mini.yaml", 0)
@@ -1036,6 +1037,59 @@ def test_ci_outputs_with_history_gates_page_and_reruns(
     page = (folder / "token-report.html").read_text()
     assert ">$0.00925<" in page and ">$0.00350<" in page  # the one money rule
     assert "(1,100 tokens, $0.00350)" in out  # test_a's -v result line
+
+
+KILLED_SUITE = (
+    CI_SUITE
+    + """
+import time
+from pathlib import Path
+
+def test_zrunning(token_tracker):
+    token_tracker.record(model="gpt-4o", provider="openai", usage=Usage(input=4_000, output=400))
+    Path("ready").write_text("")
+    time.sleep(120)
+"""
+)
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_killed_run_with_budgets_and_reruns_is_reported_from_its_records(
+    plugin_pytester: pytest.Pytester, workers: str
+) -> None:
+    """CI_SUITE (a rerun, a test budget) under a session budget, killed with SIGKILL while a
+    last test runs: `tokencost report` rebuilds the run from records.jsonl with both attempts
+    of the rerun test and exactly CI_SUITE's hand-computed totals (the running test's record
+    never left its process), and says the budgets are not known."""
+    plugin_pytester.makepyfile(test_ci=KILLED_SUITE)
+    run_dir = kill_after(
+        plugin_pytester.path, 4, "-n", workers, "-p", "no:randomly", "--cost-budget-tokens=100000"
+    )
+    assert (run_dir / "budget-ledger.sqlite").exists()
+    shown = tokencost(plugin_pytester.path, "report", "--brief")
+    assert shown.returncode == 0, shown.stderr
+    assert f"interrupted; rebuilt from {run_dir / 'records.jsonl'})" in shown.stdout
+    assert "Total:           3,100 tokens" in shown.stdout
+    combined = tokencost(plugin_pytester.path, "combine", str(run_dir), "--out", "kept")
+    assert combined.returncode == 0, combined.stderr
+    report = json.loads((plugin_pytester.path / "kept" / "token-report.json").read_text())
+    totals = report["summary"]["totals"]
+    expected = (
+        _oracle_micro_usd("gpt-4o", 1_000, 100)
+        + 2 * _oracle_micro_usd("gpt-4o", 500, 50)
+        + _oracle_micro_usd("gpt-4o", 900, 0)
+    )
+    assert (totals["records"], totals["cost_micro_usd"]) == (4, expected) == (4, 9_250)
+    assert report["summary"]["by_test"]["test_ci.py::test_flaky"]["records"] == 2
+    attempts = [json.loads(line)["attempt"] for line in (run_dir / "records.jsonl").open()]
+    assert sorted(attempts) == [1, 1, 1, 2]
+    assert report["budgets"] == [] and "not known: its budgets" in report["warnings"][0]
+    (row,) = read_runs(plugin_pytester.path / "kept")
+    assert (row.status, row.totals.total, row.totals.cost_micro_usd) == (
+        "interrupted",
+        3_100,
+        9_250,
+    )
 
 
 COHERE_GROQ_HOST = '''

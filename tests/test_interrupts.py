@@ -57,6 +57,9 @@ def _interrupt(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=group,
+        # Ctrl-C must reach pytest even when this suite runs in the background of a shell
+        # (which starts its jobs with SIGINT ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
@@ -130,6 +133,107 @@ def test_sigterm_to_an_xdist_run_keeps_the_finished_and_the_running_tests_record
         ("test_suite.py::test_second", False),
     ]
     _assert_in_history(out, report)
+
+
+# Stands in for pytest-xdist's teardown on a loaded machine: slower than a CI runner waits
+# after its first signal (GitHub Actions: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that),
+# so the runner's SIGKILL lands in it. It notes what was written by the time it began.
+SLOW_TEARDOWN = """
+import os
+import signal
+from pathlib import Path
+
+import xdist.workermanage
+
+
+def _killed_in_teardown(self):
+    written = sorted(p.name for p in Path(".tokencost").iterdir())
+    Path("written-before-teardown").write_text(" ".join(written))
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+xdist.workermanage.NodeManager.teardown_nodes = _killed_in_teardown
+"""
+
+
+@pytest.mark.flaky(reruns=2)  # the rare lost signal noted above
+def test_ctrl_c_under_xdist_writes_the_report_before_the_workers_teardown(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    """Ctrl-C to the process group of a `-n 2` run whose teardown never ends (the CI
+    runner's SIGKILL lands in it): the report, its records and the history row were written
+    once the workers' last words were in, before the teardown began."""
+    plugin_pytester.makepyfile(test_suite=SUITE)
+    plugin_pytester.makeconftest(SLOW_TEARDOWN)
+    run = _interrupt(plugin_pytester.path, signal.SIGINT, "-n", "2", group=True)
+    assert run.returncode == -signal.SIGKILL, run.stdout
+    written = (plugin_pytester.path / "written-before-teardown").read_text().split()
+    assert {"token-report.json", "records.jsonl", "history.sqlite"} <= set(written), written
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "token-report.json").read_text())
+    assert report["run"]["status"] == "interrupted"
+    assert report["run"]["interrupted_tests"] == ["test_suite.py::test_running"]
+    assert report["summary"]["totals"]["usage"]["input"] == 7_000
+    lines = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert sorted((line["test_id"], line["interrupted"]) for line in lines) == [
+        ("test_suite.py::test_first", False),
+        ("test_suite.py::test_running", True),
+        ("test_suite.py::test_second", False),
+    ]
+    _assert_in_history(out, report)
+
+
+# Stands in for a worker slower than the controller's wait for its last words: its payload
+# (here test_first's, sent again as a second attempt) reaches the controller's queue only
+# during pytest-xdist's teardown, after the report was first written.
+LATE_PAYLOAD = """
+import copy
+import types
+
+import pytest
+import xdist.workermanage
+
+SEEN = []
+_teardown = xdist.workermanage.NodeManager.teardown_nodes
+
+
+def pytest_runtest_logreport(report):
+    if getattr(report, "tokencost", None) and report.nodeid.endswith("test_first"):
+        SEEN.append(report)
+
+
+def _late_in_teardown(self):
+    (report,) = SEEN
+    late = types.SimpleNamespace(nodeid=report.nodeid, tokencost=copy.deepcopy(report.tokencost))
+    late.tokencost["attempt"] = 2
+    for record in late.tokencost["records"]:
+        record["attempt"] = 2
+    self.config.pluginmanager.get_plugin("dsession").queue.put(("testreport", {"rep": late}))
+    _teardown(self)
+
+
+xdist.workermanage.NodeManager.teardown_nodes = _late_in_teardown
+"""
+
+
+@pytest.mark.flaky(reruns=2)  # the rare lost signal noted above
+def test_records_arriving_during_the_xdist_teardown_are_added_to_the_report(
+    plugin_pytester: pytest.Pytester,
+) -> None:
+    """The report written before the teardown is written again with what arrived during it
+    (counted once), and says the history row, written before, does not have it."""
+    plugin_pytester.makepyfile(test_suite=SUITE)
+    plugin_pytester.makeconftest(LATE_PAYLOAD)
+    run = _interrupt(plugin_pytester.path, signal.SIGINT, "-n", "2", group=True)
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout
+    out = plugin_pytester.path / ".tokencost"
+    report = json.loads((out / "token-report.json").read_text())
+    assert report["summary"]["totals"]["usage"]["input"] == 8_000
+    assert report["summary"]["by_test"]["test_suite.py::test_first"]["records"] == 2
+    assert any("(during pytest-xdist's teardown, or by another" in w for w in report["warnings"])
+    lines = (out / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and (out / "runs" / report["run"]["run_id"] / "records.jsonl").exists()
+    _assert_in_history(out, report)  # the row written before the teardown: 7,000
 
 
 def _assert_in_history(out: Path, report: dict[str, Any]) -> None:

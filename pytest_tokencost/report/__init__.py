@@ -7,7 +7,9 @@
 * `history`, `history_schema`, `history_view`, `run_history` — the SQLite run history, its
   JSON form, `tokencost history`, and a run's part in it;
 * `compare`, `gates`, `gate_options` — a run against a baseline, and the cost gates;
-* `combine` — `tokencost combine`, adding up sharded runs.
+* `combine` — `tokencost combine`, adding up sharded runs;
+* `rebuild` — the report of a run killed before it wrote one, from its `records.jsonl`;
+  `checks` — the report's cost and total checks, made from records.
 
 The HTML page lives beside this package, in `pytest_tokencost.html` (it has templates, assets
 and loaders of its own). The report models are exported here, imported on first use, so that

@@ -56,7 +56,16 @@ def _report_path(path: Path) -> Path:
 def read_shard(path: Path) -> Shard:
     """One shard: an output folder (or a run's folder `runs/<run id>`), or its
     `token-report.json`, with the `records.jsonl` beside it. Raises `ReportFileError` saying
-    what is wrong when it cannot be combined as it is."""
+    what is wrong when it cannot be combined as it is.
+
+    A killed run's folder (records, no report; see `rebuild`) is read from its records.
+    """
+    from .rebuild import killed_run, rebuild
+
+    run_dir = killed_run(path)
+    if run_dir is not None:
+        rebuilt = rebuild(run_dir)
+        return Shard(path, rebuilt.report, rebuilt.records, rebuilt.lines)
     report_file = _report_path(path)
     report = read_report(report_file)
     records_file = report_file.with_name(RECORDS_NAME)
