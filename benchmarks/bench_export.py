@@ -1,5 +1,6 @@
 """(l) What a record costs after `record()`: exporting a test's tracker into its payload (pricing
-and plain JSON types, in the process that ran the test), and collecting it (in the process that
+and the plain JSON documents, built without a model, in the process that ran the test), and
+collecting it (in the process that
 writes: the `records.jsonl` line, and validation when the payload travelled from an xdist
 worker), per record, against `json.dumps` of the same record's plain data (the least any export
 could cost).
@@ -17,9 +18,10 @@ from typing import Any
 
 from pytest_tokencost import InMemoryTokenTracker, Usage
 from pytest_tokencost.collect import Collector
-from pytest_tokencost.payload import export_tracker
+from pytest_tokencost.payload import export_data
 from pytest_tokencost.pricing import Pricer
 from pytest_tokencost.runfiles import RunFiles
+from pytest_tokencost.session import record_line
 
 RECORDS = 200  # one test's records; prices of each model resolved once per run, as in a run
 ROUNDS = 15
@@ -47,7 +49,7 @@ def main() -> None:
         files = RunFiles(Path(folder), "bench")
 
         def append(records: list[Any]) -> None:
-            files.append_records([r.model_dump_json() for r in records])
+            files.append_records([record_line(record) for record in records])
 
         for _ in range(ROUNDS):
             started = time.perf_counter()
@@ -57,12 +59,11 @@ def main() -> None:
 
             tracker = _tracker()
             started = time.perf_counter()
-            payload = export_tracker(tracker)
-            data = payload.model_dump(mode="json")
+            data = export_data(tracker)
             best["export"] = min(best["export"], time.perf_counter() - started)
 
             collector = Collector(append)
-            collector.expect(data, payload)
+            collector.expect(data)
             started = time.perf_counter()
             collector.add_data(data, "bench::export")  # made in this process: not re-validated
             best["collect"] = min(best["collect"], time.perf_counter() - started)

@@ -6,7 +6,9 @@ suite with both plugins disabled (`-p no:tokencost -p no:tokencost-calibrate`), 
 * **one record per test**: each test asks for `token_tracker` and makes one `record()` with a
   known usage of a priced model (gpt-4o). The baseline runs the same tests with the plugins
   disabled and a conftest whose `token_tracker` fixture hands out an object whose `record()`
-  does nothing: the same fixtures, the same test bodies.
+  does nothing: the same fixtures, the same test bodies. The same pair at half the size
+  splits the recording run's extra CPU into the plugin's work per recording test and its
+  fixed cost per run (imports of the record models and pydantic, the report at the end).
 
 Python's bytecode is cached (in a temporary `PYTHONPYCACHEPREFIX`, written by untimed runs), as
 it is for an installed package (pip byte-compiles a wheel at install) and for a suite's test
@@ -112,11 +114,17 @@ def main() -> None:
         _suite(empty, args.tests, None)
         _suite(recording_off, args.tests, _CONFTEST_OFF)
         _suite(recording_on, args.tests, _CONFTEST_ON)
+        half = args.tests // 2
+        half_off, half_on = Path(folder) / "half-off", Path(folder) / "half"
+        _suite(half_off, half, _CONFTEST_OFF)
+        _suite(half_on, half, _CONFTEST_ON)
         commands = {
             "off": [*off, str(empty)],
             "on": [*on, str(empty)],
             "off recording": [*off, str(recording_off)],
             "on recording": [*on, str(recording_on)],
+            "off half": [*off, str(half_off)],
+            "on half": [*on, str(half_on)],
         }
         # Not timed: every run's first two, as a project's suite has run before (the output
         # folder and its history made, genai-prices' answers in price-cache.json, which a run
@@ -141,6 +149,16 @@ def main() -> None:
             f"  {label}: {times[key]['cpu_median'] / baseline['cpu_median']:.3f}x CPU median, "
             f"{extra * 1e6:+.0f} µs of CPU per test"
         )
+    # The recording run's extra CPU at two suite sizes splits into a part that grows with the
+    # tests (the plugin's work per recording test) and a part that does not (imports, the
+    # report at the end).
+    full = times["on recording"]["cpu_median"] - times["off recording"]["cpu_median"]
+    halved = times["on half"]["cpu_median"] - times["off half"]["cpu_median"]
+    per_test = (full - halved) / (args.tests - half)
+    print(
+        f"  one record per test, {half} vs {args.tests} tests: {per_test * 1e6:+.0f} µs of CPU "
+        f"per recording test, {(full - per_test * args.tests) * 1000:+.0f} ms per run"
+    )
 
 
 if __name__ == "__main__":

@@ -122,8 +122,9 @@ class Collector:
     def add_data(self, data: Any, source: str, *, resent: bool = False) -> bool:
         """Take one test's payload as it travelled (plain JSON types); validate it first,
         unless this process made it (see `expect`). False when it could not be read."""
-        if self._expected.pop(id(data), None) is data:
-            self._take(data, resent)
+        made_here = self._expected.pop(id(data), None)
+        if made_here is not None and made_here is data:
+            self._take(made_here, resent)
             return True
         from .payload import read_payload
 

@@ -34,10 +34,23 @@ if TYPE_CHECKING:
     from .runfiles import RunFiles
     from .tracker import InMemoryTokenTracker
 
-__all__ = ["RECORDS_NAME", "REPORT_NAME", "Role", "RunState", "exit_status_name"]
+__all__ = [
+    "RECORDS_NAME",
+    "REPORT_NAME",
+    "Role",
+    "RunState",
+    "exit_status_name",
+    "record_line",
+]
 
-#: One record document as a `records.jsonl` line, as pydantic's `model_dump_json` writes it.
 _json_line = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def record_line(record: Any) -> str:
+    """A record (its JSON document, or a `TokenRecord`) as its `records.jsonl` line: what
+    pydantic's `model_dump_json` writes (a tiny float may be spelled 1e-05, not 0.00001)."""
+    return _json_line(record) if isinstance(record, dict) else record.model_dump_json()
+
 
 #: How many of its last payloads an interrupted xdist worker sends again.
 RESEND_AFTER_INTERRUPT = 64
@@ -351,9 +364,7 @@ class RunState:
         """Append records (documents, or models a harness added) to `records.jsonl`."""
         if self.files is None:
             return
-        self.files.append_records(
-            [_json_line(r) if isinstance(r, dict) else r.model_dump_json() for r in records]
-        )
+        self.files.append_records([record_line(record) for record in records])
 
     # -- finishing --------------------------------------------------------------------------
 

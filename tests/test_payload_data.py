@@ -16,7 +16,7 @@ from pytest_tokencost.collect import Collector
 from pytest_tokencost.payload import export_data
 from pytest_tokencost.payload_model import TestPayload
 from pytest_tokencost.records import Provenance, TokenRecord
-from pytest_tokencost.session import RunState, _json_line
+from pytest_tokencost.session import RunState, record_line
 from pytest_tokencost.settings import Settings
 
 
@@ -75,7 +75,7 @@ def test_the_plain_export_is_what_the_models_write() -> None:
     assert TestPayload.model_validate(data).model_dump(mode="json") == data
     assert data["budgets"][0]["channel"] == "tokens" and data["budgets"][0]["status"] == "ok"
     for document, record in zip(data["records"], tracker.records(), strict=True):
-        assert json.loads(_json_line(document)) == json.loads(record.model_dump_json())
+        assert json.loads(record_line(document)) == json.loads(record.model_dump_json())
     interrupted = export_data(tracker, interrupted=True)
     assert interrupted["interrupted"] and all(r["interrupted"] for r in interrupted["records"])
 
