@@ -121,18 +121,7 @@ def test_sigterm_to_an_xdist_run_keeps_the_finished_and_the_running_tests_record
     plugin_pytester.makepyfile(test_suite=SUITE)
     run = _interrupt(plugin_pytester.path, signal.SIGTERM, "-n", "2", group=group)
     assert "INTERNALERROR" not in run.stdout, run.stdout
-    out = plugin_pytester.path / ".tokencost"
-    report = json.loads((out / "token-report.json").read_text())
-    assert report["run"]["status"] == "interrupted"
-    assert report["run"]["interrupted_tests"] == ["test_suite.py::test_running"]
-    assert report["summary"]["totals"]["usage"]["input"] == 7_000
-    lines = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
-    assert sorted((line["test_id"], line["interrupted"]) for line in lines) == [
-        ("test_suite.py::test_first", False),
-        ("test_suite.py::test_running", True),
-        ("test_suite.py::test_second", False),
-    ]
-    _assert_in_history(out, report)
+    _assert_suite_interrupted(plugin_pytester.path / ".tokencost")
 
 
 # Stands in for pytest-xdist's teardown on a loaded machine: slower than a CI runner waits
@@ -169,18 +158,7 @@ def test_ctrl_c_under_xdist_writes_the_report_before_the_workers_teardown(
     assert run.returncode == -signal.SIGKILL, run.stdout
     written = (plugin_pytester.path / "written-before-teardown").read_text().split()
     assert {"token-report.json", "records.jsonl", "history.sqlite"} <= set(written), written
-    out = plugin_pytester.path / ".tokencost"
-    report = json.loads((out / "token-report.json").read_text())
-    assert report["run"]["status"] == "interrupted"
-    assert report["run"]["interrupted_tests"] == ["test_suite.py::test_running"]
-    assert report["summary"]["totals"]["usage"]["input"] == 7_000
-    lines = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
-    assert sorted((line["test_id"], line["interrupted"]) for line in lines) == [
-        ("test_suite.py::test_first", False),
-        ("test_suite.py::test_running", True),
-        ("test_suite.py::test_second", False),
-    ]
-    _assert_in_history(out, report)
+    _assert_suite_interrupted(plugin_pytester.path / ".tokencost")
 
 
 # Stands in for a worker slower than the controller's wait for its last words: its payload
@@ -246,6 +224,22 @@ def _assert_in_history(out: Path, report: dict[str, Any]) -> None:
         True,
     )
     assert row.totals.input == 7_000 and row.tests == 3
+
+
+def _assert_suite_interrupted(out: Path) -> None:
+    """SUITE was cut while test_running ran: its first record kept, flagged, and the two
+    finished tests' records, in the report, records.jsonl and the history."""
+    report = json.loads((out / "token-report.json").read_text())
+    assert report["run"]["status"] == "interrupted"
+    assert report["run"]["interrupted_tests"] == ["test_suite.py::test_running"]
+    assert report["summary"]["totals"]["usage"]["input"] == 7_000
+    lines = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert sorted((line["test_id"], line["interrupted"]) for line in lines) == [
+        ("test_suite.py::test_first", False),
+        ("test_suite.py::test_running", True),
+        ("test_suite.py::test_second", False),
+    ]
+    _assert_in_history(out, report)
 
 
 @pytest.mark.usefixtures("wide_terminal")  # whole lines (the subprocess reads COLUMNS)
