@@ -7,9 +7,9 @@ statuses, warnings, duplicates dropped, an `error` that keeps its text, and `ext
 for data of other packages (the calibration harness puts each case's result there).
 
 The export builds the documents directly (`record_builder.record_document`), the very ones the
-models would dump: a recording test pays for no pydantic model on its way out (about 60 µs a
-test). A payload that travelled from another process is validated against `TestPayload`
-(`payload_model.py`) before it is counted; one this process made is taken as made.
+models would dump: a recording test pays for no pydantic model on its way out. A payload that
+travelled from another process is validated against `TestPayload` (`payload_model.py`) before
+it is counted; one this process made is taken as made.
 """
 
 from __future__ import annotations

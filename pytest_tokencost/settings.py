@@ -143,6 +143,17 @@ def parse_seconds(value: str) -> float:
     return number
 
 
+def parse_count(value: str) -> int:
+    """argparse `type=` for counts: a whole number >= 0."""
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
+    return count
+
+
 def parse_rate(value: str) -> str:
     """argparse `type=` for `--cost-default-rate`: ``INPUT,OUTPUT`` USD per million tokens."""
     import re

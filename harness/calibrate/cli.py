@@ -13,7 +13,7 @@ from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.redact import redact, redact_argv
 from pytest_tokencost.render import TITLE, render_report
 from pytest_tokencost.session import RunState
-from pytest_tokencost.settings import Settings, parse_seconds
+from pytest_tokencost.settings import Settings, parse_count, parse_seconds
 from pytest_tokencost.transcripts import TranscriptWatch
 
 from .adapters import AdapterContext, resolve_adapter, startup_problem
@@ -107,16 +107,6 @@ def run_scenario(
     return state, report
 
 
-def _count(value: str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
-    return count
-
-
 def _progress(line: str) -> None:
     print(f"calibrate: {line}", file=sys.stderr, flush=True)
 
@@ -148,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--adapter-max-timeouts",
         dest="max_timeouts",
         metavar="N",
-        type=_count,
+        type=parse_count,
         default=DEFAULT_MAX_TIMEOUTS,
         help="stop after N timed-out steps (0: never; default: %(default)s)",
     )

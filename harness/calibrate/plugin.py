@@ -8,27 +8,15 @@ collection classes (`calibrate.items`) are imported only with it.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_tokencost.settings import parse_seconds
+from pytest_tokencost.settings import parse_count, parse_seconds
 
 SCENARIO_FILES = ("scenario.toml", "scenario.json")
 _HARNESS_PLUGIN_NAME = "tokencost-calibrate-run"
-
-
-def parse_count(value: str) -> int:
-    """A whole number >= 0, for ``--adapter-max-timeouts``."""
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
-    return count
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
