@@ -47,7 +47,9 @@ def _report(args: argparse.Namespace) -> int:
 
 def _html(args: argparse.Namespace) -> int:
     from .html import HTML_NAME, write_page
-    from .html.load import page_from_folder
+    from .html.load import page_from_folder, page_from_killed_run
+    from .report.rebuild import killed_run
+    from .runfiles import RECORDS_NAME
 
     folder = _output_dir(args.dir)
     if not folder.is_dir():
@@ -55,12 +57,14 @@ def _html(args: argparse.Namespace) -> int:
             f"no such output folder: {folder} (give the folder holding token-report.json)"
         )
     out: Path = args.out or folder / HTML_NAME
-    page = page_from_folder(folder)
+    run_dir = killed_run(folder)
+    page = page_from_folder(folder) if run_dir is None else page_from_killed_run(run_dir)
     try:
         write_page(out, page)
     except OSError as exc:
         raise TokenCostError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    print(f"wrote {out} (run {page.report.run.run_id})")
+    rebuilt = "" if run_dir is None else f", killed: rebuilt from {run_dir / RECORDS_NAME}"
+    print(f"wrote {out} (run {page.report.run.run_id}{rebuilt})")
     return 0
 
 

@@ -1,6 +1,6 @@
 """A run killed before it wrote its report (SIGKILL, a CI cancel that escalates): its
-`runs/<run id>/records.jsonl` is all that is left, and `tokencost report` and `tokencost
-combine` rebuild the report from it, saying so."""
+`runs/<run id>/records.jsonl` is all that is left, and `tokencost report`, `tokencost
+combine` and `tokencost html` rebuild the report from it, saying so."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ import time
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import genai_prices
 import pytest
+
+from .htmlpage import Page, check_page_rows
 
 TOKENCOST = str(Path(sys.executable).with_name("tokencost"))
 
@@ -181,6 +184,29 @@ def test_a_killed_runs_records_are_reported_and_combined(
     _check_rebuilt({**report, "run": {**report["run"], "run_id": run_dir.name}}, run_dir)
     kept = (plugin_pytester.path / "kept" / "records.jsonl").read_text()
     assert kept == (run_dir / "records.jsonl").read_text()
+    _check_page(plugin_pytester.path, run_dir, report)
+
+
+def _check_page(folder: Path, run_dir: Path, report: dict[str, Any]) -> None:
+    """`tokencost html` on the output folder and on the run's own folder: the rebuilt run's
+    page, every row as the rebuilt report has it, its warning shown."""
+    records = run_dir / "records.jsonl"
+    before = records.read_text()
+    written = tokencost(folder, "html")
+    assert written.returncode == 0, written.stderr
+    page_file = folder / ".tokencost" / "token-report.html"
+    assert written.stdout.strip() == (
+        f"wrote {page_file} (run {run_dir.name}, killed: rebuilt from {records})"
+    )
+    page = Page(page_file.read_text(encoding="utf-8"))
+    check_page_rows(page, report)
+    assert f"rebuilt by tokencost from {records}" in page.text
+    again = tokencost(folder, "html", str(run_dir), "--out", "killed.html")
+    assert again.returncode == 0, again.stderr
+    assert Page((folder / "killed.html").read_text(encoding="utf-8")).rows("t-tests") == page.rows(
+        "t-tests"
+    )
+    assert records.read_text() == before and not (run_dir / "token-report.json").exists()
 
 
 def test_a_torn_last_line_is_left_out_and_named(plugin_pytester: pytest.Pytester) -> None:

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from ..report import TokenReport
     from ..session import RunState
 
-__all__ = ["calibration_reports", "history_rows", "page_from_folder", "page_from_run", "pricer_for"]
+__all__ = [
+    "calibration_reports",
+    "history_rows",
+    "page_from_folder",
+    "page_from_killed_run",
+    "page_from_run",
+    "pricer_for",
+]
 
 _RATE_TEXT = re.compile(r"^\$([0-9.]+)/\$([0-9.]+) per MTok$")
 
@@ -223,6 +230,30 @@ def page_from_folder(folder: Path) -> PageInput:
         calibration=calibration,
         pricer=pricer,
         notes=[*notes, *problems, *([pricer_note] if pricer_note else [])],
+    )
+
+
+def page_from_killed_run(run_dir: Path) -> PageInput:
+    """A page for a run killed before it wrote its report: the report rebuilt from its
+    `records.jsonl` (`report.rebuild`), with its output folder's history when `run_dir` is one
+    of that folder's `runs/` (raises ReportFileError)."""
+    from ..report.rebuild import rebuild
+    from ..runfiles import RUNS_DIR
+
+    rebuilt = rebuild(run_dir)
+    report = rebuilt.report
+    run_id = report.run.run_id
+    folder = run_dir.parent.parent if run_dir.parent.name == RUNS_DIR else run_dir
+    history, this_run = history_rows(folder, run_id)
+    pricer, pricer_note = pricer_for(report)
+    return PageInput(
+        report=report,
+        records=rebuilt.records,
+        history=history,
+        this_run=this_run,
+        comparison=comparison_for(report, folder),
+        pricer=pricer,
+        notes=[pricer_note] if pricer_note else [],
     )
 
 
