@@ -1,5 +1,6 @@
 """A quieter, truer section: model rows grouped by the model genai-prices matched (dated and
-undated aliases of one model in one row, the records keeping their names), and no step table
+undated aliases of one model in one row, the records keeping their names; the run history and
+`tokencost compare` group them alike), and no step table
 made of the lone "(no step)" row when the suite used no steps."""
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from typing import Any
 
 import genai_prices
 import pytest
+
+from pytest_tokencost.cli import main
+from pytest_tokencost.history import read_aggregates, read_run
 
 ALIASES = """
 from pytest_tokencost import Usage
@@ -92,6 +96,34 @@ def test_aliases_of_one_model_share_a_row(
         "gpt-4o",
         "gpt-4o-2024-05-13",
     ]
+
+
+def test_history_and_compare_count_models_as_the_section_shows_them(
+    plugin_pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tokencost compare` (against a history run, and against a saved report re-priced from
+    its per-model totals) and the history keep one row per model, as the section has it."""
+    plugin_pytester.makepyfile(test_aliases=ALIASES)
+    for _ in range(2):
+        plugin_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    folder = plugin_pytester.path / ".tokencost"
+    saved = plugin_pytester.path / "saved-report.json"  # no records beside it
+    saved.write_text((folder / "token-report.json").read_text())
+    models = ["claude-sonnet-4-0", "gpt-4o", "gpt-4o-2024-05-13"]
+    for base, method in (("-2", "records"), (str(saved), "per-model totals")):
+        capsys.readouterr()
+        assert main(["compare", base, "-1", "--format", "json", "--dir", str(folder)]) == 0
+        compared = json.loads(capsys.readouterr().out)
+        assert sorted(d["key"] for d in compared["models"]) == models
+        assert {d["status"] for d in compared["models"]} == {"same"}
+        assert compared["price_split"]["method"] == method
+        assert compared["price_split"]["from_prices_micro_usd"] == 0
+        assert main(["compare", base, "-1", "--dir", str(folder)]) == 0
+        assert "Models: no changes (3 unchanged)" in capsys.readouterr().out
+    sonnet = [a for a in read_aggregates(folder, read_run(folder, "-1").run_id) if a.kind == "model"]
+    assert sorted(a.key for a in sonnet) == models
+    grouped = {a.key: a.amounts for a in sonnet}["claude-sonnet-4-0"]
+    assert (grouped.records, grouped.input, grouped.cost_micro_usd) == (2, 2_000, 9_000)
 
 
 @pytest.mark.parametrize("workers", [None, "2"])
