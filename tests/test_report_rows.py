@@ -120,9 +120,9 @@ def test_history_and_compare_count_models_as_the_section_shows_them(
         assert compared["price_split"]["from_prices_micro_usd"] == 0
         assert main(["compare", base, "-1", "--dir", str(folder)]) == 0
         assert "Models: no changes (3 unchanged)" in capsys.readouterr().out
-    sonnet = [a for a in read_aggregates(folder, read_run(folder, "-1").run_id) if a.kind == "model"]
-    assert sorted(a.key for a in sonnet) == models
-    grouped = {a.key: a.amounts for a in sonnet}["claude-sonnet-4-0"]
+    kept = read_aggregates(folder, read_run(folder, "-1").run_id, "model")
+    assert sorted(a.key for a in kept) == models
+    grouped = {a.key: a.amounts for a in kept}["claude-sonnet-4-0"]
     assert (grouped.records, grouped.input, grouped.cost_micro_usd) == (2, 2_000, 9_000)
 
 
