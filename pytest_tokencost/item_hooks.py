@@ -159,11 +159,12 @@ _CROSSED_BY_CALL = pytest.StashKey[bool]()
 
 
 def _fail_over_budget(report: pytest.TestReport, tracker: InMemoryTokenTracker | None) -> None:
-    """Turn a passed report into a failure when the tracker's records crossed a budget."""
-    if tracker is not None and tracker.crossed is not None:
-        crossed = tracker.crossed
+    """Turn a passed report into a failure when the tracker's records crossed a budget (or a
+    captured call's budget warning was made an error)."""
+    failure = tracker.failure if tracker is not None else None
+    if failure is not None:
         report.outcome = "failed"
-        report.longrepr = f"{type(crossed).__module__}.{type(crossed).__name__}: {crossed}"
+        report.longrepr = f"{type(failure).__module__}.{type(failure).__name__}: {failure}"
 
 
 class RecordCarrier:
@@ -189,7 +190,7 @@ class RecordCarrier:
         report = yield
         tracker = item.stash.get(TRACKER_KEY, None)
         if call.when == "call":
-            item.stash[_CROSSED_BY_CALL] = tracker is not None and tracker.crossed is not None
+            item.stash[_CROSSED_BY_CALL] = tracker is not None and tracker.failure is not None
             if report.passed:
                 _fail_over_budget(report, tracker)
             if tracker is not None and len(tracker) and item.config.get_verbosity() > 0:
