@@ -31,12 +31,15 @@ def make_tracker(item: pytest.Item, state: RunState) -> InMemoryTokenTracker:
         from .budget import limits_from_kwargs
 
         where = f"@pytest.mark.token_budget on {item.nodeid}"
-        if marker.args:
-            raise pytest.UsageError(f"{where}: takes keyword arguments only")
-        kwargs = dict(marker.kwargs)
-        models = kwargs.pop("models", None)
-        limits = limits_from_kwargs(kwargs, where)
-        state.check_usd_budget_models(limits, models, where)
+        try:
+            if marker.args:
+                raise pytest.UsageError(f"{where}: takes keyword arguments only")
+            kwargs = dict(marker.kwargs)
+            models = kwargs.pop("models", None)
+            limits = limits_from_kwargs(kwargs, where)
+            state.check_usd_budget_models(limits, models, where)
+        except Exception as exc:  # a bad marker: an error of this test, in one line
+            pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
     tracker = state.new_tracker(item.nodeid, limits, warn_budget, attempt=_attempt(item))
     item.stash[TRACKER_KEY] = tracker
     config = item.config
