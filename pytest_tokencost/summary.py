@@ -318,6 +318,20 @@ class TokenSummary(BaseModel):
             groups.setdefault(self.model_ids.get(name, name), []).append(name)
         return dict(sorted(groups.items()))
 
+    def rows_by_model_id(self) -> tuple[dict[str, TokenTotals], dict[str, list[str]]]:
+        """Model rows with the names of one model (dated and undated aliases) in one row, named
+        by the model's genai-prices id; and those names, by id, for a note under the table.
+        Every per-model table (terminal, Markdown, HTML) and the run history use these rows."""
+        rows: dict[str, TokenTotals] = {}
+        aliases: dict[str, list[str]] = {}
+        for model_id, names in self.model_groups().items():
+            if len(names) == 1:
+                rows[names[0]] = self.by_model[names[0]]
+                continue
+            rows[model_id] = sum((self.by_model[name] for name in names), TokenTotals())
+            aliases[model_id] = names
+        return rows, aliases
+
     @classmethod
     def from_records(
         cls, records: Iterable[TokenRecord], scope_runs: Iterable[ScopeRun] = ()

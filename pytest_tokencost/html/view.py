@@ -15,7 +15,7 @@ from ..budget import Channel, Status
 from ..constants import DEFAULT_WARN_AT
 from ..records import PriceSource, Provenance, TokenRecord
 from ..report import BudgetEntry, TokenReport
-from ..report.render import format_duration, format_usd, rows_by_model_id
+from ..report.render import format_duration, format_usd
 from ..summary import OUTSIDE_TESTS, TokenTotals
 from .cache import CacheRow, cache_rows
 from .charts import Chart, Marker, Trend, line_chart, sparkline, trend_chart
@@ -546,7 +546,7 @@ def _history(input_: PageInput) -> dict[str, Any] | None:
 def _routing(report: TokenReport) -> list[dict[str, Any]]:
     """One bar per model, the names of one model (dated and undated aliases) together under
     its genai-prices id, as the terminal's "Per model" table has them."""
-    models, aliases = rows_by_model_id(report.summary)
+    models, aliases = report.summary.rows_by_model_id()
     top = max((t.cost_micro_usd or 0 for t in models.values()), default=0) or 1
     top_tokens = max((t.usage.total for t in models.values()), default=0) or 1
     total_cost = report.summary.totals.cost_micro_usd or 0
@@ -708,7 +708,7 @@ def build_view(input_: PageInput) -> View:
     if summary.by_case:
         tables.append(_breakdown("t-cases", "Per case", "case", summary.by_case))
     tables.append(_breakdown("t-steps", "Per step", "step", summary.by_step))
-    by_model_id, aliases = rows_by_model_id(summary)
+    by_model_id, aliases = summary.rows_by_model_id()
     tables.append(_breakdown("t-models", "Per model", "model", by_model_id, aliases))
     cache_tables = []
     if by_model:

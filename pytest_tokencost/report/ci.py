@@ -188,9 +188,7 @@ def _models_lines(report: TokenReport) -> list[str]:
         return []
     headers = ["model", "calls", "input", "cache read", "cache write", "output", "reasoning"]
     headers.append("cost")
-    from .render import rows_by_model_id  # the terminal's grouping: one row per model
-
-    grouped, aliases = rows_by_model_id(report.summary)
+    grouped, aliases = report.summary.rows_by_model_id()  # one row per model
     rows = [_model_row(name, t) for name, t in grouped.items()]
     notes = [
         f"Model names: {_code(model_id)} = {' + '.join(_code(name) for name in names)}  "

@@ -297,11 +297,9 @@ def snapshot_from_summary(
 ) -> Snapshot:
     """A run's summary as a comparison side; its usage for re-pricing is `records` when
     given, else the records.jsonl in `folder` (or its run's folder) when they are the run's."""
-    from .render import rows_by_model_id
-
     totals = Amounts.of(summary.totals)
     # one row per model, as the section shows it (and the history keeps it)
-    by_model = {key: Amounts.of(t) for key, t in rows_by_model_id(summary)[0].items()}
+    by_model = {key: Amounts.of(t) for key, t in summary.rows_by_model_id()[0].items()}
     if records is not None:
         items: list[UsageItem] = [(r.model, r.provider, r.usage) for r in records]
 

@@ -359,13 +359,11 @@ def entry_from_report(
         baseline_run_id=report.baseline.run_id if report.baseline is not None else None,
         gates=[verdict.model_dump(mode="json") for verdict in report.gates],
     )
-    from .render import rows_by_model_id
-
     groups = {
         "test": summary.by_test,
         "step": summary.by_step,
         # one row per model, as the section shows it: dated and undated names together
-        "model": rows_by_model_id(summary)[0],
+        "model": summary.rows_by_model_id()[0],
         "case": summary.by_case,
     }
     aggregates = {

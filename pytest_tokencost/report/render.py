@@ -14,7 +14,7 @@ from ..money import format_usd, format_usd_exact
 from .empty_report import NO_TOKENS
 
 if TYPE_CHECKING:  # imported where used: the plugin prints the title of an empty run
-    from ..summary import TokenSummary, TokenTotals
+    from ..summary import TokenTotals
     from .document import BudgetEntry, TokenReport
 
 _T = TypeVar("_T")
@@ -33,7 +33,6 @@ __all__ = [
     "render_gates",
     "render_lines",
     "render_report",
-    "rows_by_model_id",
     "shorten_middle",
     "top_by_cost",
     "verdict_label",
@@ -452,7 +451,7 @@ def _tables(
         columns[0] = Column(labels["step"], "<")
         lines += _table(columns, rows, width)
     if summary.by_model:
-        by_model, aliases = rows_by_model_id(summary)
+        by_model, aliases = summary.rows_by_model_id()
         lines += [("", None), ("Per model:", None), *_model_table(by_model, width)]
         lines += [
             (f"Model names: {model_id} = {' + '.join(names)}", None)
@@ -471,24 +470,6 @@ def top_by_cost(by_test: Mapping[str, _T], top: int) -> list[tuple[str, _T]]:
         return (-spent, -recorded, -totals.usage.total, name)
 
     return sorted(by_test.items(), key=order)[:top]
-
-
-def rows_by_model_id(
-    summary: TokenSummary,
-) -> tuple[dict[str, TokenTotals], dict[str, list[str]]]:
-    """Model rows with the names of one model (dated and undated aliases) in one row, named by
-    the model's genai-prices id; and those names, by id, for a note under the table."""
-    from ..summary import TokenTotals
-
-    rows: dict[str, TokenTotals] = {}
-    aliases: dict[str, list[str]] = {}
-    for model_id, names in summary.model_groups().items():
-        if len(names) == 1:
-            rows[names[0]] = summary.by_model[names[0]]
-            continue
-        rows[model_id] = sum((summary.by_model[name] for name in names), TokenTotals())
-        aliases[model_id] = names
-    return rows, aliases
 
 
 def _model_table(by_model: Mapping[str, TokenTotals], width: int | None) -> list[Line]:
