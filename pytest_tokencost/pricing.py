@@ -209,6 +209,12 @@ def price_data_version() -> str:
 class Pricer:
     """Prices records: override file first, then genai-prices, then the default rate.
 
+    An override key matches a record by its exact name (``provider/name``, then ``name``),
+    else by the model genai-prices resolves the name to (``provider/id``, then ``id``): the
+    OpenAI API answers a ``gpt-4o`` request as ``gpt-4o-2024-08-06``, and an override of
+    ``gpt-4o`` must price both alike. A dated snapshot genai-prices prices as a model of its
+    own keeps its own id and so is not covered by the undated key.
+
     The default rate applies to records with no model; a named model that no source knows is
     "not recorded" unless `default_rate_for_unknown` is set. genai-prices models are resolved
     once per (provider, model name) and priced per request (see `genai_table`): the same
@@ -229,6 +235,8 @@ class Pricer:
         self.cache = cache
         self._lock = threading.Lock()
         self._models: dict[tuple[str | None, str], ResolvedModel | CachedModel | None] = {}
+        # The override (key, rate) of each (provider, model name), or None: found once.
+        self._override_keys: dict[tuple[str | None, str], tuple[str, Rate] | None] = {}
 
     def price(
         self, model: str | None, provider: str | None, usage: Usage, timestamp: datetime
@@ -237,7 +245,7 @@ class Pricer:
         if not model:
             total, input_cost, output_cost = self.default_rate.cost(usage)
             return Price(total, input_cost, output_cost, PriceSource.DEFAULT_RATE, "default rate")
-        override = self._override_for(model, provider)
+        override = self._override_for(model, provider, timestamp) if self.overrides else None
         if override is not None:
             key, rate = override
             total, input_cost, output_cost = rate.cost(usage)
@@ -250,16 +258,29 @@ class Pricer:
             return Price(total, input_cost, output_cost, PriceSource.DEFAULT_RATE, "default rate")
         return _NOT_RECORDED
 
-    def _override_for(self, model: str, provider: str | None) -> tuple[str, Rate] | None:
-        if not self.overrides:
-            return None
+    def _override_for(
+        self, model: str, provider: str | None, timestamp: datetime
+    ) -> tuple[str, Rate] | None:
+        """The override (key, rate) of (provider, model), looked up once per pair."""
+        pair = (provider, model)
+        try:
+            return self._override_keys[pair]
+        except KeyError:
+            pass
         name = model.lower()
-        candidates = [f"{provider.lower()}/{name}", name] if provider else [name]
-        for key in candidates:
-            rate = self.overrides.get(key)
-            if rate is not None:
-                return key, rate
-        return None
+        found = _first_key(self.overrides, name, provider)
+        if found is None:
+            # The name genai-prices prices this record as: an alias or dated name of an
+            # overridden model takes the override too. Only asked when an exact key fails,
+            # and through `_resolve`'s memo and price cache (genai-prices imported only for a
+            # name neither knows).
+            resolved = self._resolve(model, provider, timestamp)
+            if resolved is not None:
+                resolved_provider, _, model_id = resolved.priced_as.partition(":")
+                if model_id:
+                    found = _first_key(self.overrides, model_id.lower(), resolved_provider)
+        self._override_keys[pair] = found
+        return found
 
     def _resolve(
         self, model: str, provider: str | None, timestamp: datetime
@@ -288,3 +309,15 @@ class Pricer:
         return Price(
             total, input_cost, total - input_cost, PriceSource.GENAI_PRICES, resolved.priced_as
         )
+
+
+def _first_key(
+    overrides: dict[str, Rate], name: str, provider: str | None
+) -> tuple[str, Rate] | None:
+    """The first of ``provider/name`` and ``name`` (lower case) that `overrides` holds."""
+    candidates = [f"{provider.lower()}/{name}", name] if provider else [name]
+    for key in candidates:
+        rate = overrides.get(key)
+        if rate is not None:
+            return key, rate
+    return None

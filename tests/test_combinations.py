@@ -530,6 +530,28 @@ def test_every_combination_counts_once_and_fails_right(
         assert all(row == same[0] for row in same), name
 
 
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_an_override_prices_the_dated_name_the_api_answers_with(
+    matrix: pytest.Pytester, workers: str
+) -> None:
+    # The streamed answers to model="gpt-4o-mini" say gpt-4o-mini-2024-07-18, which
+    # genai-prices resolves to gpt-4o-mini: the override prices them, observed or captured.
+    (matrix.path / "prices.toml").write_text(
+        '[models."gpt-4o-mini"]\ninput_mtok = 1\noutput_mtok = 2\n'
+    )
+    for modes in (["observe"], ["capture", "both"]):
+        run = Run(matrix, workers, "marker", modes, ("--cost-prices", "prices.toml"), "-prices")
+        mini = [r for r in run.records if r["model"] != "o3-mini-2025-01-31"]
+        # prompt 78 at $1, completion 9 at $2 per MTok: 96 micro-USD a response
+        assert {
+            (r["model"], r["price_source"], r["priced_as"], r["cost_micro_usd"]) for r in mini
+        } == {("gpt-4o-mini-2024-07-18", "override", "gpt-4o-mini", 96)}
+        assert 2 * len(mini) == len(run.records)
+        assert run.summary["totals"]["cost_micro_usd"] == len(mini) * (
+            96 + _oracle_micro_usd("o3-mini", 7, 87)
+        )
+
+
 def test_a_run_level_error_starts_its_own_line(plugin_pytester: pytest.Pytester) -> None:
     # pytest ends the progress line ("[100%]") only after the test loop; an ERROR: line
     # printed at the end of the loop used to be glued to it ("R..FsERROR: ...").

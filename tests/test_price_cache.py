@@ -116,6 +116,50 @@ print(price.total_micro_usd, "genai_prices" in sys.modules)
     assert out.stdout.split() == [str(to_micro_usd(calc.total_price * 1_000_000)), "False"]
 
 
+_OVERRIDE_SCRIPT = """
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from pytest_tokencost import Usage
+from pytest_tokencost.price_cache import PriceCache
+from pytest_tokencost.pricing import Pricer, Rate
+rate = Rate(input_mtok=Decimal(1), output_mtok=Decimal(2))
+pricer = Pricer({{"gpt-4o": rate, "in-house-7b": rate}}, cache=PriceCache(Path({folder!r})))
+when = datetime(2026, 1, 1, tzinfo=UTC)
+for model in ({models}):
+    price = pricer.price(model, "openai", Usage(input=1_000, output=10), when)
+    print(price.total_micro_usd, price.priced_as)
+print("genai_prices" in sys.modules)
+"""
+
+
+def test_an_override_found_by_resolution_needs_no_genai_prices_with_a_warm_cache(
+    tmp_path: Path,
+) -> None:
+    """An exact override key never resolves the name; a dated name resolves through the cache."""
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    Pricer(cache=PriceCache(tmp_path)).price(
+        "gpt-4o-2024-08-06", "openai", Usage(input=1, output=1), when
+    )
+    cold = tmp_path / "cold"
+    cold.mkdir()
+    # $1/$2 per MTok: 1,000 + 20 micro-USD, whichever key matched.
+    for folder, models, priced, imported in (
+        # exact keys: nothing resolved, so nothing imported even with no cache
+        (cold, "'in-house-7b', 'gpt-4o'", ["1020 in-house-7b", "1020 gpt-4o"], "False"),
+        # the dated name resolved to gpt-4o from price-cache.json
+        (tmp_path, "'gpt-4o-2024-08-06',", ["1020 gpt-4o"], "False"),
+        # the same resolved by genai-prices itself
+        (cold, "'gpt-4o-2024-08-06',", ["1020 gpt-4o"], "True"),
+    ):
+        script = _OVERRIDE_SCRIPT.format(folder=str(folder), models=models)
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.splitlines() == [*priced, imported]
+
+
 def test_a_damaged_or_foreign_cache_is_not_used(tmp_path: Path) -> None:
     path = tmp_path / CACHE_NAME
     usage = Usage(input=1_000, output=10)
