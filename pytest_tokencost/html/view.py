@@ -15,6 +15,7 @@ from ..budget import Channel, Status
 from ..constants import DEFAULT_WARN_AT
 from ..records import PriceSource, Provenance, TokenRecord
 from ..report import BudgetEntry, TokenReport
+from ..report.rebuild import wall_clock_text
 from ..report.render import format_duration, format_usd, rows_by_model_id, spent_text
 from ..summary import OUTSIDE_TESTS, TokenTotals
 from .cache import CacheRow, cache_rows
@@ -377,7 +378,7 @@ def _run_card(report: TokenReport) -> dict[str, Any]:
             f"{totals.usage.total:,} tokens ({totals.usage.input:,} in, "
             f"{totals.usage.output:,} out)",
             f"{len(tests):,} test(s) with records, {totals.records:,} record(s)",
-            f"wall clock {format_duration(report.run.wall_s)}",
+            f"wall clock {wall_clock_text(report)}",
             f"counts: {_mix_text(totals.tokens_by_provenance)}",
             *replayed,
         ],

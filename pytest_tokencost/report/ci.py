@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..summary import TokenTotals
 from .document import BudgetEntry, TokenReport
+from .rebuild import wall_clock_text
 from .render import (
     TITLE,
     budget_label,
-    format_duration,
     format_usd,
     spent_text,
     verdict_label,
@@ -127,7 +127,7 @@ def comparison_section(
 def _run_line(report: TokenReport) -> str:
     run = report.run
     return (
-        f"Run `{run.run_id}`: **{run.status}**, {format_duration(run.wall_s)}"
+        f"Run `{run.run_id}`: **{run.status}**, {wall_clock_text(report)}"
         + (f", {run.workers} xdist workers" if run.workers else "")
         + (f", adapter `{run.adapter}`" if run.adapter else "")
         + f"; prices: genai-prices {report.prices.genai_prices_version}"

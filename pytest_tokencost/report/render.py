@@ -130,6 +130,7 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
 
 def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
     from ..summary import NO_STEP, TokenTotals
+    from .rebuild import wall_clock_text
 
     summary = report.summary
     totals = summary.totals
@@ -158,7 +159,7 @@ def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
         )
         for label, count, cost in rows
     ]
-    lines.append((f"{'Wall clock:':<{pad}}{format_duration(report.run.wall_s)}", None))
+    lines.append((f"{'Wall clock:':<{pad}}{wall_clock_text(report)}", None))
     return lines
 
 
