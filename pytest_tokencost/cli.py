@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .console import print_section as _print_section
+from .console import reader_may_leave
 from .console import terminal_width as _width
 from .constants import OUTPUT_DIR_NAME
 from .errors import TokenCostError
@@ -463,18 +464,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A built-in command does not look for the others (importlib.metadata costs a start-up).
     args = _parser(installed=command not in BUILTIN_COMMANDS).parse_args(words)
     try:
-        return int(args.run(args))
+        with reader_may_leave():
+            return int(args.run(args))
     except TokenCostError as exc:
         print(f"tokencost: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        # The reader left (`tokencost report | head`): stop quietly, as `cat` does. Python
-        # would complain again when it flushes stdout at exit, so point stdout at nothing.
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    return 0  # the reader left
 
 
 if __name__ == "__main__":

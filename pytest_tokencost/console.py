@@ -7,9 +7,24 @@ both use it, and not each other (no import cycle).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-__all__ = ["print_section", "terminal_width"]
+__all__ = ["print_section", "reader_may_leave", "terminal_width"]
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Printing to a reader that may leave early (`tokencost report | head`): when it does,
+    stop printing quietly, as `cat` does. Python would complain again when it flushes stdout
+    at exit, so stdout is pointed at nothing."""
+    try:
+        yield
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def terminal_width() -> int:

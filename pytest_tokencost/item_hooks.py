@@ -31,12 +31,15 @@ def make_tracker(item: pytest.Item, state: RunState) -> InMemoryTokenTracker:
         from .budget import limits_from_kwargs
 
         where = f"@pytest.mark.token_budget on {item.nodeid}"
-        if marker.args:
-            raise pytest.UsageError(f"{where}: takes keyword arguments only")
-        kwargs = dict(marker.kwargs)
-        models = kwargs.pop("models", None)
-        limits = limits_from_kwargs(kwargs, where)
-        state.check_usd_budget_models(limits, models, where)
+        try:
+            if marker.args:
+                raise pytest.UsageError(f"{where}: takes keyword arguments only")
+            kwargs = dict(marker.kwargs)
+            models = kwargs.pop("models", None)
+            limits = limits_from_kwargs(kwargs, where)
+            state.check_usd_budget_models(limits, models, where)
+        except Exception as exc:  # a bad marker: an error of this test, in one line
+            pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
     tracker = state.new_tracker(item.nodeid, limits, warn_budget, attempt=_attempt(item))
     item.stash[TRACKER_KEY] = tracker
     config = item.config
@@ -159,11 +162,12 @@ _CROSSED_BY_CALL = pytest.StashKey[bool]()
 
 
 def _fail_over_budget(report: pytest.TestReport, tracker: InMemoryTokenTracker | None) -> None:
-    """Turn a passed report into a failure when the tracker's records crossed a budget."""
-    if tracker is not None and tracker.crossed is not None:
-        crossed = tracker.crossed
+    """Turn a passed report into a failure when the tracker's records crossed a budget (or a
+    captured call's budget warning was made an error)."""
+    failure = tracker.failure if tracker is not None else None
+    if failure is not None:
         report.outcome = "failed"
-        report.longrepr = f"{type(crossed).__module__}.{type(crossed).__name__}: {crossed}"
+        report.longrepr = f"{type(failure).__module__}.{type(failure).__name__}: {failure}"
 
 
 class RecordCarrier:
@@ -189,7 +193,7 @@ class RecordCarrier:
         report = yield
         tracker = item.stash.get(TRACKER_KEY, None)
         if call.when == "call":
-            item.stash[_CROSSED_BY_CALL] = tracker is not None and tracker.crossed is not None
+            item.stash[_CROSSED_BY_CALL] = tracker is not None and tracker.failure is not None
             if report.passed:
                 _fail_over_budget(report, tracker)
             if tracker is not None and len(tracker) and item.config.get_verbosity() > 0:

@@ -345,10 +345,10 @@ def pytest_configure(config: pytest.Config) -> None:
         f"models=None): this test's token/USD budget; warns at {DEFAULT_WARN_AT:.0%}, fails the "
         "test at 100% (pytest-tokencost)",
     )
-    if disabled(config):
-        config.stash[DISABLED_KEY] = True  # token_tracker hands out no-op trackers
-        return
     try:
+        if disabled(config):
+            config.stash[DISABLED_KEY] = True  # token_tracker hands out no-op trackers
+            return
         settings = Settings.from_config(config)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -435,7 +435,7 @@ def _register_feature_hooks(config: pytest.Config, state: RunState) -> None:
         from .html.pytesthtml import PytestHtmlColumns  # tokens and cost in pytest-html's table
 
         config.pluginmanager.register(PytestHtmlColumns(), PYTEST_HTML_PLUGIN_NAME)
-    if config.getoption("tokencost_capture") or config.getini("tokencost_capture"):
+    if state.settings.capture:
         from .item_hooks import CaptureHooks, RecordCarrier
 
         config.pluginmanager.register(CaptureHooks(tracker_for_item), CAPTURE_PLUGIN_NAME)

@@ -189,13 +189,23 @@ class RunFiles:
                 # report must find the same run's records beside it.
                 self._copy(records, self.output_dir / RECORDS_NAME)
                 self._write(self.output_dir / REPORT_NAME, report_json)
-            for path in self.extra_reports:
-                self._write(path, report_json)
         except OSError as exc:
-            self.problems.append(f"cannot write the token report: {exc.strerror or exc}")
+            self.problems.append(
+                f"cannot write the token report in {self.output_dir}: {exc.strerror or exc}"
+            )
             return False
+        written = True
+        for path in self.extra_reports:
+            try:
+                self._write(path, report_json)
+            except OSError as exc:
+                written = False
+                self.problems.append(
+                    f"cannot write the token report copy {path} (--cost-report json): "
+                    f"{exc.strerror or exc}; the run's report is {self.output_dir / REPORT_NAME}"
+                )
         self._prune()
-        return True
+        return written
 
     def _write(self, path: Path, text: str) -> None:
         _refuse_link(path)

@@ -22,6 +22,7 @@ __all__ = [
     "ReportTarget",
     "Settings",
     "disabled",
+    "ini_flag",
     "parse_positive",
     "parse_rate",
     "parse_report_target",
@@ -191,12 +192,16 @@ def parse_top(value: str) -> int:
 
 def disabled(config: _Config) -> bool:
     """``--no-cost`` or ini ``tokencost_disable``: accounting off, fixture and marker no-ops."""
-    return bool(config.getoption("tokencost_disable")) or _ini_bool(
-        config.getini("tokencost_disable")
-    )
+    return bool(config.getoption("tokencost_disable")) or ini_flag(config, "tokencost_disable")
 
 
-def _ini_bool(value: Any) -> bool:
+def ini_flag(config: _Config, name: str) -> bool:
+    """A true/false ini key, as pytest reads ``type="bool"`` keys; ValueError naming the key
+    for a value that is neither (pytest's own message names only the value)."""
+    try:
+        value = config.getini(name)
+    except Exception as exc:  # pytest's UsageError (a ValueError before pytest 9)
+        raise ValueError(f"ini {name}: {exc}; use true or false") from None
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
@@ -212,6 +217,8 @@ class Settings(NamedTuple):
     default_rate: str = DEFAULT_RATE_TEXT
     default_rate_for_unknown: bool = False
     report_on_records: bool = False
+    #: --cost-capture or ini tokencost_capture: SDK calls made while a test runs are recorded.
+    capture: bool = False
     budget_usd: float | None = None
     budget_tokens: int | None = None
     warn_at: float = DEFAULT_WARN_AT
@@ -276,7 +283,8 @@ class Settings(NamedTuple):
             default_rate_for_unknown=_flag(
                 config, "tokencost_default_rate_unknown", "tokencost_default_rate_unknown_models"
             ),
-            report_on_records=_ini_bool(config.getini("tokencost_report")),
+            report_on_records=ini_flag(config, "tokencost_report"),
+            capture=_flag(config, "tokencost_capture", "tokencost_capture"),
             top=10 if top is None else top,
             github_summary=github,
         )
@@ -296,7 +304,7 @@ def _resolved_path(
 
 def _flag(config: _Config, option: str, ini: str) -> bool:
     """A switch that the command line or the ini file turns on."""
-    return bool(config.getoption(option)) or _ini_bool(config.getini(ini))
+    return bool(config.getoption(option)) or ini_flag(config, ini)
 
 
 def _default_rate(config: _Config) -> str:

@@ -151,8 +151,19 @@ class InMemoryTokenTracker:
         self._built_upto = 0
         #: Records that could not be built (and so are not in `records()`), named.
         self.build_errors: list[str] = []
+        #: A budget warning that a warnings filter (`-W error`, `filterwarnings = error`) made
+        #: an error inside a captured SDK call: its record is kept, and raising it there would
+        #: make the SDK retry, so the test fails after its body instead.
+        self.warning_error: Warning | None = None
         self._scopes = ScopeStack(f"tokencost_scope_{id(self)}")
         self._scope_var = self._scopes.var  # read directly by record(): no call on the hot path
+
+    @property
+    def failure(self) -> Exception | None:
+        """What fails the test after its body although its code never saw it: the first budget
+        crossed (`crossed`), else a budget warning `-W error` made an error inside a captured
+        call (`warning_error`)."""
+        return self.crossed or self.warning_error
 
     @property
     def crossed(self) -> TokenCostError | None:

@@ -103,6 +103,27 @@ def test_bad_ini_budgets_name_the_ini_key(
 
 
 @pytest.mark.parametrize(
+    "key",
+    [
+        "tokencost_capture",
+        "tokencost_strict",
+        "tokencost_default_rate_unknown_models",
+        "tokencost_disable",
+        "tokencost_report",
+        "tokencost_history",
+    ],
+)
+def test_a_bad_true_or_false_ini_value_names_its_key(
+    plugin_pytester: pytest.Pytester, key: str
+) -> None:
+    plugin_pytester.makeini(f"[pytest]\n{key} = maybe\n")
+    plugin_pytester.makepyfile("def test_a(): pass")
+    assert _one_error_line(plugin_pytester.runpytest()) == (
+        f"ERROR: ini {key}: invalid truth value 'maybe'; use true or false"
+    )
+
+
+@pytest.mark.parametrize(
     ("arg", "message"),
     [
         ("--cost-budget-usd=inf", "argument --cost-budget-usd: 'inf' is not a positive finite"),

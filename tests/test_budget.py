@@ -271,6 +271,9 @@ def test_marker_kwargs_are_validated(plugin_pytester: pytest.Pytester) -> None:
             "*@pytest.mark.token_budget on *::test_b: takes keyword arguments only*",
         ]
     )
+    # one line each, not the plugin's own source
+    result.stdout.no_fnmatch_line("*def limits_from_kwargs*")
+    result.stdout.no_fnmatch_line("*item_hooks.py*")
 
 
 def test_an_unpriced_model_under_a_usd_budget_errors_at_setup(

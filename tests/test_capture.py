@@ -341,6 +341,61 @@ def test_a_session_budget_stops_the_run_under_capture(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_a_budget_warning_made_an_error_fails_the_test_and_keeps_the_record(
+    replay: ProviderReplay, plugin_pytester: pytest.Pytester, workers: str | None
+) -> None:
+    """`filterwarnings = error` (strict suites use it) turns the 80% budget warning into an
+    exception: `record()` raises it, and a captured call, which must not raise inside the SDK,
+    fails its test after the body. Both records are kept and counted; no "not counted"
+    warning for a call that was counted."""
+    chat = _usage(*ROUTES[("/v1/chat/completions", False)])
+    per_call = chat["input"] + chat["output"]
+    limit = per_call * 10 // 9  # the call uses 90%: over the warn line, under the limit
+    # as strict suites have it (the replayed models' deprecation notices aside)
+    plugin_pytester.makeini(
+        "[pytest]\nfilterwarnings =\n    error\n    ignore::DeprecationWarning\n"
+    )
+    plugin_pytester.makepyfile(
+        test_strict=f"""
+        import os, openai, pytest
+        from pytest_tokencost import Usage
+
+        @pytest.mark.token_budget(max_tokens={limit})
+        def test_captured():
+            client = openai.OpenAI(base_url=os.environ["REPLAY_URL"] + "/v1", api_key="k",
+                                   max_retries=0)
+            client.chat.completions.create(model="gpt-5.6-sol", messages=[])
+            # the SDK call returned normally: the test goes on
+
+        @pytest.mark.token_budget(max_tokens=1_000)
+        def test_recorded(token_tracker):
+            token_tracker.record(model="gpt-4o", usage=Usage(input=850, output=50))
+            raise AssertionError("not reached: record() raised the warning")
+        """
+    )
+    args = ["--cost-capture", "-p", "no:cacheprovider", "--cost-report=term"]
+    workers_args = ["-n", workers] if workers else []
+    result = plugin_pytester.runpytest_subprocess(*args, *workers_args, "test_strict.py")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest_tokencost.pytest_warnings.TokenBudgetWarning: budget warning: test "
+            "test_strict.py::test_captured reached 90% of its tokens budget*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*not reached*")
+    result.stdout.no_fnmatch_line("*could not be recorded*")
+    report = json.loads((plugin_pytester.path / ".tokencost" / "token-report.json").read_text())
+    by_test = report["summary"]["by_test"]
+    assert (
+        by_test["test_strict.py::test_captured"]["records"],
+        report["summary"]["totals"]["usage"]["input"],
+    ) == (1, chat["input"] + 850)
+    assert by_test["test_strict.py::test_recorded"]["records"] == 1
+    assert not [w for w in report["warnings"] if "not counted" in w]
+
+
 # -- a stream read again from its start counts its body once --------------------------------------
 
 REREAD = """

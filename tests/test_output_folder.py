@@ -88,7 +88,7 @@ def test_a_full_disk_mid_run_is_a_warning_and_an_error_exit_and_every_test_runs(
             "*Token & Cost*",
             "Total:*22,000 tokens*",
             "ERROR: cannot append to *records.jsonl*File too large*",
-            "ERROR: cannot write the token report: File too large",
+            "ERROR: cannot write the token report in *.tokencost: File too large",
         ]
     )
 

@@ -119,6 +119,20 @@ def test_json_target_writes_a_copy(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*= Token & Cost =*"])
 
 
+def test_a_json_copy_that_cannot_be_written_names_its_path(suite: pytest.Pytester) -> None:
+    """The copy fails (its path is a folder); the run's own report is written, and said so."""
+    (suite.path / "adir").mkdir()
+    result = suite.runpytest("--cost-report=json:adir")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            f"ERROR: cannot write the token report copy {suite.path / 'adir'} (--cost-report "
+            f"json): Is a directory; the run's report is {suite.path / '.tokencost'}*",
+        ]
+    )
+    assert _report(suite)["summary"]["totals"]["records"] > 0
+
+
 def test_a_suite_that_records_nothing_writes_nothing(plugin_pytester: pytest.Pytester) -> None:
     plugin_pytester.makepyfile("def test_a(): pass")
     plugin_pytester.runpytest().assert_outcomes(passed=1)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pytest_tokencost.console import reader_may_leave
 from pytest_tokencost.constants import OUTPUT_DIR_NAME
 from pytest_tokencost.errors import TokenCostError
 from pytest_tokencost.redact import redact, redact_argv
@@ -156,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schema":
         from .protocol import request_schema
 
-        print(json.dumps(request_schema(), indent=2, sort_keys=True))
+        with reader_may_leave():
+            print(json.dumps(request_schema(), indent=2, sort_keys=True))
         return EXIT_OK
     timeouts = TimeoutTally(args.max_timeouts)
     try:
@@ -182,12 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = [(f"Calibration: {report.scenario}", render_calibration(report))]
     if state.report is not None:
         sections.insert(0, (TITLE, render_report(state.report, width=width)))
-    for title, lines in sections:
-        print(f" {title} ".center(width, "="))
-        print("\n".join(lines))
-    if state.report is None or not state.report.summary.totals.records:
-        # every step failed before anything could be counted: say so, not an empty table
-        print("No tokens recorded: no step of any case completed.")
+    with reader_may_leave():  # the exit status below still says how the cases went
+        for title, lines in sections:
+            print(f" {title} ".center(width, "="))
+            print("\n".join(lines))
+        if state.report is None or not state.report.summary.totals.records:
+            # every step failed before anything could be counted: say so, not an empty table
+            print("No tokens recorded: no step of any case completed.")
     if timeouts.exhausted:
         ran = {result.case_id for result in report.cases}
         not_run = [case.id for case in load_scenario(args.scenario).cases if case.id not in ran]

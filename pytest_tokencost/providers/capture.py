@@ -444,6 +444,8 @@ class _Call:
             # A crossed budget: the record is kept, the tracker holds the crossing (`crossed`)
             # and the test fails after its body.
             pass
+        except Warning as exc:  # a budget warning made an error: the record is kept
+            self.tracker.warning_error = self.tracker.warning_error or exc
         except Exception as exc:  # capture must never break the caller's test
             self.tracker.warnings.append(
                 f"capture: the response of {self.where} could not be recorded "

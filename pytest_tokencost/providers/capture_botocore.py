@@ -115,6 +115,8 @@ class _Call:
             if isinstance(exc, UnreadablePayloadError):  # the body holds no usage to read
                 self.warn(f"carried no usage that can be read ({exc}); its tokens are not counted")
             # else a crossed budget: the tracker keeps it, the test fails after its body
+        except Warning as exc:  # a budget warning made an error: the record is kept
+            self.tracker.warning_error = self.tracker.warning_error or exc
         except Exception as exc:  # capture must never break the caller
             self.warn(f"could not be recorded ({type(exc).__name__}); its tokens are not counted")
 

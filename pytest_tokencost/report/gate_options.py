@@ -13,6 +13,8 @@ import argparse
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from ..settings import ini_flag
+
 __all__ = [
     "AUTO",
     "COMPARE_METRICS",
@@ -114,12 +116,6 @@ def parse_keep(value: str) -> int:
     return number
 
 
-def _ini_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
 class HistorySettings(NamedTuple):
     """The history and gate settings of a run, resolved."""
 
@@ -159,8 +155,8 @@ class HistorySettings(NamedTuple):
         keep = config.getoption("tokencost_history_keep")
         if keep is None and str(config.getini("tokencost_history_keep")).strip():
             keep = from_ini("tokencost_history_keep", parse_keep)[0]
-        enabled = not config.getoption("tokencost_no_history") and _ini_bool(
-            config.getini("tokencost_history")
+        enabled = not config.getoption("tokencost_no_history") and ini_flag(
+            config, "tokencost_history"
         )
         return cls(
             enabled=enabled,

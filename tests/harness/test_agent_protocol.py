@@ -297,6 +297,22 @@ def test_the_command_line_prints_the_schema(pytester: pytest.Pytester) -> None:
     assert json.loads(result.stdout.str()) == request_schema()
 
 
+def test_the_command_line_stops_quietly_when_its_reader_leaves(pytester: pytest.Pytester) -> None:
+    """`python -m calibrate schema | head`: the reader gone (here before the command writes
+    anything), the command stops without a BrokenPipeError traceback, as `tokencost` does."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "calibrate", "schema"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the only reader leaves
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and err == "", err
+
+
 def test_the_command_line_when_nothing_could_be_counted(pytester: pytest.Pytester) -> None:
     # A local endpoint that refuses connections: no request delivered anything billable.
     scenario = copy_scenario(pytester.path, cases=2)
