@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .money import format_usd
 from .plain_summary import NO_STEP, PROVENANCES, PlainSummary, PriceSourceName, Totals
 from .report.render import (
     Column,
@@ -21,7 +20,7 @@ from .report.render import (
     _cost,
     _exact_usd,
     _model_table,
-    _spent,
+    _part_cost,
     _table,
     _wrap,
     format_duration,
@@ -35,12 +34,8 @@ def _headline(summary: PlainSummary, labels: Mapping[str, str], wall_s: float) -
     totals = summary.totals
     usage = totals.usage
     rows: list[tuple[str, int, str]] = [
-        ("Total prompts:", usage.input, _spent(totals, format_usd(totals.input_cost_micro_usd))),  # type: ignore[arg-type]
-        (
-            "Total artifacts:",
-            usage.output,
-            _spent(totals, format_usd(totals.output_cost_micro_usd)),  # type: ignore[arg-type]
-        ),
+        ("Total prompts:", usage.input, _part_cost(totals, totals.input_cost_micro_usd)),  # type: ignore[arg-type]
+        ("Total artifacts:", usage.output, _part_cost(totals, totals.output_cost_micro_usd)),  # type: ignore[arg-type]
         ("Total:", usage.total, _cost(totals, totals.cost_micro_usd, label=True)),  # type: ignore[arg-type]
     ]
     if summary.by_case:

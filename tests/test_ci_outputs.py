@@ -64,8 +64,12 @@ def test_markdown_target_holds_totals_tests_models_and_budgets(suite: pytest.Pyt
     assert markdown.startswith("## Token & Cost\n")
     totals, tests, models, budgets = _tables(markdown)
     assert totals[0] == ["", "tokens", "cost"]
-    assert totals[1] == ["Input (prompts)", "12,950", "$0.0301"]  # 25,000 + 2,500 + 2,550
-    assert totals[2] == ["Output (artifacts)", "3,460", "$0.0348"]  # 34,000 + 750
+    assert totals[1] == [
+        "Input (prompts)",
+        "12,950",
+        "$0.0301 + 1 not recorded",
+    ]  # 25,000 + 2,500 + 2,550
+    assert totals[2] == ["Output (artifacts)", "3,460", "$0.0348 + 1 not recorded"]  # 34,000 + 750
     assert totals[3] == ["**Total**", "**16,410**", "**$0.0648 + 1 not recorded**"]
     assert tests[0] == ["test", "input", "output", "total", "cost"]
     assert tests[1] == ["`test_ci.py::test_gpt`", "12,000", "3,400", "15,400", "$0.0615"]

@@ -1105,7 +1105,7 @@ def test_a_killed_run_with_budgets_and_reruns_is_reported_from_its_records(
     assert report["summary"]["by_test"]["test_ci.py::test_flaky"]["records"] == 2
     attempts = [json.loads(line)["attempt"] for line in (run_dir / "records.jsonl").open()]
     assert sorted(attempts) == [1, 1, 1, 2]
-    assert report["budgets"] == [] and "not known: its budgets" in report["warnings"][0]
+    assert report["budgets"] == [] and "Not known: its budgets" in report["warnings"][0]
     (row,) = read_runs(plugin_pytester.path / "kept")
     assert (row.status, row.totals.total, row.totals.cost_micro_usd) == (
         "interrupted",

@@ -196,6 +196,10 @@ def test_ingest_writes_and_prints_what_the_models_give(
     assert printed[1] == f"{len(documents)} responses from {len(inputs)} path(s); report in {out}"
     body = [line for line in printed[2:] if not line.startswith("Wall clock:")]
     assert body == [line for line in expected_lines if not line.startswith("Wall clock:")]
+    # The model nobody prices: the input and output lines say what their dollars leave out.
+    for label in ("Total prompts:", "Total artifacts:", "Total:"):
+        (line,) = [line for line in body if line.startswith(label)]
+        assert line.endswith(" + 1 not recorded)"), line
 
 
 def test_records_match_the_models_one_by_one(inputs: list[Path], tmp_path: Path) -> None:

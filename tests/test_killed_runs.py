@@ -10,13 +10,15 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import genai_prices
 import pytest
+
+from pytest_tokencost.report.render import format_duration
 
 from .htmlpage import Page, check_page_rows
 
@@ -153,7 +155,18 @@ def _check_rebuilt(report: dict[str, object], run_dir: Path) -> None:
     assert isinstance(warnings, list)
     note = warnings[0].removeprefix(f"run {run_dir.name}: ")  # as `combine` names its shards
     assert note.startswith(f"rebuilt by tokencost from {run_dir / 'records.jsonl'}: ")
-    assert "not known: its budgets" in note
+    assert "Not known: its budgets" in note
+    # The run went on until it was killed; all it can know is the time to its last record.
+    assert "its wall clock counts from its start to its last record" in note
+    assert run["wall_s"] == _to_last_record(run_dir)  # still a number (the schema's)
+
+
+def _to_last_record(run_dir: Path) -> float:
+    """Seconds from the run's start (its run id's time, to the second) to its last record."""
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    last = max(datetime.fromisoformat(json.loads(line)["timestamp"]) for line in lines)
+    started = datetime.strptime(run_dir.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return (last - started).total_seconds()
 
 
 @pytest.mark.parametrize("workers", ["0", "2"], ids=["serial", "xdist"])
@@ -173,12 +186,25 @@ def test_a_killed_runs_records_are_reported_and_combined(
     )
     assert head, shown.stdout
     assert "Total:           3,333 tokens" in shown.stdout
+    # 3,030 input tokens, 3,000 of gpt-4o's at $2.50/MTok (500 cache reads at $1.25): $0.00688;
+    # 303 output, 300 at $10/MTok: $0.00300; in-house-7b's 30/3 have no price.
+    assert "Total prompts:   3,030 tokens ($0.00688 + 1 not recorded)" in shown.stdout
+    assert "Total artifacts:   303 tokens ($0.00300 + 1 not recorded)" in shown.stdout
+    wall = format_duration(_to_last_record(run_dir))
+    assert f"Wall clock:      {wall} (to its last record)" in shown.stdout, shown.stdout
     assert "Warning: rebuilt by tokencost from" in shown.stdout
     assert tokencost(plugin_pytester.path, "report", str(run_dir)).stdout == shown.stdout
 
-    combined = tokencost(plugin_pytester.path, "combine", str(run_dir), "--out", "kept")
+    combined = tokencost(
+        plugin_pytester.path, "combine", str(run_dir), "--out", "kept", "--markdown", "kept.md"
+    )
     assert combined.returncode == 0, combined.stderr
     report = json.loads((plugin_pytester.path / "kept" / "token-report.json").read_text())
+    # The combined report's wall clock ends at the killed run's last record too, and says so.
+    again = tokencost(plugin_pytester.path, "report", "kept")
+    assert f"Wall clock:      {wall} (a killed run's to its last record)" in again.stdout
+    markdown = (plugin_pytester.path / "kept.md").read_text()
+    assert f"**interrupted**, {wall} (a killed run's to its last record)" in markdown, markdown
     assert report["run"]["combined_from"] == [run_dir.name]
     assert report["warnings"][0].startswith(f"run {run_dir.name}: rebuilt by tokencost")
     _check_rebuilt({**report, "run": {**report["run"], "run_id": run_dir.name}}, run_dir)
@@ -201,6 +227,8 @@ def _check_page(folder: Path, run_dir: Path, report: dict[str, Any]) -> None:
     page = Page(page_file.read_text(encoding="utf-8"))
     check_page_rows(page, report)
     assert f"rebuilt by tokencost from {records}" in page.text
+    wall = format_duration(_to_last_record(run_dir))
+    assert f"wall clock {wall} (to its last record)" in page.text, page.text
     again = tokencost(folder, "html", str(run_dir), "--out", "killed.html")
     assert again.returncode == 0, again.stderr
     assert Page((folder / "killed.html").read_text(encoding="utf-8")).rows("t-tests") == page.rows(

@@ -15,7 +15,8 @@ from ..budget import Channel, Status
 from ..constants import DEFAULT_WARN_AT
 from ..records import PriceSource, Provenance, TokenRecord
 from ..report import BudgetEntry, TokenReport
-from ..report.render import format_duration, format_usd
+from ..report.rebuild import wall_clock_text
+from ..report.render import format_duration, format_usd, spent_text
 from ..summary import OUTSIDE_TESTS, TokenTotals
 from .cache import CacheRow, cache_rows
 from .charts import Chart, Marker, Trend, line_chart, sparkline, trend_chart
@@ -121,11 +122,13 @@ def cost_cell(totals: TokenTotals) -> Cell:
         return Cell("-", "")
     if cost is None:
         return Cell("not recorded", "")
-    text = format_usd(cost)
-    if totals.unpriced_records:
-        text += f" + {totals.unpriced_records} not recorded"
+    # Worded as the section's: unpriced replayed calls go with the recorded cost, not the spent.
+    text = spent_text(totals, cost)
     if totals.replayed_records:  # beside the money spent, never in it (and not in the sort)
-        text += f" (recorded {format_usd(totals.replayed_cost_micro_usd)})"
+        recorded = format_usd(totals.replayed_cost_micro_usd)
+        if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
+            recorded += f" + {totals.replayed_unpriced_records} not recorded"
+        text += f" (recorded {recorded})"
     return Cell(text, str(cost))
 
 
@@ -375,7 +378,7 @@ def _run_card(report: TokenReport) -> dict[str, Any]:
             f"{totals.usage.total:,} tokens ({totals.usage.input:,} in, "
             f"{totals.usage.output:,} out)",
             f"{len(tests):,} test(s) with records, {totals.records:,} record(s)",
-            f"wall clock {format_duration(report.run.wall_s)}",
+            f"wall clock {wall_clock_text(report)}",
             f"counts: {_mix_text(totals.tokens_by_provenance)}",
             *replayed,
         ],

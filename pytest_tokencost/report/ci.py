@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..summary import TokenTotals
 from .document import BudgetEntry, TokenReport
-from .render import TITLE, budget_label, format_duration, format_usd, verdict_label
+from .rebuild import wall_clock_text
+from .render import (
+    TITLE,
+    budget_label,
+    format_usd,
+    spent_text,
+    verdict_label,
+)
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -59,15 +66,19 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], right: int 
 def _cost(totals: TokenTotals) -> str:
     if totals.records == 0:
         return "-"
-    text = format_usd(totals.cost_micro_usd)
-    if totals.cost_micro_usd is not None and totals.live_unpriced_records:
-        text += f" + {totals.live_unpriced_records} not recorded"
+    text = spent_text(totals, totals.cost_micro_usd)
     if totals.replayed_records:  # replayed calls: recorded cost, beside the money spent
         recorded = format_usd(totals.replayed_cost_micro_usd)
         if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
             recorded += f" + {totals.replayed_unpriced_records} not recorded"
         text += f" spent (recorded {recorded})"
     return text
+
+
+def _part_cost(totals: TokenTotals, micro_usd: int | None) -> str:
+    """The money spent on the input or the output, worded as the Total row's."""
+    text = spent_text(totals, micro_usd)
+    return f"{text} spent" if totals.replayed_records else text
 
 
 def _opt(value: int | None) -> str:
@@ -116,7 +127,7 @@ def comparison_section(
 def _run_line(report: TokenReport) -> str:
     run = report.run
     return (
-        f"Run `{run.run_id}`: **{run.status}**, {format_duration(run.wall_s)}"
+        f"Run `{run.run_id}`: **{run.status}**, {wall_clock_text(report)}"
         + (f", {run.workers} xdist workers" if run.workers else "")
         + (f", adapter `{run.adapter}`" if run.adapter else "")
         + f"; prices: genai-prices {report.prices.genai_prices_version}"
@@ -133,8 +144,16 @@ def _totals_lines(report: TokenReport) -> list[str]:
     lines = _table(
         ["", "tokens", "cost"],
         [
-            ["Input (prompts)", f"{usage.input:,}", format_usd(totals.input_cost_micro_usd)],
-            ["Output (artifacts)", f"{usage.output:,}", format_usd(totals.output_cost_micro_usd)],
+            [
+                "Input (prompts)",
+                f"{usage.input:,}",
+                _part_cost(totals, totals.input_cost_micro_usd),
+            ],
+            [
+                "Output (artifacts)",
+                f"{usage.output:,}",
+                _part_cost(totals, totals.output_cost_micro_usd),
+            ],
             ["**Total**", f"**{usage.total:,}**", f"**{_cost(totals)}**"],
         ],
     )

@@ -34,6 +34,7 @@ __all__ = [
     "render_lines",
     "render_report",
     "shorten_middle",
+    "spent_text",
     "top_by_cost",
     "verdict_label",
 ]
@@ -79,15 +80,23 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
+def spent_text(totals: TokenTotals, micro_usd: int | None) -> str:
+    """Money spent on a group, or on a part of it (its input or its output): the priced part,
+    and how many records it leaves out for want of a price (``$0.000170 + 2 not recorded``);
+    "not recorded" when none was priced."""
+    text = format_usd(micro_usd)
+    # Unpriced replayed calls go with the recorded cost: no money was spent on them.
+    if micro_usd is not None and totals.live_unpriced_records:
+        text += f" + {totals.live_unpriced_records} not recorded"
+    return text
+
+
 def _cost(totals: TokenTotals, micro_usd: int | None, *, label: bool = False) -> str:
     """A group's cost; with replayed calls, their recorded cost beside it (`label`: the money
     spent called so)."""
     if totals.records == 0:
         return "-"
-    text = format_usd(micro_usd)
-    # Unpriced replayed calls go with the recorded cost: no money was spent on them.
-    if micro_usd is not None and totals.live_unpriced_records:
-        text += f" + {totals.live_unpriced_records} not recorded"
+    text = spent_text(totals, micro_usd)
     if not totals.replayed_records:
         return text
     # The cost of replayed calls, beside the money spent and never added to it.
@@ -102,6 +111,12 @@ def _spent(totals: TokenTotals, text: str) -> str:
     return f"{text} spent" if totals.replayed_records else text
 
 
+def _part_cost(totals: TokenTotals, micro_usd: int | None) -> str:
+    """The money spent on the input or the output of a group, worded as its Total line is:
+    the records left out for want of a price said the same way, and "spent" beside replays."""
+    return _spent(totals, spent_text(totals, micro_usd))
+
+
 def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
     tokens = round(totals.usage.total / count)
     cost = totals.cost_micro_usd
@@ -114,17 +129,14 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
 
 def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
     from ..summary import NO_STEP, TokenTotals
+    from .rebuild import wall_clock_text
 
     summary = report.summary
     totals = summary.totals
     usage = totals.usage
     rows: list[tuple[str, int, str]] = [
-        ("Total prompts:", usage.input, _spent(totals, format_usd(totals.input_cost_micro_usd))),
-        (
-            "Total artifacts:",
-            usage.output,
-            _spent(totals, format_usd(totals.output_cost_micro_usd)),
-        ),
+        ("Total prompts:", usage.input, _part_cost(totals, totals.input_cost_micro_usd)),
+        ("Total artifacts:", usage.output, _part_cost(totals, totals.output_cost_micro_usd)),
         ("Total:", usage.total, _cost(totals, totals.cost_micro_usd, label=True)),
     ]
     groups: Mapping[str, TokenTotals] = summary.by_case
@@ -146,7 +158,7 @@ def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
         )
         for label, count, cost in rows
     ]
-    lines.append((f"{'Wall clock:':<{pad}}{format_duration(report.run.wall_s)}", None))
+    lines.append((f"{'Wall clock:':<{pad}}{wall_clock_text(report)}", None))
     return lines
 
 
