@@ -15,8 +15,7 @@ from ..budget import Channel, Status
 from ..constants import DEFAULT_WARN_AT
 from ..records import PriceSource, Provenance, TokenRecord
 from ..report import BudgetEntry, TokenReport
-from ..report.rebuild import wall_clock_text
-from ..report.render import format_duration, format_usd, spent_text
+from ..report.render import format_duration, format_usd, spent_text, wall_clock_text
 from ..summary import OUTSIDE_TESTS, TokenTotals
 from .cache import CacheRow, cache_rows
 from .charts import Chart, Marker, Trend, line_chart, sparkline, trend_chart

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..summary import TokenTotals
 from .document import BudgetEntry, TokenReport
-from .rebuild import wall_clock_text
 from .render import (
     TITLE,
     budget_label,
     format_usd,
     spent_text,
     verdict_label,
+    wall_clock_text,
 )
 
 if TYPE_CHECKING:

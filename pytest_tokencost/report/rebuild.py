@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import ReportFileError
 from ..runfiles import RECORDS_NAME, REPORT_NAME, RUNS_DIR, still_writing
+from .render import REBUILT_PREFIX
 
 if TYPE_CHECKING:
     from ..records import TokenRecord
     from .document import TokenReport
 
-__all__ = ["Rebuilt", "killed_run", "rebuild", "rebuilt_note", "wall_clock_text"]
+__all__ = ["Rebuilt", "killed_run", "rebuild", "rebuilt_note"]
 
 #: A run id starts with the time the run started (`RunState`), to the second.
 _RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)-")
 
 #: How the warning of every rebuilt report starts (a combined report names its run before it).
-_REBUILT = "rebuilt by tokencost from "
 
 
 class Rebuilt(NamedTuple):
@@ -162,28 +162,13 @@ def _started(run_id: str, records: list[TokenRecord]) -> datetime:
 def rebuilt_note(records_file: Path) -> str:
     """The warning every rebuilt report carries: where it comes from, and what it lacks."""
     return (
-        f"{_REBUILT}{records_file}: the run ended (killed) before writing its "
+        f"{REBUILT_PREFIX}{records_file}: the run ended (killed) before writing its "
         "token-report.json. Its recorded tokens and costs are all here; its wall clock counts "
         "from its start to its last record (it went on until it was killed, which no record "
         "says). Not known: its budgets, its warnings, its step counts and wall clock (scope "
         "runs), the tests still running when it ended that had sent nothing, and its pytest, "
         "plugin and genai-prices versions, arguments and xdist workers"
     )
-
-
-def wall_clock_text(report: TokenReport) -> str:
-    """A report's wall clock (``0.64s``), saying so when it counts only to a killed run's last
-    record: a rebuilt report's, or a combined one's with a rebuilt run among its shards (its
-    `run.wall_s` stays the number, the time to that record)."""
-    from .render import format_duration
-
-    text = format_duration(report.run.wall_s)
-    if any(warning.startswith(_REBUILT) for warning in report.warnings):
-        return f"{text} (to its last record)"
-    # `tokencost combine` names each shard's warning's run: "run <id>: rebuilt by ...".
-    if any(f": {_REBUILT}" in warning for warning in report.warnings):
-        return f"{text} (a killed run's to its last record)"
-    return text
 
 
 def rebuild(run_dir: Path) -> Rebuilt:

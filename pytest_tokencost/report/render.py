@@ -21,6 +21,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "DEFAULT_WIDTH",
+    "REBUILT_PREFIX",
     "TEST_LABELS",
     "TITLE",
     "Column",
@@ -37,6 +38,7 @@ __all__ = [
     "spent_text",
     "top_by_cost",
     "verdict_label",
+    "wall_clock_text",
 ]
 
 #: What the summary's test, case and step groups are called in a pytest run.
@@ -63,6 +65,23 @@ def shorten_middle(text: str, width: int, head: int | None = None) -> str:
         head = (width - 3 + 1) // 2
     tail = width - 3 - head
     return text[:head] + "..." + (text[-tail:] if tail else "")
+
+
+#: How the warning of a report rebuilt from a killed run's records begins (`rebuild`).
+REBUILT_PREFIX = "rebuilt by tokencost from "
+
+
+def wall_clock_text(report: TokenReport) -> str:
+    """A report's wall clock (``0.64s``), saying so when it counts only to a killed run's last
+    record: a rebuilt report's, or a combined one's with a rebuilt run among its shards (its
+    `run.wall_s` stays the number, the time to that record)."""
+    text = format_duration(report.run.wall_s)
+    if any(warning.startswith(REBUILT_PREFIX) for warning in report.warnings):
+        return f"{text} (to its last record)"
+    # `tokencost combine` names each shard's warning's run: "run <id>: rebuilt by ...".
+    if any(f": {REBUILT_PREFIX}" in warning for warning in report.warnings):
+        return f"{text} (a killed run's to its last record)"
+    return text
 
 
 def _exact_usd(micro_usd: int | None) -> str:
@@ -129,7 +148,6 @@ def _average(totals: TokenTotals, count: int) -> tuple[int, str]:
 
 def _headline(report: TokenReport, labels: Mapping[str, str]) -> list[Line]:
     from ..summary import NO_STEP, TokenTotals
-    from .rebuild import wall_clock_text
 
     summary = report.summary
     totals = summary.totals
