@@ -31,9 +31,9 @@ def make_tracker(item: pytest.Item, state: RunState) -> InMemoryTokenTracker:
         from .budget import limits_from_kwargs
 
         where = f"@pytest.mark.token_budget on {item.nodeid}"
+        if marker.args:
+            pytest.fail(f"UsageError: {where}: takes keyword arguments only", pytrace=False)
         try:
-            if marker.args:
-                raise pytest.UsageError(f"{where}: takes keyword arguments only")
             kwargs = dict(marker.kwargs)
             models = kwargs.pop("models", None)
             limits = limits_from_kwargs(kwargs, where)

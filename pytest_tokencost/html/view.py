@@ -15,7 +15,13 @@ from ..budget import Channel, Status
 from ..constants import DEFAULT_WARN_AT
 from ..records import PriceSource, Provenance, TokenRecord
 from ..report import BudgetEntry, TokenReport
-from ..report.render import format_duration, format_usd, spent_text, wall_clock_text
+from ..report.render import (
+    format_duration,
+    format_usd,
+    recorded_text,
+    spent_text,
+    wall_clock_text,
+)
 from ..summary import OUTSIDE_TESTS, TokenTotals
 from .cache import CacheRow, cache_rows
 from .charts import Chart, Marker, Trend, line_chart, sparkline, trend_chart
@@ -124,10 +130,7 @@ def cost_cell(totals: TokenTotals) -> Cell:
     # Worded as the section's: unpriced replayed calls go with the recorded cost, not the spent.
     text = spent_text(totals, cost)
     if totals.replayed_records:  # beside the money spent, never in it (and not in the sort)
-        recorded = format_usd(totals.replayed_cost_micro_usd)
-        if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
-            recorded += f" + {totals.replayed_unpriced_records} not recorded"
-        text += f" (recorded {recorded})"
+        text += f" (recorded {recorded_text(totals)})"
     return Cell(text, str(cost))
 
 

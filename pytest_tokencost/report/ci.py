@@ -17,8 +17,10 @@ from ..summary import TokenTotals
 from .document import BudgetEntry, TokenReport
 from .render import (
     TITLE,
+    _part_cost,
     budget_label,
     format_usd,
+    recorded_text,
     spent_text,
     verdict_label,
     wall_clock_text,
@@ -68,17 +70,8 @@ def _cost(totals: TokenTotals) -> str:
         return "-"
     text = spent_text(totals, totals.cost_micro_usd)
     if totals.replayed_records:  # replayed calls: recorded cost, beside the money spent
-        recorded = format_usd(totals.replayed_cost_micro_usd)
-        if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
-            recorded += f" + {totals.replayed_unpriced_records} not recorded"
-        text += f" spent (recorded {recorded})"
+        text += f" spent (recorded {recorded_text(totals)})"
     return text
-
-
-def _part_cost(totals: TokenTotals, micro_usd: int | None) -> str:
-    """The money spent on the input or the output, worded as the Total row's."""
-    text = spent_text(totals, micro_usd)
-    return f"{text} spent" if totals.replayed_records else text
 
 
 def _opt(value: int | None) -> str:

@@ -34,8 +34,6 @@ __all__ = ["Rebuilt", "killed_run", "rebuild", "rebuilt_note"]
 #: A run id starts with the time the run started (`RunState`), to the second.
 _RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)-")
 
-#: How the warning of every rebuilt report starts (a combined report names its run before it).
-
 
 class Rebuilt(NamedTuple):
     """A killed run's report made from its records, the records, and their JSON lines."""

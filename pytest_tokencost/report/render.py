@@ -31,6 +31,7 @@ __all__ = [
     "fit_table",
     "format_duration",
     "format_usd",
+    "recorded_text",
     "render_gates",
     "render_lines",
     "render_report",
@@ -110,6 +111,15 @@ def spent_text(totals: TokenTotals, micro_usd: int | None) -> str:
     return text
 
 
+def recorded_text(totals: TokenTotals) -> str:
+    """The recorded cost of a group's replayed calls (never money spent), and how many of them
+    had no price: ``$0.00350 + 1 not recorded``."""
+    text = format_usd(totals.replayed_cost_micro_usd)
+    if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
+        text += f" + {totals.replayed_unpriced_records} not recorded"
+    return text
+
+
 def _cost(totals: TokenTotals, micro_usd: int | None, *, label: bool = False) -> str:
     """A group's cost; with replayed calls, their recorded cost beside it (`label`: the money
     spent called so)."""
@@ -119,9 +129,7 @@ def _cost(totals: TokenTotals, micro_usd: int | None, *, label: bool = False) ->
     if not totals.replayed_records:
         return text
     # The cost of replayed calls, beside the money spent and never added to it.
-    recorded = f"recorded {format_usd(totals.replayed_cost_micro_usd)}"
-    if totals.replayed_cost_micro_usd is not None and totals.replayed_unpriced_records:
-        recorded += f" + {totals.replayed_unpriced_records} not recorded"
+    recorded = f"recorded {recorded_text(totals)}"
     return f"{text} spent, {recorded}" if label else f"{text} ({recorded})"
 
 
