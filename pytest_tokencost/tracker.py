@@ -12,13 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .budget import (
     BudgetCharger,
     BudgetScope,
+    Channel,
     TokenBudgetExceeded,
     UnpricedUnderBudget,
     limits_from_kwargs,
@@ -80,12 +81,36 @@ _REPORTED = Provenance.REPORTED
 
 
 def _check_name(kind: str, value: object) -> None:
+    __tracebackhide__ = True
     if not isinstance(value, str) or not value:
         raise TypeError(f"{kind} must be a non-empty string, got {value!r}")
 
 
+def _parse_limits(
+    where: str,
+    max_tokens: float | None,
+    max_input: float | None,
+    max_output: float | None,
+    max_usd: float | None,
+) -> dict[Channel, int]:
+    """A scope's `max_*` arguments as budget limits (raises ValueError naming `where`)."""
+    __tracebackhide__ = True
+    given = {
+        key: value
+        for key, value in (
+            ("max_tokens", max_tokens),
+            ("max_input", max_input),
+            ("max_output", max_output),
+            ("max_usd", max_usd),
+        )
+        if value is not None
+    }
+    return limits_from_kwargs(given, where) if given else {}
+
+
 def _step_path(outer: str | None, name: str) -> str:
     """The path of step `name` inside step `outer` (``outer/name``); checks the name."""
+    __tracebackhide__ = True
     _check_name("step name", name)
     if "/" in name:
         raise ValueError(
@@ -191,12 +216,10 @@ class InMemoryTokenTracker:
 
     # -- scopes -----------------------------------------------------------------------------
 
-    def _budget_for(self, name: str, limits: dict[str, float | None]) -> BudgetScope | None:
+    def _budget_for(self, name: str, parsed: dict[Channel, int]) -> BudgetScope | None:
         outer = self._scopes.current().budget or self.budget
-        given = {key: value for key, value in limits.items() if value is not None}
-        if not given:
+        if not parsed:
             return outer
-        parsed = limits_from_kwargs(given, name)
         if outer is None:
             charger = self._budget_charger()
             outer = self.budget = charger.root = BudgetScope(
@@ -209,14 +232,22 @@ class InMemoryTokenTracker:
 
     @contextmanager
     def _scope(
-        self, kind: Kind, label: str, frame: Frame, limits: dict[str, float | None]
+        self, kind: Kind, frame: Frame, parsed: dict[Channel, int], label: str | None = None
     ) -> Iterator[None]:
-        """The one scope behind `case()` and `step()`: its budget, attribution and timed run."""
-        budget = self._budget_for(f"{kind} {label}", limits)
+        """The one scope behind `case()` and `step()`: its budget, attribution and timed run.
+
+        A step's frame and label are taken from the scope open when it is entered (None: the
+        step path of `frame`, inside the current step), so a step made first and entered later
+        (used as a decorator) nests where it runs.
+        """
+        if kind == "step":
+            outer = self._scopes.current()
+            label = _step_path(outer.step, frame.step or "")
+            frame = Frame(outer.scenario, outer.case, label, None)
+        budget = self._budget_for(f"{kind} {label}", parsed)
         with self._scopes.enter(kind, frame._replace(budget=budget)):
             yield
 
-    @contextmanager
     def case(
         self,
         case_id: str,
@@ -226,27 +257,22 @@ class InMemoryTokenTracker:
         max_input: float | None = None,
         max_output: float | None = None,
         max_usd: float | None = None,
-    ) -> Iterator[None]:
+    ) -> AbstractContextManager[None]:
         """Attribute records made inside to calibration case `case_id`; time the case.
 
         `scenario` names the calibration scenario the case belongs to: scenarios may share
         case ids, and their records are told apart by it. `max_*` set a budget for the case
-        (`max_usd` in dollars), checked at every record.
+        (`max_usd` in dollars), checked at every record. A bad argument raises here, at the
+        caller's line, before the scope is entered.
         """
+        __tracebackhide__ = True
         _check_name("case id", case_id)
         if scenario is not None:
             _check_name("scenario", scenario)
+        parsed = _parse_limits(f"case {case_id}", max_tokens, max_input, max_output, max_usd)
         frame = Frame(scenario, case_id, self._scopes.current().step, None)
-        limits = {
-            "max_tokens": max_tokens,
-            "max_input": max_input,
-            "max_output": max_output,
-            "max_usd": max_usd,
-        }
-        with self._scope("case", case_id, frame, limits):
-            yield
+        return self._scope("case", frame, parsed, case_id)
 
-    @contextmanager
     def step(
         self,
         name: str,
@@ -255,22 +281,16 @@ class InMemoryTokenTracker:
         max_input: float | None = None,
         max_output: float | None = None,
         max_usd: float | None = None,
-    ) -> Iterator[None]:
+    ) -> AbstractContextManager[None]:
         """Attribute records made inside to step `name`; time the step.
 
-        `max_*` set a budget for the step (`max_usd` in dollars), checked at every record.
+        `max_*` set a budget for the step (`max_usd` in dollars), checked at every record. A
+        bad argument raises here, at the caller's line, before the scope is entered.
         """
-        outer = self._scopes.current()
-        path = _step_path(outer.step, name)
-        frame = Frame(outer.scenario, outer.case, path, None)
-        limits = {
-            "max_tokens": max_tokens,
-            "max_input": max_input,
-            "max_output": max_output,
-            "max_usd": max_usd,
-        }
-        with self._scope("step", path, frame, limits):
-            yield
+        __tracebackhide__ = True
+        path = _step_path(self._scopes.current().step, name)
+        parsed = _parse_limits(f"step {path}", max_tokens, max_input, max_output, max_usd)
+        return self._scope("step", Frame(None, None, name, None), parsed)
 
     def current_scope(self) -> tuple[str | None, str | None]:
         """The (case, step) that a record made now would be attributed to."""

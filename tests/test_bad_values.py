@@ -247,20 +247,34 @@ def test_a_bad_marker_or_step_budget_fails_its_test_only(
             with token_tracker.step("plan", max_tokens=float("inf")):
                 pass
 
+        def test_zero_in_a_case(token_tracker):
+            with token_tracker.case("c1"), token_tracker.step("act", max_tokens=0):
+                pass
+
+        def test_case_id(token_tracker):
+            with token_tracker.case(""):
+                pass
+
         def test_fine(token_tracker):
             pass
         """
     )
     result = plugin_pytester.runpytest("-n", "2")
-    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.assert_outcomes(passed=1, failed=3, errors=1)
     output = result.stdout.str()
     assert "INTERNALERROR" not in output
     result.stdout.fnmatch_lines_random(
         [
             "*max_usd=1e-09 rounds to $0 (budgets count whole micro-USD, $0.000001)*",
             "*plan: max_tokens must be finite, got inf*",
+            "E * ValueError: step act: max_tokens must be positive, got 0",
+            "E * TypeError: case id must be a non-empty string, got ''",
         ]
     )
+    # A bad scope argument is the test's error, shown at its line: no frame of the plugin's
+    # (or of contextlib's, which a generator-based scope would add).
+    assert "pytest_tokencost/" not in output
+    assert "contextlib.py" not in output
 
 
 # -- files that are not text --------------------------------------------------------------------

@@ -201,3 +201,26 @@ def test_threads_recording_at_once_get_unique_contiguous_indices_and_exact_total
     assert pools[Channel.MICRO_USD].committed == expected_usd
     assert pools[Channel.TOKENS].committed == 500 * (1_000 * 21 + 6 * 100)
     tracker.budget.check()
+
+
+def test_a_step_made_first_nests_where_it_is_entered() -> None:
+    """`step()` checks its arguments when called but takes its place when entered: a step
+    made beforehand (or used as a decorator) nests inside the step that is open then."""
+    tracker = InMemoryTokenTracker(test_id="t")
+    inner = tracker.step("inner", max_tokens=1_000)
+
+    @tracker.step("decorated")
+    def decorated() -> None:
+        tracker.record(model="gpt-4o", usage=Usage(input=2, output=1))
+
+    with tracker.step("outer"):
+        with inner:
+            tracker.record(model="gpt-4o", usage=Usage(input=3, output=1))
+        decorated()
+    decorated()
+    assert [record.step for record in tracker.records()] == [
+        "outer/inner",
+        "outer/decorated",
+        "decorated",
+    ]
+    assert [scope.name for scope in tracker.budget_scopes] == ["step outer/inner"]

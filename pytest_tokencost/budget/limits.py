@@ -115,6 +115,7 @@ def limits_from_kwargs(kwargs: Mapping[str, object], where: str) -> dict[Channel
 
     Raises `ValueError` naming `where` and the bad keyword.
     """
+    __tracebackhide__ = True  # the error is the caller's: show its line, not this one
     limits: dict[Channel, int] = {}
     for key, value in kwargs.items():
         channel = _KWARGS.get(key)
