@@ -196,23 +196,38 @@ def case_key(scenario: str | None, case_id: str) -> str:
     return case_id if scenario is None else f"{scenario}::{case_id}"
 
 
-def _model_id(priced_as: str | None) -> str | None:
-    if not priced_as or ":" not in priced_as:
+def model_group_id(model: str | None, price_source: str, priced_as: str | None) -> str | None:
+    """The model a record's name is grouped under in "Per model", when not its own name.
+
+    genai-prices' `priced_as` (``provider:id``) gives the id it matched the name to (a dated
+    or undated alias); an override's is the key of the price file that priced it
+    (``provider/model`` or ``model``), matched through genai-prices' id when the name itself
+    is no key. None when the name is its own group (or has no price).
+    """
+    if not model or not priced_as:
         return None
-    return priced_as.partition(":")[2] or None
+    if price_source == PriceSourceName.GENAI_PRICES:
+        group = priced_as.partition(":")[2] if ":" in priced_as else ""
+        return group if group and group != model else None
+    if price_source == PriceSourceName.OVERRIDE:
+        # Keys match names without case: a key that differs only in case is the name itself.
+        group = priced_as.rpartition("/")[2]
+        return group if group and group.lower() != model.lower() else None
+    return None
 
 
 def _models(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
-    """The models without a price, and the genai-prices id of each model named otherwise."""
+    """The models without a price, and the group of each model named otherwise (see
+    `model_group_id`)."""
     unpriced: set[str] = set()
     model_ids: dict[str, str] = {}
     for record in records:
         if record["cost_micro_usd"] is None:
             unpriced.add(record["model"] or NO_MODEL)
-        elif record["price_source"] == PriceSourceName.GENAI_PRICES and record["model"]:
-            model_id = _model_id(record["priced_as"])
-            if model_id and model_id != record["model"]:
-                model_ids.setdefault(record["model"], model_id)
+        else:
+            group = model_group_id(record["model"], record["price_source"], record["priced_as"])
+            if group is not None:
+                model_ids.setdefault(record["model"], group)
     return sorted(unpriced), dict(sorted(model_ids.items()))
 
 
@@ -246,7 +261,7 @@ class PlainSummary:
         self.unpriced_models, self.model_ids = _models(records)
 
     def model_groups(self) -> dict[str, list[str]]:
-        """`by_model` names grouped by the model genai-prices matched them to, by its id."""
+        """`by_model` names grouped by the model they were priced as (`model_ids`)."""
         groups: dict[str, list[str]] = {}
         for name in self.by_model:
             groups.setdefault(self.model_ids.get(name, name), []).append(name)

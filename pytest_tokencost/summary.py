@@ -11,6 +11,7 @@ from typing import Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
+from .plain_summary import model_group_id
 from .records import PriceSource, Provenance, ScopeRun, TokenRecord, Usage, _add_optional
 
 __all__ = ["NO_MODEL", "NO_STEP", "OUTSIDE_TESTS", "TokenSummary", "TokenTotals", "case_key"]
@@ -266,13 +267,6 @@ class _Accumulator:
         )
 
 
-def _model_id(priced_as: str | None) -> str | None:
-    """The model id of a genai-prices `priced_as` (``provider:model``)."""
-    if not priced_as or ":" not in priced_as:
-        return None
-    return priced_as.partition(":")[2] or None
-
-
 def case_key(scenario: str | None, case_id: str) -> str:
     """The `by_case` key of a case: ``scenario::case`` for a calibration case (scenarios may
     share case ids), the bare case id for a plain test's `case()`."""
@@ -306,13 +300,15 @@ class TokenSummary(BaseModel):
     )
     model_ids: dict[str, str] = Field(
         default_factory=dict,
-        description="The genai-prices model id of each `by_model` name that differs from it "
-        "(a dated or undated alias, e.g. claude-sonnet-4-20250514 -> claude-sonnet-4-0): the "
-        "report groups model rows by it; the names stay as the records have them.",
+        description="The model each `by_model` name is grouped under when that differs from "
+        "the name: the genai-prices model id it was priced as (a dated or undated alias, e.g. "
+        "claude-sonnet-4-20250514 -> claude-sonnet-4-0), or for a name priced by an override "
+        "the model of the price file's key that priced it. The report groups model rows by "
+        "it; the names stay as the records have them.",
     )
 
     def model_groups(self) -> dict[str, list[str]]:
-        """`by_model` names grouped by the model genai-prices matched them to, by its id."""
+        """`by_model` names grouped by the model they were priced as (`model_ids`)."""
         groups: dict[str, list[str]] = {}
         for name in self.by_model:
             groups.setdefault(self.model_ids.get(name, name), []).append(name)
@@ -399,10 +395,10 @@ class _Grouping:
         self.bucket("by_model", record.model or NO_MODEL).add(sums)
         if record.cost_micro_usd is None:
             self.unpriced.add(record.model or NO_MODEL)
-        elif record.price_source is PriceSource.GENAI_PRICES and record.model:
-            model_id = _model_id(record.priced_as)
-            if model_id and model_id != record.model:
-                self.model_ids.setdefault(record.model, model_id)
+        else:
+            group = model_group_id(record.model, record.price_source, record.priced_as)
+            if group is not None:
+                self.model_ids.setdefault(record.model, group)
 
     def add_run(self, run: ScopeRun) -> None:
         if run.kind == "case":

@@ -118,10 +118,20 @@ EXPECTED = {
 }
 
 
-def _run(pytester: pytest.Pytester, workers: str) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+def _run(
+    pytester: pytest.Pytester, workers: str
+) -> tuple[list[tuple[Any, ...]], dict[str, Any], str]:
     out = f"out-{workers}"
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-n", workers, "--cost-dir", out, "--cost-prices", "prices.toml"
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        workers,
+        "--cost-dir",
+        out,
+        "--cost-prices",
+        "prices.toml",
+        "--cost-report",
     )
     result.assert_outcomes(passed=4)
     folder = pytester.path / out
@@ -140,7 +150,7 @@ def _run(pytester: pytest.Pytester, workers: str) -> tuple[list[tuple[Any, ...]]
         for r in records
     )
     summary = json.loads((folder / "token-report.json").read_text())["summary"]
-    return rows, summary
+    return rows, summary, result.stdout.str()
 
 
 def test_an_override_prices_every_name_of_its_model_serial_and_under_xdist(
@@ -149,11 +159,11 @@ def test_an_override_prices_every_name_of_its_model_serial_and_under_xdist(
     plugin_pytester.makepyfile(test_prices=SUITE)
     (plugin_pytester.path / "prices.toml").write_text(PRICES)
     expected = sorted((test, *fields) for test, fields in EXPECTED.items())
-    serial, serial_summary = _run(plugin_pytester, "0")
+    serial, serial_summary, serial_output = _run(plugin_pytester, "0")
     assert serial == expected
-    parallel, parallel_summary = _run(plugin_pytester, "2")
+    parallel, parallel_summary, parallel_output = _run(plugin_pytester, "2")
     assert parallel == expected
-    for summary in (serial_summary, parallel_summary):
+    for summary, output in ((serial_summary, serial_output), (parallel_summary, parallel_output)):
         totals = summary["totals"]
         assert totals["cost_micro_usd"] == 3000 + 1288 + 6500 + 3400
         assert totals["records_by_price_source"] == {"genai-prices": 1, "override": 3}
@@ -164,4 +174,17 @@ def test_an_override_prices_every_name_of_its_model_serial_and_under_xdist(
             "gpt-4o-2024-05-13": 6500,
             "gpt-4o-mini": 3400,
         }
+        # The dated name the override priced is grouped under the override's model, as a
+        # dated name genai-prices priced is under its id; the snapshot priced as itself and
+        # the key matched with its provider stay their own rows.
+        assert summary["model_ids"] == {"gpt-4o-2024-08-06": "gpt-4o"}
+        per_model = output[output.index("Per model:") :]
+        assert "Model names: gpt-4o = gpt-4o + gpt-4o-2024-08-06" in per_model
+        rows = {line.split()[0]: line.split()[-1] for line in per_model.splitlines()[3:6]}
+        # 3,000 + 1,288 micro-USD in the gpt-4o row.
+        assert rows == {
+            "gpt-4o": "$0.00429",
+            "gpt-4o-2024-05-13": "$0.00650",
+            "gpt-4o-mini": "$0.00340",
+        }, per_model
     assert serial_summary["by_model"] == parallel_summary["by_model"]
