@@ -196,7 +196,7 @@ def case_key(scenario: str | None, case_id: str) -> str:
     return case_id if scenario is None else f"{scenario}::{case_id}"
 
 
-def model_group_id(model: str | None, price_source: str, priced_as: str | None) -> str | None:
+def model_group_id(model: str, price_source: str, priced_as: str | None) -> str | None:
     """The model a record's name is grouped under in "Per model", when not its own name.
 
     genai-prices' `priced_as` (``provider:id``) gives the id it matched the name to (a dated
@@ -204,7 +204,7 @@ def model_group_id(model: str | None, price_source: str, priced_as: str | None) 
     (``provider/model`` or ``model``), matched through genai-prices' id when the name itself
     is no key. None when the name is its own group (or has no price).
     """
-    if not model or not priced_as:
+    if not priced_as:
         return None
     if price_source == PriceSourceName.GENAI_PRICES:
         group = priced_as.partition(":")[2] if ":" in priced_as else ""
@@ -224,7 +224,7 @@ def _models(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
     for record in records:
         if record["cost_micro_usd"] is None:
             unpriced.add(record["model"] or NO_MODEL)
-        else:
+        elif record["model"]:
             group = model_group_id(record["model"], record["price_source"], record["priced_as"])
             if group is not None:
                 model_ids.setdefault(record["model"], group)

@@ -395,7 +395,7 @@ class _Grouping:
         self.bucket("by_model", record.model or NO_MODEL).add(sums)
         if record.cost_micro_usd is None:
             self.unpriced.add(record.model or NO_MODEL)
-        else:
+        elif record.model:
             group = model_group_id(record.model, record.price_source, record.priced_as)
             if group is not None:
                 self.model_ids.setdefault(record.model, group)
