@@ -232,20 +232,29 @@ class InMemoryTokenTracker:
 
     @contextmanager
     def _scope(
-        self, kind: Kind, frame: Frame, parsed: dict[Channel, int], label: str | None = None
+        self, kind: Kind, label: str, frame: Frame, parsed: dict[Channel, int]
     ) -> Iterator[None]:
-        """The one scope behind `case()` and `step()`: its budget, attribution and timed run.
-
-        A step's frame and label are taken from the scope open when it is entered (None: the
-        step path of `frame`, inside the current step), so a step made first and entered later
-        (used as a decorator) nests where it runs.
-        """
-        if kind == "step":
-            outer = self._scopes.current()
-            label = _step_path(outer.step, frame.step or "")
-            frame = Frame(outer.scenario, outer.case, label, None)
+        """The one scope behind `case()` and `step()`: its budget, attribution and timed run."""
         budget = self._budget_for(f"{kind} {label}", parsed)
         with self._scopes.enter(kind, frame._replace(budget=budget)):
+            yield
+
+    # Case and step take their place from the scope open when they are entered, not when
+    # made: one made first, or used as a decorator, nests where it runs.
+
+    @contextmanager
+    def _case(
+        self, case_id: str, scenario: str | None, parsed: dict[Channel, int]
+    ) -> Iterator[None]:
+        frame = Frame(scenario, case_id, self._scopes.current().step, None)
+        with self._scope("case", case_id, frame, parsed):
+            yield
+
+    @contextmanager
+    def _step(self, name: str, parsed: dict[Channel, int]) -> Iterator[None]:
+        outer = self._scopes.current()
+        path = _step_path(outer.step, name)
+        with self._scope("step", path, Frame(outer.scenario, outer.case, path, None), parsed):
             yield
 
     def case(
@@ -270,8 +279,7 @@ class InMemoryTokenTracker:
         if scenario is not None:
             _check_name("scenario", scenario)
         parsed = _parse_limits(f"case {case_id}", max_tokens, max_input, max_output, max_usd)
-        frame = Frame(scenario, case_id, self._scopes.current().step, None)
-        return self._scope("case", frame, parsed, case_id)
+        return self._case(case_id, scenario, parsed)
 
     def step(
         self,
@@ -290,7 +298,7 @@ class InMemoryTokenTracker:
         __tracebackhide__ = True
         path = _step_path(self._scopes.current().step, name)
         parsed = _parse_limits(f"step {path}", max_tokens, max_input, max_output, max_usd)
-        return self._scope("step", Frame(None, None, name, None), parsed)
+        return self._step(name, parsed)
 
     def current_scope(self) -> tuple[str | None, str | None]:
         """The (case, step) that a record made now would be attributed to."""
