@@ -148,14 +148,7 @@ def _tables(
         title = f"Per {labels['step']}:"
         lines += _group_table(title, labels["step"], list(summary.by_step.items()), width)
     if summary.by_model:
-        rows: dict[str, Totals] = {}
-        aliases: dict[str, list[str]] = {}
-        for model_id, names in summary.model_groups().items():
-            if len(names) == 1:
-                rows[names[0]] = summary.by_model[names[0]]
-                continue
-            rows[model_id] = sum((summary.by_model[name] for name in names), Totals())
-            aliases[model_id] = names
+        rows, aliases = summary.rows_by_model_id()
         lines += [("", None), ("Per model:", None), *_model_table(rows, width)]  # type: ignore[arg-type]
         lines += [
             (f"Model names: {model_id} = {' + '.join(names)}", None)

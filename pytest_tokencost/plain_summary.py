@@ -11,12 +11,22 @@ documents against the models.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from .record_builder import PlainUsage, usage_document
 
-__all__ = ["NO_MODEL", "NO_STEP", "OUTSIDE_TESTS", "PlainSummary", "PriceSourceName", "Totals"]
+__all__ = [
+    "NO_MODEL",
+    "NO_STEP",
+    "OUTSIDE_TESTS",
+    "PlainSummary",
+    "PriceSourceName",
+    "Totals",
+    "model_group_id",
+    "rows_by_model_id",
+]
 
 #: `summary.NO_MODEL`, `NO_STEP`, `OUTSIDE_TESTS` (a test checks they agree).
 NO_MODEL = "(no model)"
@@ -216,6 +226,34 @@ def model_group_id(model: str, price_source: str, priced_as: str | None) -> str 
     return None
 
 
+class _Addable(Protocol):
+    def __add__(self, other: Any, /) -> Any: ...
+
+
+_Row = TypeVar("_Row", bound=_Addable)
+
+
+def rows_by_model_id(
+    by_model: Mapping[str, _Row], model_ids: Mapping[str, str], zero: _Row
+) -> tuple[dict[str, _Row], dict[str, list[str]]]:
+    """Model rows with the names of one model (dated and undated aliases, names an override
+    priced) in one row, named by the model they were priced as (`model_ids`); and those names,
+    by model, for a note under the table. `zero` is the empty totals the rows add up from.
+    The report's `TokenSummary` and ingest's `PlainSummary` both group their rows here."""
+    groups: dict[str, list[str]] = {}
+    for name in by_model:
+        groups.setdefault(model_ids.get(name, name), []).append(name)
+    rows: dict[str, _Row] = {}
+    aliases: dict[str, list[str]] = {}
+    for model_id, names in sorted(groups.items()):
+        if len(names) == 1:
+            rows[names[0]] = by_model[names[0]]
+            continue
+        rows[model_id] = sum((by_model[name] for name in names), zero)
+        aliases[model_id] = names
+    return rows, aliases
+
+
 def _models(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
     """The models without a price, and the group of each model named otherwise (see
     `model_group_id`)."""
@@ -260,12 +298,9 @@ class PlainSummary:
         )
         self.unpriced_models, self.model_ids = _models(records)
 
-    def model_groups(self) -> dict[str, list[str]]:
-        """`by_model` names grouped by the model they were priced as (`model_ids`)."""
-        groups: dict[str, list[str]] = {}
-        for name in self.by_model:
-            groups.setdefault(self.model_ids.get(name, name), []).append(name)
-        return dict(sorted(groups.items()))
+    def rows_by_model_id(self) -> tuple[dict[str, Totals], dict[str, list[str]]]:
+        """`TokenSummary.rows_by_model_id` of these totals (see `rows_by_model_id`)."""
+        return rows_by_model_id(self.by_model, self.model_ids, Totals())
 
     def document(self) -> dict[str, Any]:
         """As `TokenSummary.model_dump(mode="json")`."""

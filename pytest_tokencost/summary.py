@@ -11,7 +11,7 @@ from typing import Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-from .plain_summary import model_group_id
+from .plain_summary import model_group_id, rows_by_model_id
 from .records import PriceSource, Provenance, ScopeRun, TokenRecord, Usage, _add_optional
 
 __all__ = ["NO_MODEL", "NO_STEP", "OUTSIDE_TESTS", "TokenSummary", "TokenTotals", "case_key"]
@@ -307,26 +307,12 @@ class TokenSummary(BaseModel):
         "it; the names stay as the records have them.",
     )
 
-    def model_groups(self) -> dict[str, list[str]]:
-        """`by_model` names grouped by the model they were priced as (`model_ids`)."""
-        groups: dict[str, list[str]] = {}
-        for name in self.by_model:
-            groups.setdefault(self.model_ids.get(name, name), []).append(name)
-        return dict(sorted(groups.items()))
-
     def rows_by_model_id(self) -> tuple[dict[str, TokenTotals], dict[str, list[str]]]:
-        """Model rows with the names of one model (dated and undated aliases) in one row, named
-        by the model's genai-prices id; and those names, by id, for a note under the table.
-        Every per-model table (terminal, Markdown, HTML) and the run history use these rows."""
-        rows: dict[str, TokenTotals] = {}
-        aliases: dict[str, list[str]] = {}
-        for model_id, names in self.model_groups().items():
-            if len(names) == 1:
-                rows[names[0]] = self.by_model[names[0]]
-                continue
-            rows[model_id] = sum((self.by_model[name] for name in names), TokenTotals())
-            aliases[model_id] = names
-        return rows, aliases
+        """Model rows with the names of one model (dated and undated aliases, names an override
+        priced) in one row, named by the model they were priced as; and those names, by model,
+        for a note under the table. Every per-model table (terminal, Markdown, HTML), the run
+        history and `tokencost compare` use these rows."""
+        return rows_by_model_id(self.by_model, self.model_ids, TokenTotals())
 
     @classmethod
     def from_records(
